@@ -1,0 +1,69 @@
+/*
+ * Every limit and timeout of mcp-mesh, in one place.  Each one is listed
+ * in ARCHITECTURE.md ("Limits") and has a test at its edge.
+ */
+#ifndef MESH_LIMITS_H
+#define MESH_LIMITS_H
+
+/* Framed message layer (supervisor <-> worker socketpair). */
+#define MSG_PAYLOAD_MAX		(8 * 1024 * 1024)	/* one frame's payload */
+#define MSG_QUEUE_MAX		(32 * 1024 * 1024)	/* bytes queued to one peer */
+#define MSG_READ_CHUNK		(64 * 1024)		/* one read(2) */
+#define MSG_BUF_KEEP		(4 * MSG_READ_CHUNK)	/* larger buffers freed when empty */
+
+/* JSON */
+#define JSON_DEPTH_MAX		64	/* nesting accepted from anybody */
+
+/* A peer's (gateway's) answers, parsed in the worker. */
+#define UPSTREAM_RESPONSE_MAX	(4 * 1024 * 1024)	/* one HTTP body / SSE event */
+#define UPSTREAM_TOOLS_MAX	10000	/* tools accepted from one peer */
+#define UPSTREAM_PAGES_MAX	1000	/* tools/list pages followed */
+#define UPSTREAM_INFLIGHT_MAX	1024	/* concurrent requests to one peer */
+#define UPSTREAM_CONNECT_TIMEOUT_MS	5000
+#define UPSTREAM_INIT_TIMEOUT_MS	10000	/* initialize + tools/list */
+#define UPSTREAM_HEADER_MAX	1024	/* one response header line kept */
+#define UPSTREAM_REINIT_MAX	1	/* re-initializes for one request on 404 */
+
+/* Downstream clients (front-ends). */
+#define HTTP_BODY_MAX		(4 * 1024 * 1024)	/* one POST body */
+#define HTTP_SESSIONS_MAX	1024
+#define HTTP_CONNECTIONS_MAX	1024
+#define HTTP_PER_IP_CONNECTIONS_MAX	512
+#define HTTP_CONN_IDLE_TIMEOUT_S	30	/* idle or slow connection */
+#define HTTP_SESSION_IDLE_TIMEOUT_MS	(30 * 60 * 1000)
+#define HTTP_SSE_KEEPALIVE_MS	15000	/* ':' comment on open GET streams */
+#define HTTP_SSE_QUEUE_MAX	(4 * 1024 * 1024) /* bytes queued to one GET stream */
+#define HTTP_PORT_DEFAULT	45679
+#define STDIO_LINE_MAX		HTTP_BODY_MAX	/* one stdin message */
+#define STDIO_OUT_QUEUE_MAX	(64 * 1024 * 1024)	/* unread stdout bytes */
+#define CLIENT_INFLIGHT_MAX	4096	/* requests in flight, whole mesh */
+
+/* Peers and tools. */
+#define PEERS_MAX		512
+#define PEER_NAME_MAX		32	/* [a-z0-9-], prefix of exposed names */
+#define PEER_URL_MAX		2048
+#define TOOL_NAME_MAX		64	/* ^[A-Za-z0-9_-]{1,64}$ exposed */
+#define TOOL_HASH_LEN		6	/* hex digits of the shortening suffix */
+#define TOOLMAP_ATTEMPTS_MAX	64	/* hashed names tried before a tool is dropped */
+#define NODE_NAME_MAX		64
+
+/* Requests routed to a worker. */
+#define REQUEST_TIMEOUT_MS	60000	/* default deadline of one call */
+#define PEER_INFLIGHT_MAX	512	/* per peer, then refused at once */
+#define LIST_WAIT_MS		5000	/* tools/list waits for starting peers */
+#define TOOLS_CHANGED_COALESCE_MS 20	/* one list_changed for a burst */
+
+/* Worker supervision. */
+#define WORKER_HELLO_TIMEOUT_MS	5000	/* exec to HELLO */
+#define WORKER_READY_TIMEOUT_MS	(UPSTREAM_INIT_TIMEOUT_MS + 5000)
+#define WORKER_PING_INTERVAL_MS	5000
+#define WORKER_PING_TIMEOUT_MS	10000	/* no PONG by then: killed */
+#define WORKER_STOP_TIMEOUT_MS	2000	/* SIGTERM, then SIGKILL */
+#define WORKER_BACKOFF_MIN_MS	50	/* first restart is fast */
+#define WORKER_BACKOFF_MAX_MS	30000
+#define WORKER_STABLE_MS	10000	/* ready this long: failures forgiven */
+#define WORKER_FAIL_WINDOW_MS	60000
+#define WORKER_FAIL_MAX		10	/* crashes in the window: FAILED */
+#define WORKER_LOG_LINE_MAX	1024	/* one LOG message from a worker */
+
+#endif /* MESH_LIMITS_H */

@@ -1,0 +1,14 @@
+#ifndef MESH_XMALLOC_H
+#define MESH_XMALLOC_H
+
+#include <stddef.h>
+
+/* Allocation that dies on failure: out of memory is not recoverable here. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The demo of the README: two local gateways, "factory" and "edge", one
+# mesh bridging both, and a bridged tool called on each through the mesh
+# over Streamable HTTP, printing what happens.  Run by `make demo`, which
+# sets MESH_BIN, MESH_WORKER_BIN and MESH_GATEWAY_BIN to the build tree.
+set -euo pipefail
+: "${MESH_BIN:?}" "${MESH_WORKER_BIN:?}" "${MESH_GATEWAY_BIN:?}"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start_gateway NAME: a test gateway on a free port; prints the port.
+start_gateway() {
+	local name=$1 port=""
+	"$MESH_GATEWAY_BIN" --port 0 --name "$name" >"$work/$name.out" \
+		2>"$work/$name.err" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		port=$(awk '/^port /{print $2}' "$work/$name.out")
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	[ -n "$port" ] || { echo "gateway $name did not start" >&2; exit 1; }
+	echo "$port"
+}
+
+# wait_log FILE TEXT: until a log line shows up (10 s at most).
+wait_log() {
+	for _ in $(seq 200); do
+		grep -q "$2" "$1" && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for \"$2\" in $1:" >&2
+	cat "$1" >&2
+	exit 1
+}
+
+say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+
+factory=$(start_gateway factory)
+edge=$(start_gateway edge)
+say "gateways: factory on 127.0.0.1:$factory, edge on 127.0.0.1:$edge"
+
+"$MESH_BIN" --port 0 --name demo-mesh --worker-path "$MESH_WORKER_BIN" \
+	--bridge "factory=http://127.0.0.1:$factory/mcp" \
+	--bridge "edge=http://127.0.0.1:$edge/mcp" 2>"$work/mesh.log" &
+pids+=($!)
+wait_log "$work/mesh.log" "http: listening on"
+wait_log "$work/mesh.log" "peer factory: ready"
+wait_log "$work/mesh.log" "peer edge: ready"
+url=$(sed -n 's|.*http: listening on \(http://[^ ]*\).*|\1|p' "$work/mesh.log" | head -1)
+say "mesh: $url"
+sed 's/^/  | /' "$work/mesh.log"
+
+# mcp METHOD PARAMS: one JSON-RPC request to the mesh in our session.
+id=0
+mcp() {
+	id=$((id + 1))
+	curl -sS "$url" -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' \
+		-H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-11-25' \
+		-d "{\"jsonrpc\":\"2.0\",\"id\":$id,\"method\":\"$1\",\"params\":$2}"
+	echo
+}
+
+say "initialize"
+session=$(curl -sS -D - -o "$work/init.json" "$url" \
+	-H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' \
+	-d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"demo","version":"1"}}}' |
+	tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+cat "$work/init.json"; echo
+echo "session: $session"
+curl -sS -o /dev/null -w 'notifications/initialized: HTTP %{http_code}\n' "$url" \
+	-H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' \
+	-H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-11-25' \
+	-d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+
+say "tools/list (names)"
+mcp tools/list '{}' | grep -o '"name":"[^"]*"' | sed 's/"name":/  /'
+
+say "tools/call factory_echo {\"text\":\"hello from the demo\"}"
+mcp tools/call '{"name":"factory_echo","arguments":{"text":"hello from the demo"}}'
+
+say "tools/call edge_add {\"a\":2,\"b\":3}"
+mcp tools/call '{"name":"edge_add","arguments":{"a":2,"b":3}}'
+
+say "tools/call mesh_node_info"
+mcp tools/call '{"name":"mesh_node_info","arguments":{}}' | head -c 600; echo
+
+say "tools/call nosuch_tool (an error, as it should be)"
+mcp tools/call '{"name":"nosuch_tool","arguments":{}}'
+
+say "demo done"

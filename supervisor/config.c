@@ -1,0 +1,306 @@
+/*
+ * Command line.  Every option of the contract (the seed README) that this
+ * build implements is here; bad values are refused with a message naming
+ * the option, before anything starts.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mesh.h"
+#include "xmalloc.h"
+
+enum {
+	OPT_STDIO = 256,
+	OPT_PORT,
+	OPT_LISTEN,
+	OPT_NAME,
+	OPT_BRIDGE,
+	OPT_WORKER_PATH,
+	OPT_TIMEOUT,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+	{ "stdio",	 no_argument,		NULL, OPT_STDIO },
+	{ "port",	 required_argument,	NULL, OPT_PORT },
+	{ "listen",	 required_argument,	NULL, OPT_LISTEN },
+	{ "name",	 required_argument,	NULL, OPT_NAME },
+	{ "bridge",	 required_argument,	NULL, OPT_BRIDGE },
+	{ "worker-path", required_argument,	NULL, OPT_WORKER_PATH },
+	{ "timeout",	 required_argument,	NULL, OPT_TIMEOUT },
+	{ "help",	 no_argument,		NULL, OPT_HELP },
+	{ "version",	 no_argument,		NULL, OPT_VERSION },
+	{ NULL,		 0,			NULL, 0 }
+};
+
+void
+config_usage(void)
+{
+	fprintf(stderr,
+	    "usage: mcp-mesh [-nv] [--stdio] [--port port] [--listen address]\n"
+	    "                [--name name] [--bridge spec]... [--timeout ms]\n"
+	    "                [--worker-path path]\n"
+	    "  --stdio           serve MCP on stdin/stdout (HTTP only with --port)\n"
+	    "  --port N          Streamable HTTP port (default %d; 0: any free port)\n"
+	    "  --listen ADDR     HTTP address (default 127.0.0.1)\n"
+	    "  --name NAME       this node's name\n"
+	    "  --bridge SPEC     bridge a peer: name=URL or URL (repeatable)\n"
+	    "  --timeout MS      deadline of one bridged call (default %d)\n"
+	    "  --worker-path P   worker program (default %s/mcp-mesh-worker)\n"
+	    "  -n                check the configuration and exit\n"
+	    "  -v                verbose (debug) logging\n",
+	    HTTP_PORT_DEFAULT, REQUEST_TIMEOUT_MS, LIBEXECDIR);
+}
+
+/* Peer names prefix tool names: keep them short and [a-z0-9-]. */
+static int
+peer_name_valid(const char *name)
+{
+	size_t	i, len = strlen(name);
+
+	if (len == 0 || len > PEER_NAME_MAX)
+		return (0);
+	for (i = 0; i < len; i++) {
+		if (!islower((unsigned char)name[i]) &&
+		    !isdigit((unsigned char)name[i]) && name[i] != '-')
+			return (0);
+	}
+	return (1);
+}
+
+static int
+url_valid(const char *url)
+{
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return (0);
+	if (strlen(url) > PEER_URL_MAX)
+		return (0);
+	/* No spaces or control characters: it goes into HTTP requests. */
+	for (; *url != '\0'; url++)
+		if ((unsigned char)*url <= ' ' || *url == 0x7f)
+			return (0);
+	return (1);
+}
+
+/*
+ * A name for a bridge given only as a URL: its host and port, with every
+ * other character turned into '-', e.g. http://127.0.0.1:4000/mcp gives
+ * "127-0-0-1-4000".
+ */
+static void
+peer_name_from_url(const char *url, char *name, size_t len)
+{
+	const char	*p = strstr(url, "://") + 3;
+	size_t		 o = 0;
+
+	for (; *p != '\0' && *p != '/' && o + 1 < len; p++) {
+		if (isalnum((unsigned char)*p))
+			name[o++] = tolower((unsigned char)*p);
+		else if (o > 0 && name[o - 1] != '-')
+			name[o++] = '-';
+	}
+	while (o > 0 && name[o - 1] == '-')
+		o--;
+	name[o] = '\0';
+	if (o == 0)
+		strlcpy(name, "peer", len);
+}
+
+/* SPEC is name=URL or URL.  Returns 0, or -1 with a reason in err. */
+int
+bridge_spec_parse(const char *spec, struct bridge_spec *b, char *err,
+    size_t errlen)
+{
+	const char	*eq = strchr(spec, '=');
+	const char	*url = spec;
+
+	memset(b, 0, sizeof(*b));
+	if (eq != NULL && strncmp(spec, "http", 4) != 0) {
+		if ((size_t)(eq - spec) > PEER_NAME_MAX) {
+			snprintf(err, errlen, "peer name longer than %d characters",
+			    PEER_NAME_MAX);
+			return (-1);
+		}
+		memcpy(b->name, spec, eq - spec);
+		url = eq + 1;
+		if (!peer_name_valid(b->name)) {
+			snprintf(err, errlen, "peer name \"%s\" must be 1-%d "
+			    "characters of a-z, 0-9 and -", b->name, PEER_NAME_MAX);
+			return (-1);
+		}
+	}
+	if (!url_valid(url)) {
+		snprintf(err, errlen, "\"%s\" is not an http:// or https:// URL "
+		    "(of at most %d characters)", url, PEER_URL_MAX);
+		return (-1);
+	}
+	strlcpy(b->url, url, sizeof(b->url));
+	if (b->name[0] == '\0')
+		peer_name_from_url(url, b->name, sizeof(b->name));
+	return (0);
+}
+
+static int
+config_add_bridge(struct mesh_config *c, const char *spec)
+{
+	struct bridge_spec	*b, *o;
+	char			 err[256];
+
+	b = xcalloc(1, sizeof(*b));
+	if (bridge_spec_parse(spec, b, err, sizeof(err)) == -1) {
+		log_warnx("--bridge %s: %s", spec, err);
+		free(b);
+		return (-1);
+	}
+	TAILQ_FOREACH(o, &c->bridges, entry) {
+		if (strcmp(o->name, b->name) == 0) {
+			log_warnx("--bridge %s: peer name \"%s\" given twice",
+			    spec, b->name);
+			free(b);
+			return (-1);
+		}
+	}
+	TAILQ_INSERT_TAIL(&c->bridges, b, entry);
+	return (0);
+}
+
+static void
+config_defaults(struct mesh_config *c)
+{
+	const char	*w;
+	uint8_t		 u[16];
+
+	memset(c, 0, sizeof(*c));
+	TAILQ_INIT(&c->bridges);
+	c->port = -1;
+	strlcpy(c->listen, "127.0.0.1", sizeof(c->listen));
+	strlcpy(c->name, "mcp-mesh", sizeof(c->name));
+	c->request_timeout_ms = REQUEST_TIMEOUT_MS;
+	if ((w = getenv("MCP_MESH_WORKER")) != NULL && *w != '\0')
+		strlcpy(c->worker_path, w, sizeof(c->worker_path));
+	else
+		snprintf(c->worker_path, sizeof(c->worker_path),
+		    "%s/mcp-mesh-worker", LIBEXECDIR);
+	/* A random (version 4) UUID for this node. */
+	arc4random_buf(u, sizeof(u));
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(c->node_id, sizeof(c->node_id),
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+static int
+config_option(struct mesh_config *c, int ch, const char *arg)
+{
+	const char	*errstr;
+
+	switch (ch) {
+	case OPT_STDIO:
+		c->stdio = 1;
+		break;
+	case OPT_PORT:
+		c->port = strtonum(arg, 0, 65535, &errstr);
+		if (errstr != NULL) {
+			log_warnx("--port %s: %s (0-65535)", arg, errstr);
+			return (-1);
+		}
+		break;
+	case OPT_LISTEN:
+		if (strlcpy(c->listen, arg, sizeof(c->listen)) >=
+		    sizeof(c->listen)) {
+			log_warnx("--listen %s: too long", arg);
+			return (-1);
+		}
+		break;
+	case OPT_NAME:
+		if (*arg == '\0' || strlen(arg) > NODE_NAME_MAX) {
+			log_warnx("--name: 1 to %d characters", NODE_NAME_MAX);
+			return (-1);
+		}
+		strlcpy(c->name, arg, sizeof(c->name));
+		break;
+	case OPT_BRIDGE:
+		return (config_add_bridge(c, arg));
+	case OPT_WORKER_PATH:
+		if (strlcpy(c->worker_path, arg, sizeof(c->worker_path)) >=
+		    sizeof(c->worker_path)) {
+			log_warnx("--worker-path: too long");
+			return (-1);
+		}
+		break;
+	case OPT_TIMEOUT:
+		c->request_timeout_ms = strtonum(arg, 100, 3600 * 1000, &errstr);
+		if (errstr != NULL) {
+			log_warnx("--timeout %s: %s (100-3600000 ms)", arg, errstr);
+			return (-1);
+		}
+		break;
+	case 'n':
+		c->check_only = 1;
+		break;
+	case 'v':
+		c->verbose++;
+		break;
+	default:
+		return (-1);
+	}
+	return (0);
+}
+
+/* Returns 0, 1 when the program should exit 0 (help, version), -1 on error. */
+int
+config_parse_args(struct mesh_config *c, int argc, char **argv)
+{
+	struct bridge_spec	*b;
+	int			 ch, n = 0;
+
+	config_defaults(c);
+	while ((ch = getopt_long(argc, argv, "nv", longopts, NULL)) != -1) {
+		if (ch == OPT_HELP) {
+			config_usage();
+			return (1);
+		}
+		if (ch == OPT_VERSION) {
+			printf("mcp-mesh %s\n", MESH_VERSION);
+			return (1);
+		}
+		if (config_option(c, ch, optarg) == -1) {
+			if (ch == '?')
+				config_usage();
+			return (-1);
+		}
+	}
+	if (optind < argc) {
+		log_warnx("unexpected argument \"%s\"", argv[optind]);
+		return (-1);
+	}
+	/* stdio mode serves HTTP only when asked for a port. */
+	c->http = !c->stdio || c->port != -1;
+	if (c->port == -1)
+		c->port = HTTP_PORT_DEFAULT;
+	TAILQ_FOREACH(b, &c->bridges, entry)
+		n++;
+	if (n > PEERS_MAX) {
+		log_warnx("%d bridges: at most %d", n, PEERS_MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+config_clear(struct mesh_config *c)
+{
+	struct bridge_spec	*b;
+
+	while ((b = TAILQ_FIRST(&c->bridges)) != NULL) {
+		TAILQ_REMOVE(&c->bridges, b, entry);
+		free(b);
+	}
+}

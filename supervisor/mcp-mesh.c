@@ -1,0 +1,145 @@
+/*
+ * mcp-mesh: the supervisor.  One libevent loop owns the front-ends (stdio,
+ * Streamable HTTP), the peers and their workers.  It never daemonizes:
+ * systemd and stdio clients both want it in the foreground.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "mesh.h"
+
+struct event_base	*ev_base;
+struct mesh_config	 conf;
+
+static struct event	*ev_sigterm, *ev_sigint, *ev_shutdown, *ev_exitwait;
+static int		 exit_status;
+static int		 shutting_down;
+
+static void
+mesh_sigterm(evutil_socket_t sig, short events, void *arg)
+{
+	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	mesh_shutdown(0);
+}
+
+/* Wait for every worker to go, then leave the loop. */
+static void
+mesh_exitwait(evutil_socket_t fd, short events, void *arg)
+{
+	struct timeval	tv = { 0, 20 * 1000 };
+
+	if (peer_all_stopped())
+		event_base_loopbreak(ev_base);
+	else
+		evtimer_add(ev_exitwait, &tv);
+}
+
+static void
+mesh_shutdown_now(evutil_socket_t fd, short events, void *arg)
+{
+	/* Front-ends first: their requests are answered as sessions go. */
+	if (conf.http)
+		http_stop();
+	if (conf.stdio)
+		stdio_stop();
+	session_free_all();
+	peer_stop_all();
+	mesh_exitwait(-1, 0, NULL);
+}
+
+/*
+ * Deferred to the loop: a shutdown asked for deep inside a callback must
+ * not free what that callback still uses.
+ */
+void
+mesh_shutdown(int status)
+{
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	exit_status = status;
+	event_active(ev_shutdown, EV_TIMEOUT, 0);
+}
+
+static void
+mesh_setup_peers(void)
+{
+	struct bridge_spec	*b;
+
+	TAILQ_FOREACH(b, &conf.bridges, entry) {
+		peer_add(b->name, b->url);
+		log_info("peer %s: bridging %s", b->name, b->url);
+	}
+}
+
+static void
+mesh_cleanup(void)
+{
+	peer_free_all();
+	toolmap_clear();
+	mcp_shutdown();
+	proc_shutdown();
+	event_free(ev_sigterm);
+	event_free(ev_sigint);
+	event_free(ev_shutdown);
+	event_free(ev_exitwait);
+	event_base_free(ev_base);
+	config_clear(&conf);
+}
+
+int
+main(int argc, char **argv)
+{
+	int	r;
+
+	log_init(0);
+	log_procinit("mcp-mesh");
+	if ((r = config_parse_args(&conf, argc, argv)) != 0) {
+		config_clear(&conf);
+		return (r == 1 ? 0 : 1);
+	}
+	log_setverbose(conf.verbose);
+	if (access(conf.worker_path, X_OK) == -1)
+		fatal("worker program %s", conf.worker_path);
+	if (conf.check_only) {
+		fprintf(stderr, "configuration OK\n");
+		config_clear(&conf);
+		return (0);
+	}
+	conf.started_ms = now_ms();
+	signal(SIGPIPE, SIG_IGN);
+	/* Workers must not talk to systemd in our name. */
+	unsetenv("NOTIFY_SOCKET");
+
+	if ((ev_base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	ev_sigterm = evsignal_new(ev_base, SIGTERM, mesh_sigterm, NULL);
+	ev_sigint = evsignal_new(ev_base, SIGINT, mesh_sigterm, NULL);
+	evsignal_add(ev_sigterm, NULL);
+	evsignal_add(ev_sigint, NULL);
+	ev_shutdown = event_new(ev_base, -1, 0, mesh_shutdown_now, NULL);
+	ev_exitwait = evtimer_new(ev_base, mesh_exitwait, NULL);
+	proc_init();
+	toolmap_init();
+	meshtools_register();
+	mesh_setup_peers();
+
+	if (conf.http && http_start(conf.listen, conf.port) == -1)
+		fatalx("cannot serve HTTP on %s:%d", conf.listen, conf.port);
+	if (conf.stdio && stdio_start() == -1)
+		fatalx("cannot serve stdio");
+	log_info("node %s (%s) version %s: %u peers", conf.name, conf.node_id,
+	    MESH_VERSION, npeers);
+	peer_start_all();
+
+	event_base_dispatch(ev_base);
+	mesh_cleanup();
+	log_info("exited");
+	return (exit_status);
+}

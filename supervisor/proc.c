@@ -1,0 +1,112 @@
+/*
+ * Worker processes: fork + exec with a fixed descriptor contract (the
+ * socketpair on WORKER_FD, /dev/null on stdin and stdout, stderr kept for
+ * early crashes, nothing else), and reaping on SIGCHLD from the loop.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "mesh-proto.h"
+#include "mesh.h"
+
+static struct event	*ev_sigchld;
+
+static void
+proc_sigchld(evutil_socket_t sig, short events, void *arg)
+{
+	pid_t	pid;
+	int	status;
+
+	/* Reap everything: one signal may stand for many deaths. */
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		worker_exited(pid, status);
+}
+
+void
+proc_init(void)
+{
+	ev_sigchld = evsignal_new(ev_base, SIGCHLD, proc_sigchld, NULL);
+	if (ev_sigchld == NULL || evsignal_add(ev_sigchld, NULL) == -1)
+		fatalx("proc_init: SIGCHLD event");
+}
+
+void
+proc_shutdown(void)
+{
+	if (ev_sigchld != NULL) {
+		event_free(ev_sigchld);
+		ev_sigchld = NULL;
+	}
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static __dead void
+proc_exec_child(const char *path, int fd)
+{
+	int		 null;
+	sigset_t	 set;
+	char		*argv[] = { (char *)"mcp-mesh-worker", NULL };
+	static const char msg[] = "mcp-mesh: cannot exec the worker\n";
+
+	if ((null = open("/dev/null", O_RDWR)) == -1)
+		_exit(71);
+	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1)
+		_exit(71);
+	if (fd != WORKER_FD) {
+		if (dup2(fd, WORKER_FD) == -1)
+			_exit(71);
+	} else if (fcntl(fd, F_SETFD, 0) == -1)
+		_exit(71);
+	closefrom(WORKER_FD + 1);
+	/* libevent blocks nothing, but be sure the worker starts clean. */
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	execv(path, argv);
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+/*
+ * Spawn one worker.  Returns its pid and our end of the socketpair in *fd
+ * (non-blocking, close-on-exec), or -1.
+ */
+pid_t
+proc_spawn_worker(const char *path, const char *peer_name, int *fd)
+{
+	int	sp[2];
+	pid_t	pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1) {
+		log_warn("peer %s: socketpair", peer_name);
+		return (-1);
+	}
+	switch (pid = fork()) {
+	case -1:
+		log_warn("peer %s: fork", peer_name);
+		close(sp[0]);
+		close(sp[1]);
+		return (-1);
+	case 0:
+		close(sp[0]);
+		/* The worker's end is blocking until it decides otherwise. */
+		fcntl(sp[1], F_SETFL, 0);
+		proc_exec_child(path, sp[1]);
+		/* NOTREACHED */
+	}
+	close(sp[1]);
+	*fd = sp[0];
+	return (pid);
+}

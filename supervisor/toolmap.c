@@ -1,0 +1,556 @@
+/*
+ * The exposed-tool table: exposed name -> (peer, tool on that peer).
+ *
+ * A peer's tool is exposed as "<peer>_<tool>" when that is a valid MCP
+ * tool name, else as a shortened, hashed form.  Names must not depend on
+ * the order in which peers become ready, so a collision is settled by a
+ * fixed priority: the mesh's own tools, then the peer given first (lower
+ * index), then the tool listed first.  The loser moves on to its next
+ * hashed form, even when it was in the table first.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "mesh.h"
+
+/*
+ * TOOLMAP_ATTEMPTS_MAX (limits.h) bounds the hashed forms tried for one
+ * tool: collisions are rare by chance, but peers choose their tool names
+ * and FNV is not keyed, so this bounds the work one hostile peer causes.
+ */
+#define TOOLMAP_PLAIN		-1	/* "attempt" of the unhashed name */
+#define TOOLMAP_LOGNAME_MAX	128	/* escaped tool name in a warning */
+#define TOOLMAP_JSON_MIN	4096	/* first size of the cached array */
+
+RB_HEAD(toolmap_tree, toolent);
+TAILQ_HEAD(toolmap_list, toolent);
+
+static int	 toolent_cmp(struct toolent *, struct toolent *);
+static int	 toolmap_namechar(unsigned char);
+static uint64_t	 toolmap_fnv(uint64_t, const void *, size_t);
+static int	 toolent_before(const struct toolent *, const struct toolent *);
+static int	 toolent_attempt(const struct toolent *);
+static void	 toolent_naming(struct toolent *, int);
+static void	 toolent_setdef(struct toolent *);
+static void	 toolent_free(struct toolent *);
+static void	 toolmap_drop(struct toolent *, const char *);
+static void	 toolmap_place(struct toolent *);
+static struct toolent *toolmap_anchor(const struct peer *);
+static struct toolent *toolmap_newent(struct peer *, struct json_object *,
+		    int);
+static unsigned	 toolmap_collect(struct peer *, struct json_object *,
+		    struct toolent **);
+static int	 toolmap_sortcmp(const void *, const void *);
+static unsigned	 toolmap_dedup(struct peer *, struct toolent **, unsigned);
+static void	 toolmap_append(const char *, size_t);
+static void	 toolmap_rebuild(void);
+
+RB_GENERATE_STATIC(toolmap_tree, toolent, node, toolent_cmp)
+
+static struct toolmap_tree	toolmap_tree = RB_INITIALIZER(&toolmap_tree);
+static struct toolmap_list	toolmap_list =
+				    TAILQ_HEAD_INITIALIZER(toolmap_list);
+static unsigned			toolmap_n;
+static int			toolmap_localord;
+
+/* The cached JSON array: rebuilt only after a change. */
+static char	*toolmap_cache;
+static size_t	 toolmap_cachelen;
+static size_t	 toolmap_cachecap;
+static int	 toolmap_dirty = 1;
+
+static int
+toolent_cmp(struct toolent *a, struct toolent *b)
+{
+	return (strcmp(a->exposed, b->exposed));
+}
+
+/* Does a keep a contested name against b? */
+static int
+toolent_before(const struct toolent *a, const struct toolent *b)
+{
+	if (a->peer == NULL || b->peer == NULL) {
+		if (a->peer != b->peer)
+			return (a->peer == NULL);
+		return (a->ord < b->ord);
+	}
+	if (a->peer->index != b->peer->index)
+		return (a->peer->index < b->peer->index);
+	if (a->peer != b->peer)
+		return (strcmp(a->peer->name, b->peer->name) < 0);
+	return (a->ord < b->ord);
+}
+
+static int
+toolmap_namechar(unsigned char c)
+{
+	return ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-');
+}
+
+int
+toolmap_valid_name(const char *s)
+{
+	size_t	n;
+
+	for (n = 0; s[n] != '\0'; n++) {
+		if (n == TOOL_NAME_MAX || !toolmap_namechar(s[n]))
+			return (0);
+	}
+	return (n != 0);
+}
+
+static uint64_t
+toolmap_fnv(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char	*c = p;
+	size_t			 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ULL;
+	}
+	return (h);
+}
+
+void
+toolmap_name(const char *peer, const char *tool, int hashed,
+    unsigned attempt, char *out, size_t outlen)
+{
+	char		 buf[TOOL_NAME_MAX + 1], num[16];
+	uint64_t	 h;
+	size_t		 i, keep;
+
+	if (outlen == 0)
+		return;
+	if (!hashed) {
+		snprintf(out, outlen, "%s_%s", peer, tool);
+		return;
+	}
+	/* The base is cut so "_" and the hex suffix still fit. */
+	keep = TOOL_NAME_MAX - 1 - TOOL_HASH_LEN;
+	snprintf(buf, keep + 1, "%s_%s", peer, tool);
+	for (i = 0; buf[i] != '\0'; i++) {
+		if (!toolmap_namechar(buf[i]))
+			buf[i] = '_';
+	}
+	snprintf(num, sizeof(num), "%u", attempt);
+	h = 0xcbf29ce484222325ULL;
+	h = toolmap_fnv(h, peer, strlen(peer) + 1);
+	h = toolmap_fnv(h, tool, strlen(tool) + 1);
+	h = toolmap_fnv(h, num, strlen(num));
+	snprintf(out, outlen, "%s_%0*" PRIx64, buf, TOOL_HASH_LEN,
+	    h >> (64 - 4 * TOOL_HASH_LEN));
+}
+
+/* Set ent->exposed for an attempt; the plain form only when valid. */
+static void
+toolent_naming(struct toolent *ent, int attempt)
+{
+	if (ent->peer == NULL)
+		return;		/* the mesh's own names are never changed */
+	if (attempt == TOOLMAP_PLAIN) {
+		toolmap_name(ent->peer->name, ent->tool, 0, 0, ent->exposed,
+		    sizeof(ent->exposed));
+		if (strlen(ent->peer->name) + 1 + strlen(ent->tool) <=
+		    TOOL_NAME_MAX && toolmap_valid_name(ent->exposed))
+			return;
+		attempt = 0;
+	}
+	toolmap_name(ent->peer->name, ent->tool, 1, (unsigned)attempt,
+	    ent->exposed, sizeof(ent->exposed));
+}
+
+/* Which attempt gave ent its current name (to move it to the next). */
+static int
+toolent_attempt(const struct toolent *ent)
+{
+	char	name[TOOL_NAME_MAX + 1];
+	int	a;
+
+	for (a = 0; a < TOOLMAP_ATTEMPTS_MAX; a++) {
+		toolmap_name(ent->peer->name, ent->tool, 1, (unsigned)a, name,
+		    sizeof(name));
+		if (strcmp(name, ent->exposed) == 0)
+			return (a);
+	}
+	return (TOOLMAP_PLAIN);
+}
+
+static void
+toolent_setdef(struct toolent *ent)
+{
+	json_object_object_add(ent->def, "name",
+	    json_object_new_string(ent->exposed));
+}
+
+static void
+toolent_free(struct toolent *ent)
+{
+	json_object_put(ent->def);
+	free(ent->tool);
+	free(ent);
+}
+
+/* Take an entry that is in the list but not in the tree out for good. */
+static void
+toolmap_drop(struct toolent *ent, const char *why)
+{
+	char	esc[TOOLMAP_LOGNAME_MAX];
+
+	log_escape(esc, sizeof(esc), ent->tool, strlen(ent->tool));
+	log_warnx("%s%s: tool \"%s\" dropped: %s",
+	    ent->peer != NULL ? "peer " : "",
+	    ent->peer != NULL ? ent->peer->name : "mesh", esc, why);
+	TAILQ_REMOVE(&toolmap_list, ent, entry);
+	toolent_free(ent);
+	toolmap_n--;
+}
+
+/*
+ * Put ent in the tree.  The winner of a collision keeps the name; the
+ * loser tries its next hashed form, and may in turn displace another.
+ * Each step moves a lower-priority entry to a higher attempt: it ends.
+ */
+static void
+toolmap_place(struct toolent *ent)
+{
+	struct toolent	*cur = ent, *other;
+	int		 attempt = TOOLMAP_PLAIN;
+
+	for (;;) {
+		if (attempt >= TOOLMAP_ATTEMPTS_MAX) {
+			toolmap_drop(cur, "no free exposed name");
+			return;
+		}
+		toolent_naming(cur, attempt);
+		if ((other = RB_INSERT(toolmap_tree, &toolmap_tree, cur)) ==
+		    NULL) {
+			toolent_setdef(cur);
+			return;
+		}
+		if (!toolent_before(cur, other)) {
+			if (cur->peer == NULL) {
+				toolmap_drop(cur, "duplicate name");
+				return;
+			}
+			attempt++;
+			continue;
+		}
+		RB_REMOVE(toolmap_tree, &toolmap_tree, other);
+		RB_INSERT(toolmap_tree, &toolmap_tree, cur);
+		toolent_setdef(cur);
+		attempt = toolent_attempt(other) + 1;
+		cur = other;
+	}
+}
+
+void
+toolmap_init(void)
+{
+	RB_INIT(&toolmap_tree);
+	TAILQ_INIT(&toolmap_list);
+	toolmap_n = 0;
+	toolmap_localord = 0;
+	toolmap_dirty = 1;
+}
+
+void
+toolmap_clear(void)
+{
+	struct toolent	*ent;
+
+	while ((ent = TAILQ_FIRST(&toolmap_list)) != NULL) {
+		TAILQ_REMOVE(&toolmap_list, ent, entry);
+		toolent_free(ent);
+	}
+	free(toolmap_cache);
+	toolmap_cache = NULL;
+	toolmap_cachelen = toolmap_cachecap = 0;
+	toolmap_init();
+}
+
+void
+toolmap_add_local(struct json_object *def)
+{
+	struct toolent	*ent, *pos;
+	struct json_object *v;
+	const char	*name;
+
+	if (!json_object_object_get_ex(def, "name", &v) ||
+	    (name = json_object_get_string(v)) == NULL ||
+	    !toolmap_valid_name(name))
+		fatalx("%s: bad local tool definition", __func__);
+
+	ent = xcalloc(1, sizeof(*ent));
+	ent->tool = xstrdup(name);
+	strlcpy(ent->exposed, name, sizeof(ent->exposed));
+	ent->ord = toolmap_localord++;
+	if (json_object_deep_copy(def, &ent->def, NULL) != 0)
+		fatalx("%s: json_object_deep_copy", __func__);
+
+	/* The mesh's own tools come first, in the order added. */
+	TAILQ_FOREACH(pos, &toolmap_list, entry) {
+		if (pos->peer != NULL)
+			break;
+	}
+	if (pos != NULL)
+		TAILQ_INSERT_BEFORE(pos, ent, entry);
+	else
+		TAILQ_INSERT_TAIL(&toolmap_list, ent, entry);
+	toolmap_n++;
+	toolmap_dirty = 1;
+	toolmap_place(ent);
+}
+
+/*
+ * The entry after which a peer's entries go: peers become ready mostly
+ * in order, so the search starts from the end.
+ */
+static struct toolent *
+toolmap_anchor(const struct peer *p)
+{
+	struct toolent	*pos;
+
+	TAILQ_FOREACH_REVERSE(pos, &toolmap_list, toolmap_list, entry) {
+		if (pos->peer == NULL || pos->peer->index < p->index ||
+		    (pos->peer->index == p->index &&
+		    strcmp(pos->peer->name, p->name) <= 0))
+			break;
+	}
+	return (pos);
+}
+
+static struct toolent *
+toolmap_newent(struct peer *p, struct json_object *tool, int ord)
+{
+	struct toolent		*ent;
+	struct json_object	*v = NULL;
+	const char		*name = NULL;
+	char			 esc[TOOLMAP_LOGNAME_MAX];
+
+	if (json_object_is_type(tool, json_type_object) &&
+	    json_object_object_get_ex(tool, "name", &v) &&
+	    json_object_is_type(v, json_type_string))
+		name = json_object_get_string(v);
+	if (name == NULL || *name == '\0') {
+		log_warnx("peer %s: tool %d without a name skipped", p->name,
+		    ord);
+		return (NULL);
+	}
+	if (strlen(name) != (size_t)json_object_get_string_len(v)) {
+		log_escape(esc, sizeof(esc), name,
+		    (size_t)json_object_get_string_len(v));
+		log_warnx("peer %s: tool \"%s\" with a NUL in its name skipped",
+		    p->name, esc);
+		return (NULL);
+	}
+	ent = xcalloc(1, sizeof(*ent));
+	ent->peer = p;
+	ent->tool = xstrdup(name);
+	ent->ord = ord;
+	if (json_object_deep_copy(tool, &ent->def, NULL) != 0)
+		fatalx("%s: json_object_deep_copy", __func__);
+	return (ent);
+}
+
+/* The peer's usable tools, in its order, at most UPSTREAM_TOOLS_MAX. */
+static unsigned
+toolmap_collect(struct peer *p, struct json_object *tools,
+    struct toolent **ents)
+{
+	struct toolent	*ent;
+	size_t		 i, n;
+	unsigned	 k = 0;
+
+	n = json_object_array_length(tools);
+	for (i = 0; i < n; i++) {
+		if (k == UPSTREAM_TOOLS_MAX) {
+			log_warnx("peer %s: %zu tools, only the first %d kept",
+			    p->name, n, UPSTREAM_TOOLS_MAX);
+			break;
+		}
+		ent = toolmap_newent(p, json_object_array_get_idx(tools, i),
+		    (int)i);
+		if (ent != NULL)
+			ents[k++] = ent;
+	}
+	return (k);
+}
+
+static int
+toolmap_sortcmp(const void *a, const void *b)
+{
+	const struct toolent	*x = *(struct toolent * const *)a;
+	const struct toolent	*y = *(struct toolent * const *)b;
+	int			 r;
+
+	if ((r = strcmp(x->tool, y->tool)) != 0)
+		return (r);
+	return (x->ord < y->ord ? -1 : x->ord > y->ord);
+}
+
+/* Drop later tools with the name of an earlier one; keep the order. */
+static unsigned
+toolmap_dedup(struct peer *p, struct toolent **ents, unsigned n)
+{
+	struct toolent	**sorted;
+	char		  esc[TOOLMAP_LOGNAME_MAX];
+	unsigned	  i, k;
+
+	if (n < 2)
+		return (n);
+	sorted = xreallocarray(NULL, n, sizeof(*sorted));
+	memcpy(sorted, ents, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), toolmap_sortcmp);
+	for (i = 1; i < n; i++) {
+		if (strcmp(sorted[i]->tool, sorted[i - 1]->tool) != 0)
+			continue;
+		log_escape(esc, sizeof(esc), sorted[i]->tool,
+		    strlen(sorted[i]->tool));
+		log_warnx("peer %s: duplicate tool \"%s\" dropped", p->name,
+		    esc);
+		sorted[i]->ord = -1;	/* mark: ents[] still owns it */
+	}
+	free(sorted);
+	for (i = k = 0; i < n; i++) {
+		if (ents[i]->ord == -1)
+			toolent_free(ents[i]);
+		else
+			ents[k++] = ents[i];
+	}
+	return (k);
+}
+
+int
+toolmap_set_peer(struct peer *p, struct json_object *tools)
+{
+	struct toolent	**ents, *anchor, *ent;
+	unsigned	  i, n;
+	int		  kept = 0;
+
+	toolmap_remove_peer(p);
+	if (tools == NULL || !json_object_is_type(tools, json_type_array) ||
+	    json_object_array_length(tools) == 0)
+		return (0);
+
+	ents = xreallocarray(NULL, json_object_array_length(tools),
+	    sizeof(*ents));
+	n = toolmap_collect(p, tools, ents);
+	n = toolmap_dedup(p, ents, n);
+
+	anchor = toolmap_anchor(p);
+	for (i = 0; i < n; i++) {
+		if (anchor == NULL)
+			TAILQ_INSERT_HEAD(&toolmap_list, ents[i], entry);
+		else
+			TAILQ_INSERT_AFTER(&toolmap_list, anchor, ents[i],
+			    entry);
+		anchor = ents[i];
+		toolmap_n++;
+	}
+	/* Placing may drop entries (of p or others): count what stayed. */
+	for (i = 0; i < n; i++)
+		toolmap_place(ents[i]);
+	free(ents);
+	toolmap_dirty = 1;
+
+	TAILQ_FOREACH(ent, &toolmap_list, entry) {
+		if (ent->peer == p)
+			kept++;
+	}
+	return (kept);
+}
+
+void
+toolmap_remove_peer(struct peer *p)
+{
+	struct toolent	*ent, *next;
+
+	TAILQ_FOREACH_SAFE(ent, &toolmap_list, entry, next) {
+		if (ent->peer != p)
+			continue;
+		TAILQ_REMOVE(&toolmap_list, ent, entry);
+		RB_REMOVE(toolmap_tree, &toolmap_tree, ent);
+		toolent_free(ent);
+		toolmap_n--;
+		toolmap_dirty = 1;
+	}
+}
+
+struct toolent *
+toolmap_lookup(const char *exposed)
+{
+	struct toolent	key;
+
+	if (strlcpy(key.exposed, exposed, sizeof(key.exposed)) >=
+	    sizeof(key.exposed))
+		return (NULL);
+	return (RB_FIND(toolmap_tree, &toolmap_tree, &key));
+}
+
+unsigned
+toolmap_count(void)
+{
+	return (toolmap_n);
+}
+
+static void
+toolmap_append(const char *s, size_t len)
+{
+	size_t	ncap;
+
+	if (toolmap_cachecap - toolmap_cachelen < len + 1) {
+		ncap = toolmap_cachecap != 0 ? toolmap_cachecap :
+		    TOOLMAP_JSON_MIN;
+		while (ncap - toolmap_cachelen < len + 1)
+			ncap *= 2;
+		toolmap_cache = xreallocarray(toolmap_cache, 1, ncap);
+		toolmap_cachecap = ncap;
+	}
+	memcpy(toolmap_cache + toolmap_cachelen, s, len);
+	toolmap_cachelen += len;
+	toolmap_cache[toolmap_cachelen] = '\0';
+}
+
+/* Joined by hand: one giant json-c array would copy every def again. */
+static void
+toolmap_rebuild(void)
+{
+	struct toolent	*ent;
+	const char	*s;
+	size_t		 len;
+
+	toolmap_cachelen = 0;
+	toolmap_append("[", 1);
+	TAILQ_FOREACH(ent, &toolmap_list, entry) {
+		if (ent != TAILQ_FIRST(&toolmap_list))
+			toolmap_append(",", 1);
+		s = json_object_to_json_string_length(ent->def,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &len);
+		toolmap_append(s, len);
+	}
+	toolmap_append("]", 1);
+	toolmap_dirty = 0;
+}
+
+const char *
+toolmap_json(size_t *len)
+{
+	if (toolmap_dirty)
+		toolmap_rebuild();
+	if (len != NULL)
+		*len = toolmap_cachelen;
+	return (toolmap_cache);
+}

@@ -1,0 +1,1172 @@
+/*
+ * Integration test harness: processes, log files, libcurl, MCP sessions.
+ * See harness.h.
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "harness.h"
+
+#define STOP_GRACE_MS	3000	/* SIGTERM, then SIGKILL */
+#define POLL_STEP_MS	10
+#define ARGV_MAX	64
+
+int			 harness_passed;
+static struct proc	*procs[HARNESS_PROCS_MAX];
+static int		 nprocs;
+static char		 tmpdir[64];
+
+static void	 msleep(int);
+static char	*file_slurp(const char *, size_t *);
+static int	 line_matches(const char *, size_t, const char *);
+static void	 proc_reap_nohang(struct proc *);
+static void	 reap_strays(void);
+
+/* --- time and files ----------------------------------------------------- */
+
+uint64_t
+harness_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static void
+msleep(int ms)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static char *
+file_slurp(const char *path, size_t *lenp)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 65536;
+			if ((buf = realloc(buf, cap + 1)) == NULL)
+				abort();
+		}
+		if ((n = fread(buf + len, 1, cap - len, f)) == 0)
+			break;
+		len += n;
+	}
+	fclose(f);
+	if (buf == NULL)
+		buf = calloc(1, 1);
+	buf[len] = '\0';
+	*lenp = len;
+	return (buf);
+}
+
+const char *
+harness_bin(const char *envname)
+{
+	const char	*v;
+
+	if ((v = getenv(envname)) == NULL || *v == '\0') {
+		fprintf(stderr, "harness: %s is not set (run through make "
+		    "check)\n", envname);
+		return (NULL);
+	}
+	return (v);
+}
+
+/* --- set-up and teardown -------------------------------------------------- */
+
+void
+harness_setup(void)
+{
+	const char	*worker;
+
+	harness_passed = 0;
+	nprocs = 0;
+	signal(SIGPIPE, SIG_IGN);
+	/* Orphaned grandchildren (workers of a dead mesh) come back here. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+		perror("harness: PR_SET_CHILD_SUBREAPER");
+	strcpy(tmpdir, "/tmp/mesh-it.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("harness: mkdtemp");
+		abort();
+	}
+	if ((worker = getenv("MESH_WORKER_BIN")) != NULL)
+		setenv("MCP_MESH_WORKER", worker, 1);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void
+harness_teardown(void)
+{
+	int	 i, dump;
+
+	dump = !harness_passed || getenv("MESH_TEST_VERBOSE") != NULL;
+	/* Last started first: the mesh goes before its gateways. */
+	for (i = nprocs - 1; i >= 0; i--)
+		proc_stop(procs[i]);
+	reap_strays();
+	for (i = 0; i < nprocs; i++) {
+		if (dump)
+			proc_dump(procs[i], stderr);
+		unlink(procs[i]->logpath);
+		if (procs[i]->in_fd != -1)
+			close(procs[i]->in_fd);
+		if (procs[i]->out_fd != -1)
+			close(procs[i]->out_fd);
+		free(procs[i]->outbuf);
+		free(procs[i]);
+		procs[i] = NULL;
+	}
+	nprocs = 0;
+	rmdir(tmpdir);
+	curl_global_cleanup();
+}
+
+/* Kill and reap whatever child is left (orphans adopted as subreaper). */
+static void
+reap_strays(void)
+{
+	pid_t	 kids[64];
+	int	 i, n, status;
+
+	n = proc_children(getpid(), kids, 64);
+	for (i = 0; i < n; i++) {
+		fprintf(stderr, "harness: killing stray process %d\n",
+		    (int)kids[i]);
+		kill(kids[i], SIGKILL);
+	}
+	while (waitpid(-1, &status, WNOHANG) > 0)
+		;
+	for (i = 0; i < n; i++)
+		waitpid(kids[i], &status, 0);
+}
+
+/* --- processes -------------------------------------------------------------- */
+
+struct proc *
+proc_spawn(const char *name, int flags, char *const argv[])
+{
+	struct proc	*p;
+	int		 in[2] = { -1, -1 }, out[2] = { -1, -1 }, logfd, nullfd;
+	pid_t		 parent = getpid();
+
+	if (nprocs == HARNESS_PROCS_MAX)
+		return (NULL);
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		abort();
+	strncpy(p->name, name, sizeof(p->name) - 1);
+	snprintf(p->logpath, sizeof(p->logpath), "%s/%d-%s.log", tmpdir,
+	    nprocs, name);
+	p->in_fd = p->out_fd = -1;
+	if ((logfd = open(p->logpath, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_APPEND | O_CLOEXEC, 0600)) == -1 ||
+	    (nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
+	    ((flags & PROC_STDIN_PIPE) && pipe2(in, O_CLOEXEC) == -1) ||
+	    ((flags & PROC_STDOUT_PIPE) && pipe2(out, O_CLOEXEC) == -1)) {
+		perror("harness: spawn");
+		abort();
+	}
+	switch ((p->pid = fork())) {
+	case -1:
+		perror("harness: fork");
+		abort();
+	case 0:
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(in[0] != -1 ? in[0] : nullfd, STDIN_FILENO);
+		dup2(out[1] != -1 ? out[1] : logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		execv(argv[0], argv);
+		dprintf(STDERR_FILENO, "harness: exec %s: %s\n", argv[0],
+		    strerror(errno));
+		_exit(127);
+	}
+	setpgid(p->pid, p->pid);
+	close(logfd);
+	close(nullfd);
+	if (in[0] != -1) {
+		close(in[0]);
+		p->in_fd = in[1];
+	}
+	if (out[1] != -1) {
+		close(out[1]);
+		p->out_fd = out[0];
+	}
+	procs[nprocs++] = p;
+	return (p);
+}
+
+/* One line of the child's stdout pipe, without its newline; NULL on EOF or
+ * timeout. */
+char *
+proc_readline(struct proc *p, int timeout_ms)
+{
+	struct pollfd	 pfd;
+	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	char		*nl, *line;
+	size_t		 n;
+	ssize_t		 r;
+	int64_t		 left;
+
+	for (;;) {
+		if (p->outbuf != NULL &&
+		    (nl = memchr(p->outbuf, '\n', p->outlen)) != NULL) {
+			n = (size_t)(nl - p->outbuf);
+			if ((line = strndup(p->outbuf, n)) == NULL)
+				abort();
+			memmove(p->outbuf, nl + 1, p->outlen - n - 1);
+			p->outlen -= n + 1;
+			return (line);
+		}
+		left = (int64_t)(deadline - harness_now_ms());
+		if (p->out_fd == -1 || left <= 0)
+			return (NULL);
+		pfd.fd = p->out_fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		if ((p->outbuf = realloc(p->outbuf, p->outlen + 65536)) ==
+		    NULL)
+			abort();
+		r = read(p->out_fd, p->outbuf + p->outlen, 65536);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return (NULL);
+		p->outlen += (size_t)r;
+	}
+}
+
+int
+proc_write(struct proc *p, const char *buf, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if (p->in_fd == -1)
+			return (-1);
+		if ((n = write(p->in_fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+void
+proc_close_stdin(struct proc *p)
+{
+	if (p->in_fd != -1) {
+		close(p->in_fd);
+		p->in_fd = -1;
+	}
+}
+
+/* A needle starting with '^' matches at the start of a line only. */
+static int
+line_matches(const char *line, size_t len, const char *needle)
+{
+	size_t	 nlen, i;
+
+	if (*needle == '^') {
+		nlen = strlen(needle + 1);
+		return (len >= nlen && memcmp(line, needle + 1, nlen) == 0);
+	}
+	nlen = strlen(needle);
+	for (i = 0; i + nlen <= len; i++)
+		if (memcmp(line + i, needle, nlen) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * Wait until the log file of p has a complete line matching needle.
+ * Returns that line (to free), or NULL on timeout or when p has exited
+ * without writing it.
+ */
+char *
+proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
+{
+	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	char		*buf, *line, *nl, *found;
+	size_t		 len;
+	int		 last = 0;
+
+	for (;;) {
+		if (!proc_alive(p))
+			last = 1;
+		found = NULL;
+		if ((buf = file_slurp(p->logpath, &len)) != NULL) {
+			for (line = buf; found == NULL && (nl = memchr(line,
+			    '\n', len - (size_t)(line - buf))) != NULL;
+			    line = nl + 1) {
+				if (line_matches(line, (size_t)(nl - line),
+				    needle))
+					found = strndup(line,
+					    (size_t)(nl - line));
+			}
+			free(buf);
+		}
+		if (found != NULL)
+			return (found);
+		if (last || harness_now_ms() >= deadline) {
+			fprintf(stderr, "harness: %s: no log line \"%s\" "
+			    "after %d ms%s\n", p->name, needle, timeout_ms,
+			    last ? " (process exited)" : "");
+			return (NULL);
+		}
+		msleep(POLL_STEP_MS);
+	}
+}
+
+static void
+proc_reap_nohang(struct proc *p)
+{
+	int	 status;
+
+	if (!p->reaped && waitpid(p->pid, &status, WNOHANG) == p->pid) {
+		p->reaped = 1;
+		p->status = status;
+	}
+}
+
+int
+proc_alive(struct proc *p)
+{
+	proc_reap_nohang(p);
+	return (!p->reaped);
+}
+
+/* Wait for p to exit: 0 when it did (p->status set), -1 on timeout. */
+int
+proc_wait_exit(struct proc *p, int timeout_ms)
+{
+	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		if (!proc_alive(p))
+			return (0);
+		if (harness_now_ms() >= deadline)
+			return (-1);
+		msleep(POLL_STEP_MS);
+	}
+}
+
+/* Close stdin, SIGTERM the process group, SIGKILL it after a grace time. */
+void
+proc_stop(struct proc *p)
+{
+	proc_close_stdin(p);
+	if (proc_alive(p)) {
+		kill(-p->pid, SIGTERM);
+		kill(p->pid, SIGTERM);
+		if (proc_wait_exit(p, STOP_GRACE_MS) == -1) {
+			fprintf(stderr, "harness: %s (pid %d) ignored SIGTERM\n",
+			    p->name, (int)p->pid);
+			kill(-p->pid, SIGKILL);
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &p->status, 0);
+			p->reaped = 1;
+		}
+	}
+	/* Anything left in its group (workers) goes too. */
+	kill(-p->pid, SIGKILL);
+}
+
+void
+proc_dump(struct proc *p, FILE *out)
+{
+	char	*buf;
+	size_t	 len;
+
+	fprintf(out, "----- %s (pid %d) log: %s -----\n", p->name, (int)p->pid,
+	    p->logpath);
+	if ((buf = file_slurp(p->logpath, &len)) != NULL) {
+		/* The end is what matters; keep the dump bounded. */
+		if (len > 16384)
+			fprintf(out, "[... %zu bytes ...]\n%s", len - 16384,
+			    buf + len - 16384);
+		else
+			fputs(buf, out);
+		free(buf);
+	}
+	fprintf(out, "----- end of %s -----\n", p->name);
+}
+
+/* Live processes whose parent is parent (from /proc). */
+int
+proc_children(pid_t parent, pid_t *out, int max)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[300], buf[512], *rp;
+	FILE		*f;
+	int		 n = 0, ppid;
+	char		 state;
+
+	if ((d = opendir("/proc")) == NULL)
+		return (0);
+	while (n < max && (de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (rp = strrchr(buf, ')')) != NULL &&
+		    sscanf(rp + 1, " %c %d", &state, &ppid) == 2 &&
+		    ppid == (int)parent && state != 'Z')
+			out[n++] = (pid_t)atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return (n);
+}
+
+/* Wait until pid no longer runs (gone, or a zombie, reaped if ours). */
+int
+pid_gone(pid_t pid, int timeout_ms)
+{
+	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	char		 path[64], buf[512], *rp, state;
+	FILE		*f;
+	int		 status, running;
+
+	for (;;) {
+		waitpid(pid, &status, WNOHANG);
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		running = 0;
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fgets(buf, sizeof(buf), f) != NULL &&
+			    (rp = strrchr(buf, ')')) != NULL &&
+			    sscanf(rp + 1, " %c", &state) == 1 &&
+			    state != 'Z' && state != 'X')
+				running = 1;
+			fclose(f);
+		}
+		if (!running)
+			return (1);
+		if (harness_now_ms() >= deadline)
+			return (0);
+		msleep(POLL_STEP_MS);
+	}
+}
+
+/* --- the programs under test ---------------------------------------------- */
+
+struct args {
+	char	*v[ARGV_MAX];
+	int	 c;
+};
+
+static void
+args_add(struct args *a, const char *arg)
+{
+	if (a->c < ARGV_MAX - 1)
+		a->v[a->c++] = (char *)arg;
+	a->v[a->c] = NULL;
+}
+
+static void
+args_addv(struct args *a, va_list ap)
+{
+	const char	*arg;
+
+	while ((arg = va_arg(ap, const char *)) != NULL)
+		args_add(a, arg);
+}
+
+static int
+parse_port(const char *s)
+{
+	long	 v;
+	char	*end;
+
+	v = strtol(s, &end, 10);
+	if (end == s || v <= 0 || v > 65535)
+		return (-1);
+	return ((int)v);
+}
+
+/*
+ * Start mcp-test-gateway --port 0 --name name --exit-on-stdin-eof, then
+ * the extra arguments (NULL-terminated).  Its stdin stays open: it exits
+ * on EOF, so it cannot outlive us.  *port is where it listens.
+ */
+struct proc *
+gateway_start(const char *name, int *port, ...)
+{
+	struct args	 a = { .c = 0 };
+	struct proc	*p;
+	const char	*bin;
+	char		*line;
+	va_list		 ap;
+
+	*port = -1;
+	if ((bin = harness_bin("MESH_GATEWAY_BIN")) == NULL)
+		return (NULL);
+	args_add(&a, bin);
+	args_add(&a, "--port");
+	args_add(&a, "0");
+	args_add(&a, "--name");
+	args_add(&a, name);
+	args_add(&a, "--exit-on-stdin-eof");
+	va_start(ap, port);
+	args_addv(&a, ap);
+	va_end(ap);
+	if ((p = proc_spawn(name, PROC_STDIN_PIPE, a.v)) == NULL)
+		return (NULL);
+	if ((line = proc_wait_log(p, "^port ", HARNESS_READY_MS)) == NULL)
+		return (NULL);
+	*port = parse_port(line + 5);
+	free(line);
+	return (*port == -1 ? NULL : p);
+}
+
+/*
+ * Start mcp-mesh --worker-path W --port 0 [-v] and the extra arguments
+ * (NULL-terminated); wait for "http: listening on" and parse the port.
+ */
+struct proc *
+mesh_start(int *port, ...)
+{
+	static const char	 tag[] = "http: listening on http://127.0.0.1:";
+	struct args		 a = { .c = 0 };
+	struct proc		*p;
+	const char		*bin, *worker;
+	char			*line;
+	va_list			 ap;
+
+	*port = -1;
+	if ((bin = harness_bin("MESH_BIN")) == NULL ||
+	    (worker = harness_bin("MESH_WORKER_BIN")) == NULL)
+		return (NULL);
+	args_add(&a, bin);
+	if (getenv("MESH_TEST_VERBOSE") != NULL)
+		args_add(&a, "-v");
+	args_add(&a, "--worker-path");
+	args_add(&a, worker);
+	args_add(&a, "--port");
+	args_add(&a, "0");
+	va_start(ap, port);
+	args_addv(&a, ap);
+	va_end(ap);
+	if ((p = proc_spawn("mesh", 0, a.v)) == NULL)
+		return (NULL);
+	if ((line = proc_wait_log(p, tag, HARNESS_READY_MS)) == NULL)
+		return (NULL);
+	*port = parse_port(strstr(line, tag) + sizeof(tag) - 1);
+	free(line);
+	return (*port == -1 ? NULL : p);
+}
+
+/* mcp-mesh --stdio with the given "--bridge" SPECs (NULL-terminated). */
+struct proc *
+mesh_start_stdio(const char *const bridges[])
+{
+	struct args	 a = { .c = 0 };
+	const char	*bin, *worker;
+	int		 i;
+
+	if ((bin = harness_bin("MESH_BIN")) == NULL ||
+	    (worker = harness_bin("MESH_WORKER_BIN")) == NULL)
+		return (NULL);
+	args_add(&a, bin);
+	if (getenv("MESH_TEST_VERBOSE") != NULL)
+		args_add(&a, "-v");
+	args_add(&a, "--stdio");
+	args_add(&a, "--worker-path");
+	args_add(&a, worker);
+	for (i = 0; bridges[i] != NULL; i++) {
+		args_add(&a, "--bridge");
+		args_add(&a, bridges[i]);
+	}
+	return (proc_spawn("mesh-stdio", PROC_STDIN_PIPE | PROC_STDOUT_PIPE,
+	    a.v));
+}
+
+/* 0 once the mesh logged "peer NAME: ready". */
+int
+mesh_wait_peer(struct proc *p, const char *peer)
+{
+	char	 needle[128], *line;
+
+	snprintf(needle, sizeof(needle), "peer %s: ready", peer);
+	if ((line = proc_wait_log(p, needle, HARNESS_READY_MS)) == NULL)
+		return (-1);
+	free(line);
+	return (0);
+}
+
+/* A port of 127.0.0.1 where nothing listens (bound, then closed). */
+int
+closed_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof(sin);
+	int			s, port;
+
+	if ((s = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(s, (struct sockaddr *)&sin, &len) == -1) {
+		close(s);
+		return (-1);
+	}
+	port = ntohs(sin.sin_port);
+	close(s);
+	return (port);
+}
+
+void
+url_of(int port, char *buf, size_t len)
+{
+	snprintf(buf, len, "http://127.0.0.1:%d/mcp", port);
+}
+
+/* --- HTTP ------------------------------------------------------------------ */
+
+struct xfer {
+	CURL			*h;
+	struct curl_slist	*hdrs;
+	struct http_resp	*r;
+	size_t			 cap;
+};
+
+static size_t
+http_body_cb(char *ptr, size_t sz, size_t nmemb, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 n = sz * nmemb;
+
+	if (x->r->len + n + 1 > x->cap) {
+		while (x->r->len + n + 1 > x->cap)
+			x->cap = x->cap ? x->cap * 2 : 8192;
+		if ((x->r->body = realloc(x->r->body, x->cap)) == NULL)
+			abort();
+	}
+	memcpy(x->r->body + x->r->len, ptr, n);
+	x->r->len += n;
+	x->r->body[x->r->len] = '\0';
+	return (n);
+}
+
+static char *
+header_value(const char *line, size_t len, const char *name)
+{
+	size_t	 nlen = strlen(name);
+	const char *v, *end = line + len;
+
+	if (len <= nlen || strncasecmp(line, name, nlen) != 0 ||
+	    line[nlen] != ':')
+		return (NULL);
+	for (v = line + nlen + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
+	    end[-1] == ' '))
+		end--;
+	return (strndup(v, (size_t)(end - v)));
+}
+
+static void
+header_keep(char **slot, char *v)
+{
+	if (v == NULL)
+		return;
+	free(*slot);
+	*slot = v;
+}
+
+static size_t
+http_header_cb(char *buf, size_t sz, size_t nmemb, void *arg)
+{
+	struct xfer	*x = arg;
+	size_t		 n = sz * nmemb;
+
+	header_keep(&x->r->session, header_value(buf, n, "Mcp-Session-Id"));
+	header_keep(&x->r->ctype, header_value(buf, n, "Content-Type"));
+	header_keep(&x->r->allow, header_value(buf, n, "Allow"));
+	return (n);
+}
+
+/* Keep the JSON-RPC response of an SSE body (data: lines of events). */
+static struct json_object *
+sse_response(const char *body)
+{
+	struct json_object	*msg, *found = NULL;
+	const char		*p = body, *nl;
+	char			*data = NULL;
+	size_t			 dlen = 0, llen;
+
+	for (;; p = nl + 1) {
+		nl = strchr(p, '\n');
+		llen = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (llen > 0 && p[llen - 1] == '\r')
+			llen--;
+		if (llen == 0 || nl == NULL) {
+			if (data != NULL) {
+				msg = json_tokener_parse(data);
+				if (msg != NULL &&
+				    json_object_object_get_ex(msg, "id",
+				    NULL) &&
+				    (json_object_object_get_ex(msg, "result",
+				    NULL) || json_object_object_get_ex(msg,
+				    "error", NULL))) {
+					json_object_put(found);
+					found = msg;
+				} else
+					json_object_put(msg);
+				free(data);
+				data = NULL;
+				dlen = 0;
+			}
+			if (nl == NULL)
+				break;
+			continue;
+		}
+		if (llen >= 5 && strncmp(p, "data:", 5) == 0) {
+			const char *v = p + 5;
+			size_t vlen = llen - 5;
+
+			if (vlen > 0 && *v == ' ') {
+				v++;
+				vlen--;
+			}
+			if ((data = realloc(data, dlen + vlen + 2)) == NULL)
+				abort();
+			if (dlen > 0)
+				data[dlen++] = '\n';
+			memcpy(data + dlen, v, vlen);
+			dlen += vlen;
+			data[dlen] = '\0';
+		}
+	}
+	free(data);
+	return (found);
+}
+
+static void
+xfer_init(struct xfer *x, struct http_req *q, struct http_resp *r)
+{
+	int	 i;
+
+	memset(r, 0, sizeof(*r));
+	memset(x, 0, sizeof(*x));
+	x->r = r;
+	if ((x->h = curl_easy_init()) == NULL)
+		abort();
+	curl_easy_setopt(x->h, CURLOPT_URL, q->url);
+	curl_easy_setopt(x->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->h, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(x->h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(x->h, CURLOPT_TIMEOUT_MS,
+	    q->timeout_ms > 0 ? q->timeout_ms : 10000L);
+	curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, http_body_cb);
+	curl_easy_setopt(x->h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(x->h, CURLOPT_HEADERDATA, x);
+	/* A fresh connection per request: sessions are not connections. */
+	curl_easy_setopt(x->h, CURLOPT_FORBID_REUSE, 1L);
+	if (q->method != NULL && strcmp(q->method, "GET") == 0)
+		curl_easy_setopt(x->h, CURLOPT_HTTPGET, 1L);
+	else if (q->method != NULL && strcmp(q->method, "POST") != 0)
+		curl_easy_setopt(x->h, CURLOPT_CUSTOMREQUEST, q->method);
+	if (q->body != NULL || q->method == NULL ||
+	    strcmp(q->method, "POST") == 0) {
+		curl_easy_setopt(x->h, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(q->body == NULL ? 0 : q->bodylen > 0 ?
+		    q->bodylen : strlen(q->body)));
+		curl_easy_setopt(x->h, CURLOPT_POSTFIELDS,
+		    q->body != NULL ? q->body : "");
+	}
+	for (i = 0; i < 16 && q->headers[i] != NULL; i++)
+		x->hdrs = curl_slist_append(x->hdrs, q->headers[i]);
+	curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hdrs);
+}
+
+static void
+xfer_done(struct xfer *x)
+{
+	struct http_resp	*r = x->r;
+
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (r->body != NULL && r->len > 0) {
+		if (r->ctype != NULL &&
+		    strstr(r->ctype, "text/event-stream") != NULL)
+			r->json = sse_response(r->body);
+		else
+			r->json = json_tokener_parse(r->body);
+	}
+	curl_slist_free_all(x->hdrs);
+	curl_easy_cleanup(x->h);
+}
+
+/* Run n requests at once (one curl multi); every resp is filled. */
+void
+http_perform(struct http_req *q, struct http_resp *r, int n)
+{
+	CURLM		*m;
+	CURLMsg		*msg;
+	struct xfer	*x;
+	int		 i, running, left;
+
+	if ((x = calloc((size_t)n, sizeof(*x))) == NULL ||
+	    (m = curl_multi_init()) == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		xfer_init(&x[i], &q[i], &r[i]);
+		curl_easy_setopt(x[i].h, CURLOPT_PRIVATE, &x[i]);
+		curl_multi_add_handle(m, x[i].h);
+	}
+	do {
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct xfer *xp;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&xp);
+			xp->r->curlcode = (int)msg->data.result;
+		}
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	} while (running > 0);
+	for (i = 0; i < n; i++) {
+		curl_multi_remove_handle(m, x[i].h);
+		xfer_done(&x[i]);
+	}
+	curl_multi_cleanup(m);
+	free(x);
+}
+
+void
+http_do(struct http_req *q, struct http_resp *r)
+{
+	http_perform(q, r, 1);
+}
+
+void
+http_resp_free(struct http_resp *r)
+{
+	free(r->body);
+	free(r->session);
+	free(r->ctype);
+	free(r->allow);
+	json_object_put(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+http_error_code(struct http_resp *r)
+{
+	int64_t	 code;
+
+	if (json_path_int(r->json, "error.code", &code) == -1)
+		return (0);
+	return ((int)code);
+}
+
+const char *
+http_error_message(struct http_resp *r)
+{
+	const char	*m = json_path_str(r->json, "error.message");
+
+	return (m != NULL ? m : "");
+}
+
+/* --- MCP sessions -------------------------------------------------------- */
+
+void
+mcp_headers(struct mcp_client *c, struct http_req *q, struct mcp_hdrbuf *b)
+{
+	int	 i = 0;
+
+	q->headers[i++] = MCP_ACCEPT;
+	q->headers[i++] = MCP_CTYPE;
+	if (c->session != NULL) {
+		snprintf(b->sid, sizeof(b->sid), "Mcp-Session-Id: %s",
+		    c->session);
+		q->headers[i++] = b->sid;
+	}
+	snprintf(b->version, sizeof(b->version), "MCP-Protocol-Version: %s",
+	    c->version[0] != '\0' ? c->version : MCP_VERSION);
+	q->headers[i++] = b->version;
+	q->headers[i] = NULL;
+}
+
+/* initialize, keep the session id, notifications/initialized. */
+int
+mcp_open(struct mcp_client *c, const char *url)
+{
+	struct http_req		 q;
+	struct http_resp	 r;
+	const char		*v;
+	struct mcp_hdrbuf	 hb;
+	int			 ok;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->url, sizeof(c->url), "%s", url);
+	c->nextid = 1;
+	memset(&q, 0, sizeof(q));
+	q.url = c->url;
+	q.body = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
+	    "\"params\":{\"protocolVersion\":\"" MCP_VERSION "\","
+	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"mesh-it\","
+	    "\"version\":\"1.0\"}}}";
+	q.headers[0] = MCP_ACCEPT;
+	q.headers[1] = MCP_CTYPE;
+	http_do(&q, &r);
+	v = json_path_str(r.json, "result.protocolVersion");
+	ok = r.status == 200 && r.session != NULL && v != NULL;
+	if (!ok)
+		fprintf(stderr, "mcp_open %s: initialize: curl %d, HTTP %ld, "
+		    "session %s, body %.500s\n", url, r.curlcode, r.status,
+		    r.session ? r.session : "(none)", r.body ? r.body : "");
+	else {
+		c->session = strdup(r.session);
+		snprintf(c->version, sizeof(c->version), "%s", v);
+	}
+	http_resp_free(&r);
+	if (!ok)
+		return (-1);
+	memset(&q, 0, sizeof(q));
+	q.url = c->url;
+	q.body = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
+	mcp_headers(c, &q, &hb);
+	http_do(&q, &r);
+	ok = r.status == 202;
+	if (!ok)
+		fprintf(stderr, "mcp_open %s: notifications/initialized: HTTP "
+		    "%ld (want 202), body %.500s\n", url, r.status,
+		    r.body ? r.body : "");
+	http_resp_free(&r);
+	return (ok ? 0 : -1);
+}
+
+/* DELETE the session; forget it. */
+void
+mcp_close(struct mcp_client *c)
+{
+	struct http_req		 q;
+	struct http_resp	 r;
+	struct mcp_hdrbuf	 hb;
+
+	if (c->session != NULL) {
+		memset(&q, 0, sizeof(q));
+		q.url = c->url;
+		q.method = "DELETE";
+		mcp_headers(c, &q, &hb);
+		q.timeout_ms = 3000;
+		http_do(&q, &r);
+		http_resp_free(&r);
+	}
+	free(c->session);
+	c->session = NULL;
+}
+
+/* One request in the session; returns r->json (the response message). */
+struct json_object *
+mcp_request(struct mcp_client *c, const char *method, const char *params,
+    struct http_resp *r)
+{
+	struct http_req	 q;
+	struct mcp_hdrbuf hb;
+	char		*body;
+	int		 id = c->nextid++;
+
+	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\""
+	    "%s%s}", id, method, params != NULL ? ",\"params\":" : "",
+	    params != NULL ? params : "") == -1)
+		abort();
+	memset(&q, 0, sizeof(q));
+	q.url = c->url;
+	q.body = body;
+	mcp_headers(c, &q, &hb);
+	http_do(&q, r);
+	free(body);
+	if (r->status != 200 || r->json == NULL)
+		fprintf(stderr, "mcp_request %s: curl %d, HTTP %ld, body "
+		    "%.500s\n", method, r->curlcode, r->status,
+		    r->body ? r->body : "");
+	return (r->json);
+}
+
+/* tools/call; returns the result object (borrowed from r) or NULL. */
+struct json_object *
+mcp_call_tool(struct mcp_client *c, const char *tool, const char *args,
+    struct http_resp *r)
+{
+	char	*params;
+
+	if (asprintf(&params, "{\"name\":\"%s\",\"arguments\":%s}", tool,
+	    args != NULL ? args : "{}") == -1)
+		abort();
+	mcp_request(c, "tools/call", params, r);
+	free(params);
+	return (json_path(r->json, "result"));
+}
+
+/* Every tool of every page (nextCursor followed); a new array or NULL. */
+struct json_object *
+mcp_list_tools(struct mcp_client *c)
+{
+	struct json_object	*all, *tools, *cur;
+	struct http_resp	 r;
+	char			*params = NULL;
+	const char		*cursor;
+	size_t			 i;
+	int			 pages;
+
+	all = json_object_new_array();
+	for (pages = 0; pages < 100; pages++) {
+		mcp_request(c, "tools/list", params, &r);
+		free(params);
+		params = NULL;
+		tools = json_path(r.json, "result.tools");
+		if (tools == NULL ||
+		    !json_object_is_type(tools, json_type_array)) {
+			http_resp_free(&r);
+			json_object_put(all);
+			return (NULL);
+		}
+		for (i = 0; i < json_object_array_length(tools); i++) {
+			cur = json_object_array_get_idx(tools, i);
+			json_object_array_add(all, json_object_get(cur));
+		}
+		cursor = json_path_str(r.json, "result.nextCursor");
+		if (cursor != NULL) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "cursor",
+			    json_object_new_string(cursor));
+			params = strdup(json_object_to_json_string_ext(o,
+			    JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+		}
+		http_resp_free(&r);
+		if (params == NULL)
+			return (all);
+	}
+	free(params);
+	json_object_put(all);
+	return (NULL);
+}
+
+/* --- JSON ----------------------------------------------------------------- */
+
+/* "a.b.0.c": object keys and array indexes. */
+struct json_object *
+json_path(struct json_object *o, const char *path)
+{
+	char		 seg[128];
+	const char	*p = path, *dot;
+	size_t		 n;
+
+	while (o != NULL && *p != '\0') {
+		dot = strchr(p, '.');
+		n = dot != NULL ? (size_t)(dot - p) : strlen(p);
+		if (n >= sizeof(seg))
+			return (NULL);
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		if (json_object_is_type(o, json_type_array) &&
+		    isdigit((unsigned char)seg[0])) {
+			o = json_object_array_get_idx(o, (size_t)atoi(seg));
+		} else if (json_object_is_type(o, json_type_object)) {
+			if (!json_object_object_get_ex(o, seg, &o))
+				return (NULL);
+		} else
+			return (NULL);
+		p += n;
+		if (*p == '.')
+			p++;
+	}
+	return (o);
+}
+
+const char *
+json_path_str(struct json_object *o, const char *path)
+{
+	o = json_path(o, path);
+	if (o == NULL || !json_object_is_type(o, json_type_string))
+		return (NULL);
+	return (json_object_get_string(o));
+}
+
+int
+json_path_int(struct json_object *o, const char *path, int64_t *out)
+{
+	o = json_path(o, path);
+	if (o == NULL || !json_object_is_type(o, json_type_int))
+		return (-1);
+	*out = json_object_get_int64(o);
+	return (0);
+}
+
+/* The text of the first content block of a tools/call result. */
+const char *
+tool_text(struct json_object *result)
+{
+	return (json_path_str(result, "content.0.text"));
+}
+
+int
+tools_has(struct json_object *tools, const char *name)
+{
+	size_t		 i;
+	const char	*n;
+
+	if (tools == NULL)
+		return (0);
+	for (i = 0; i < json_object_array_length(tools); i++) {
+		n = json_path_str(json_object_array_get_idx(tools, i), "name");
+		if (n != NULL && strcmp(n, name) == 0)
+			return (1);
+	}
+	return (0);
+}

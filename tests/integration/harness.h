@@ -1,0 +1,148 @@
+/*
+ * Integration test harness: real processes (mcp-mesh, its workers, the
+ * test gateway) on real sockets of 127.0.0.1, driven over real HTTP
+ * (libcurl) and real pipes.
+ *
+ * Every process started here is registered and killed and reaped at
+ * teardown, whatever happened in the test: the child runs in its own
+ * process group with PR_SET_PDEATHSIG, and the test process is a child
+ * subreaper, so a worker orphaned by a dying mesh comes back to us and is
+ * reaped too.  The stderr of every child (and the stdout of daemons) goes
+ * to a temporary file polled for log lines, so a chatty child never
+ * blocks on a full pipe; the files are printed when a test fails.
+ */
+#ifndef MESH_TEST_HARNESS_H
+#define MESH_TEST_HARNESS_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#define PROC_STDIN_PIPE		0x01	/* else /dev/null */
+#define PROC_STDOUT_PIPE	0x02	/* else the log file */
+
+#define HARNESS_PROCS_MAX	16
+#define HARNESS_READY_MS	15000	/* start-up of a mesh or a gateway */
+
+struct proc {
+	char		 name[32];
+	pid_t		 pid;
+	int		 in_fd;		/* child's stdin, or -1 */
+	int		 out_fd;	/* child's stdout (PROC_STDOUT_PIPE) */
+	char		*outbuf;	/* stdout read but not yet a line */
+	size_t		 outlen;
+	char		 logpath[128];	/* stderr (and stdout if no pipe) */
+	int		 reaped;
+	int		 status;	/* from waitpid once reaped */
+};
+
+/* Criterion .init/.fini of every integration test. */
+void		 harness_setup(void);
+void		 harness_teardown(void);
+
+/*
+ * Define a test whose end is recorded: when an assertion aborts it, the
+ * logs of its processes are printed at teardown.
+ */
+extern int	 harness_passed;
+#define MESH_TEST(suite, name, ...)					\
+	static void suite##_##name##_body(void);			\
+	Test(suite, name, .init = harness_setup,			\
+	    .fini = harness_teardown, ##__VA_ARGS__)			\
+	{								\
+		suite##_##name##_body();				\
+		harness_passed = 1;					\
+	}								\
+	static void suite##_##name##_body(void)
+
+/* Programs under test, from MESH_BIN, MESH_WORKER_BIN, MESH_GATEWAY_BIN. */
+const char	*harness_bin(const char *envname);
+uint64_t	 harness_now_ms(void);
+
+/* Processes. */
+struct proc	*proc_spawn(const char *name, int flags, char *const argv[]);
+char		*proc_readline(struct proc *, int timeout_ms);
+int		 proc_write(struct proc *, const char *buf, size_t len);
+void		 proc_close_stdin(struct proc *);
+char		*proc_wait_log(struct proc *, const char *needle,
+		    int timeout_ms);
+int		 proc_wait_exit(struct proc *, int timeout_ms);
+int		 proc_alive(struct proc *);
+void		 proc_stop(struct proc *);
+void		 proc_dump(struct proc *, FILE *);
+int		 proc_children(pid_t parent, pid_t *out, int max);
+int		 pid_gone(pid_t pid, int timeout_ms);
+
+/* The programs under test. */
+struct proc	*gateway_start(const char *name, int *port, ...);
+struct proc	*mesh_start(int *port, ...);
+struct proc	*mesh_start_stdio(const char *const bridges[]);
+int		 mesh_wait_peer(struct proc *, const char *peer);
+int		 closed_port(void);
+
+/* HTTP over libcurl. */
+struct http_req {
+	const char	*method;	/* "POST" when NULL */
+	const char	*url;
+	const char	*body;		/* may be NULL */
+	size_t		 bodylen;	/* strlen(body) when 0 */
+	const char	*headers[16];	/* "Name: value", NULL-terminated */
+	long		 timeout_ms;	/* 10 s when 0 */
+};
+
+struct http_resp {
+	int		 curlcode;	/* CURLcode */
+	long		 status;
+	char		*body;
+	size_t		 len;
+	char		*session;	/* Mcp-Session-Id, or NULL */
+	char		*ctype;		/* Content-Type, or NULL */
+	char		*allow;		/* Allow, or NULL */
+	struct json_object *json;	/* body, or the response in an SSE body */
+};
+
+void		 http_perform(struct http_req *, struct http_resp *, int n);
+void		 http_do(struct http_req *, struct http_resp *);
+void		 http_resp_free(struct http_resp *);
+const char	*http_error_message(struct http_resp *);
+int		 http_error_code(struct http_resp *);
+
+/* An MCP client session over Streamable HTTP. */
+struct mcp_client {
+	char		 url[128];
+	char		*session;
+	char		 version[32];
+	int		 nextid;
+};
+
+#define MCP_ACCEPT	"Accept: application/json, text/event-stream"
+#define MCP_CTYPE	"Content-Type: application/json"
+#define MCP_VERSION	"2025-06-18"
+
+int		 mcp_open(struct mcp_client *, const char *url);
+void		 mcp_close(struct mcp_client *);
+struct mcp_hdrbuf {
+	char		 sid[256];
+	char		 version[64];
+};
+void		 mcp_headers(struct mcp_client *, struct http_req *,
+		    struct mcp_hdrbuf *);
+struct json_object *mcp_request(struct mcp_client *, const char *method,
+		    const char *params, struct http_resp *);
+struct json_object *mcp_call_tool(struct mcp_client *, const char *tool,
+		    const char *args, struct http_resp *);
+struct json_object *mcp_list_tools(struct mcp_client *);
+
+/* JSON helpers (borrowed references, NULL when absent). */
+struct json_object *json_path(struct json_object *, const char *path);
+const char	*json_path_str(struct json_object *, const char *path);
+int		 json_path_int(struct json_object *, const char *path,
+		    int64_t *out);
+const char	*tool_text(struct json_object *result);
+int		 tools_has(struct json_object *tools, const char *name);
+void		 url_of(int port, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,438 @@
+/*
+ * The worker's life: HELLO, CONFIG, set-up, sandbox, then one loop that
+ * waits on the supervisor's socket (WORKER_FD) and libcurl's sockets
+ * together.  Everything from the supervisor goes through one dispatch
+ * table; anything not in it, or not allowed yet, ends the worker with
+ * EX_SOFTWARE (the supervisor is confused or lying; we do not guess).
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "jsonrpc.h"
+#include "mesh-proto.h"
+#include "msg.h"
+#include "sandbox.h"
+#include "util.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+struct worker_config	 worker_conf;
+pid_t			 worker_ppid;
+
+static struct msgbuf	 worker_mb;
+static int		 worker_overflow;	/* a LOG did not fit */
+
+struct worker_handler {
+	uint16_t	 type;
+	int		 after_ready;	/* refused before READY */
+	void		(*fn)(struct msg *);
+};
+
+static void	 worker_loghook(int, const char *);
+static void	 worker_hello(void);
+static const char *worker_conf_str(struct json_object *, const char *,
+		    size_t, int);
+static long	 worker_conf_ms(struct json_object *, const char *, long);
+static void	 worker_configure(void);
+static void	 worker_harden(void);
+static void	 worker_read(void);
+static void	 worker_dispatch_supervisor(struct msg *);
+static void	 worker_msg_request(struct msg *);
+static void	 worker_msg_notify(struct msg *);
+static void	 worker_msg_cancel(struct msg *);
+static void	 worker_msg_ping(struct msg *);
+static void	 worker_msg_shutdown(struct msg *);
+static __dead void worker_loop(void);
+
+static const struct worker_handler worker_handlers[] = {
+	{ MSG_REQUEST,		1, worker_msg_request },
+	{ MSG_NOTIFY_DOWN,	1, worker_msg_notify },
+	{ MSG_CANCEL,		1, worker_msg_cancel },
+	{ MSG_PING,		0, worker_msg_ping },
+	{ MSG_SHUTDOWN,		0, worker_msg_shutdown },
+};
+
+/* Free everything (leak checkers watch clean exits) and go. */
+__dead void
+worker_exit(int status)
+{
+	upstream_free();
+	if (worker_mb.fd == WORKER_FD && msg_queued(&worker_mb) > 0)
+		msg_write(&worker_mb);	/* last LOG lines, best effort */
+	log_sethook(NULL);
+	msgbuf_clear(&worker_mb);
+	free(worker_conf.name);
+	free(worker_conf.url);
+	free(worker_conf.node_name);
+	free(worker_conf.mesh_version);
+	memset(&worker_conf, 0, sizeof(worker_conf));
+	exit(status);
+}
+
+/*
+ * Queue one message for the supervisor.  A full queue means it stopped
+ * reading: nothing sensible is left to do.
+ */
+void
+worker_send(uint16_t type, uint64_t id, const void *buf, size_t len)
+{
+	if (msg_compose(&worker_mb, type, 0, id, buf, len) == 0)
+		return;
+	log_sethook(NULL);	/* to stderr: the socket is the problem */
+	log_warn("message %u for the supervisor", type);
+	worker_exit(EX_SOFTWARE);
+}
+
+void
+worker_send_reason(uint16_t type, uint64_t id, const char *reason)
+{
+	struct json_object	*o;
+	const char		*s;
+	size_t			 len;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	s = jsonrpc_string(o, &len);
+	worker_send(type, id, s, len);
+	json_object_put(o);
+}
+
+/* Tell the supervisor why we cannot go on, then exit with that status. */
+__dead void
+worker_fail(int status, const char *fmt, ...)
+{
+	struct json_object	*o;
+	va_list			 ap;
+	char			 reason[WORKER_REASON_MAX];
+	const char		*s;
+	size_t			 len;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_debug("failing: %s", reason);
+	o = json_object_new_object();
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	json_object_object_add(o, "exit", json_object_new_int(status));
+	s = jsonrpc_string(o, &len);
+	if (msg_compose(&worker_mb, MSG_FAIL, 0, 0, s, len) == 0)
+		msg_send_blocking(&worker_mb);
+	json_object_put(o);
+	worker_exit(status);
+}
+
+/* Every log line goes to the supervisor as LOG: "<digit><text>". */
+static void
+worker_loghook(int level, const char *line)
+{
+	char	buf[WORKER_LOG_LINE_MAX];
+	size_t	len;
+
+	if (level < 0 || level > 7)
+		level = LOG_LVL_ERR;
+	buf[0] = '0' + level;
+	len = strlcpy(buf + 1, line, sizeof(buf) - 1);
+	if (len > sizeof(buf) - 2)
+		len = sizeof(buf) - 2;
+	if (msg_compose(&worker_mb, MSG_LOG, 0, 0, buf, len + 1) == -1)
+		worker_overflow = 1;	/* no logging from here */
+}
+
+static void
+worker_hello(void)
+{
+	char	buf[64];
+	int	n;
+
+	n = snprintf(buf, sizeof(buf), "{\"version\":%d,\"pid\":%ld}",
+	    MESH_PROTO_VERSION, (long)getpid());
+	if (msg_compose(&worker_mb, MSG_HELLO, 0, 0, buf, (size_t)n) == -1 ||
+	    msg_send_blocking(&worker_mb) == -1) {
+		log_warn("HELLO");
+		worker_exit(EX_SOFTWARE);
+	}
+}
+
+/* A string member; NULL (and the caller fails) if missing or bad. */
+static const char *
+worker_conf_str(struct json_object *o, const char *key, size_t max,
+    int required)
+{
+	struct json_object	*v;
+	const char		*s;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return (required ? NULL : "");
+	if (!json_object_is_type(v, json_type_string))
+		return (NULL);
+	s = json_object_get_string(v);
+	if ((size_t)json_object_get_string_len(v) > max ||
+	    strlen(s) != (size_t)json_object_get_string_len(v))
+		return (NULL);
+	return (s);
+}
+
+static long
+worker_conf_ms(struct json_object *o, const char *key, long def)
+{
+	struct json_object	*v;
+	int64_t			 n;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		return (def);
+	if (!json_object_is_type(v, json_type_int))
+		return (-1);
+	n = json_object_get_int64(v);
+	/* A day is already absurd for one call. */
+	if (n <= 0 || n > 24 * 3600 * 1000)
+		return (-1);
+	return ((long)n);
+}
+
+/* CONFIG is the answer to HELLO and the only source of configuration. */
+static void
+worker_configure(void)
+{
+	struct json_object	*o, *v;
+	struct msg		 m;
+	const char		*why, *name, *url, *node, *ver;
+	char			 proc[16 + PEER_NAME_MAX];
+	size_t			 i;
+
+	if (msg_recv_blocking(&worker_mb, &m, WORKER_CONFIG_TIMEOUT_MS) != 1) {
+		log_warn("no CONFIG from the supervisor");
+		worker_exit(EX_SOFTWARE);
+	}
+	if (m.hdr.type != MSG_CONFIG) {
+		log_warnx("message %u instead of CONFIG", m.hdr.type);
+		worker_exit(EX_SOFTWARE);
+	}
+	if ((o = jsonrpc_parse(m.data, m.hdr.len, JSON_DEPTH_MAX, &why)) ==
+	    NULL || !json_object_is_type(o, json_type_object))
+		worker_fail(EX_CONFIG, "CONFIG is not a JSON object: %s",
+		    o == NULL ? why : "wrong type");
+	name = worker_conf_str(o, "name", PEER_NAME_MAX, 1);
+	url = worker_conf_str(o, "url", PEER_URL_MAX, 1);
+	node = worker_conf_str(o, "node_name", NODE_NAME_MAX, 0);
+	ver = worker_conf_str(o, "mesh_version", 32, 0);
+	if (name == NULL || *name == '\0' || url == NULL || node == NULL ||
+	    ver == NULL) {
+		json_object_put(o);
+		worker_fail(EX_CONFIG, "CONFIG lacks name or url, or has a bad "
+		    "string");
+	}
+	for (i = 0; name[i] != '\0'; i++)
+		if (!islower((unsigned char)name[i]) &&
+		    !isdigit((unsigned char)name[i]) && name[i] != '-')
+			break;
+	worker_conf.name = xstrdup(name[i] == '\0' ? name : "peer");
+	worker_conf.url = xstrdup(url);
+	worker_conf.node_name = xstrdup(node);
+	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
+	worker_conf.request_timeout_ms = worker_conf_ms(o, "request_timeout_ms",
+	    REQUEST_TIMEOUT_MS);
+	worker_conf.connect_timeout_ms = worker_conf_ms(o, "connect_timeout_ms",
+	    UPSTREAM_CONNECT_TIMEOUT_MS);
+	if (json_object_object_get_ex(o, "verbose", &v))
+		worker_conf.verbose = json_object_get_int(v) != 0;
+	json_object_put(o);
+
+	if (name[i] != '\0')
+		worker_fail(EX_CONFIG, "bad peer name in CONFIG");
+	if (strncasecmp(url, "http://", 7) != 0 &&
+	    strncasecmp(url, "https://", 8) != 0)
+		worker_fail(EX_CONFIG, "%s: URL must be http:// or https://",
+		    worker_conf.name);
+	if (worker_conf.request_timeout_ms == -1 ||
+	    worker_conf.connect_timeout_ms == -1)
+		worker_fail(EX_CONFIG, "%s: bad timeout in CONFIG",
+		    worker_conf.name);
+	log_init(worker_conf.verbose);
+	snprintf(proc, sizeof(proc), "worker:%s", worker_conf.name);
+	log_procinit(proc);
+	log_sethook(worker_loghook);
+}
+
+/*
+ * What every sandbox wants first: no files written (FSIZE 0; SIGXFSZ is
+ * ignored so a write fails instead of killing us), no core with the
+ * gateway's data in it, no privilege gained by exec, and death with the
+ * supervisor.
+ */
+static void
+worker_harden(void)
+{
+	struct rlimit	rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_FSIZE, &rl) == -1 ||
+	    setrlimit(RLIMIT_CORE, &rl) == -1)
+		worker_fail(EX_OSERR, "setrlimit: %s", strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
+		worker_fail(EX_OSERR, "prctl: %s", strerror(errno));
+	/* The parent may have died before PDEATHSIG was armed. */
+	if (getppid() != worker_ppid) {
+		log_warnx("supervisor gone before the sandbox was set up");
+		worker_exit(EX_OK);
+	}
+}
+
+static void
+worker_msg_request(struct msg *m)
+{
+	if (m->hdr.len == 0 || m->hdr.id == 0) {
+		log_warnx("REQUEST without payload or id");
+		worker_exit(EX_SOFTWARE);
+	}
+	upstream_request(m->hdr.id, m->data, m->hdr.len);
+}
+
+static void
+worker_msg_notify(struct msg *m)
+{
+	if (m->hdr.len == 0) {
+		log_warnx("NOTIFY_DOWN without payload");
+		worker_exit(EX_SOFTWARE);
+	}
+	upstream_notify(m->data, m->hdr.len);
+}
+
+static void
+worker_msg_cancel(struct msg *m)
+{
+	upstream_cancel(m->hdr.id);
+}
+
+static void
+worker_msg_ping(struct msg *m)
+{
+	worker_send(MSG_PONG, m->hdr.id, NULL, 0);
+}
+
+static void
+worker_msg_shutdown(struct msg *m)
+{
+	log_debug("shutting down");
+	upstream_shutdown();
+	worker_exit(EX_OK);
+}
+
+static void
+worker_dispatch_supervisor(struct msg *m)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(worker_handlers) / sizeof(*worker_handlers);
+	    i++) {
+		if (worker_handlers[i].type != m->hdr.type)
+			continue;
+		if (worker_handlers[i].after_ready && !upstream_ready())
+			break;
+		worker_handlers[i].fn(m);
+		return;
+	}
+	log_warnx("unexpected message %u from the supervisor%s", m->hdr.type,
+	    i < sizeof(worker_handlers) / sizeof(*worker_handlers) ?
+	    " before READY" : "");
+	worker_exit(EX_SOFTWARE);
+}
+
+static void
+worker_read(void)
+{
+	struct msg	m;
+	long		n;
+	int		r;
+
+	if ((n = msg_read(&worker_mb)) == 0)
+		worker_exit(EX_OK);	/* the supervisor is gone */
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		worker_exit(EX_OK);
+	}
+	while ((r = msg_get(&worker_mb, &m)) == 1)
+		worker_dispatch_supervisor(&m);
+	if (r == -1) {
+		log_warn("malformed frame from the supervisor");
+		worker_exit(EX_SOFTWARE);
+	}
+}
+
+static __dead void
+worker_loop(void)
+{
+	struct curl_waitfd	 wfd;
+	CURLMcode		 mc;
+	int			 n;
+
+	for (;;) {
+		if (worker_overflow) {
+			log_sethook(NULL);
+			log_warnx("supervisor is not reading: exiting");
+			worker_exit(EX_SOFTWARE);
+		}
+		wfd.fd = WORKER_FD;
+		wfd.events = CURL_WAIT_POLLIN;
+		wfd.revents = 0;
+		if (msg_queued(&worker_mb) > 0)
+			wfd.events |= CURL_WAIT_POLLOUT;
+		mc = curl_multi_poll(upstream_multi(), &wfd, 1,
+		    upstream_timeout(), &n);
+		if (mc != CURLM_OK)
+			worker_fail(EX_SOFTWARE, "curl_multi_poll: %s",
+			    curl_multi_strerror(mc));
+		if (wfd.revents & CURL_WAIT_POLLIN)
+			worker_read();
+		upstream_run();
+		/* Write at once: waiting for POLLOUT costs a loop turn. */
+		if (msg_queued(&worker_mb) > 0 && msg_write(&worker_mb) == -1)
+			worker_exit(EX_OK);	/* EPIPE: supervisor gone */
+	}
+}
+
+int
+worker_main(void)
+{
+	worker_ppid = getppid();
+	/*
+	 * The supervisor closed the rest already; be sure, and do it now:
+	 * curl_multi_init() opens its own wake-up descriptors, so it cannot
+	 * wait for the sandbox.
+	 */
+	closefrom(WORKER_FD + 1);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	log_init(0);
+	log_procinit("worker");
+	if (fcntl(WORKER_FD, F_GETFD) == -1) {
+		log_warn("descriptor %d (the supervisor's socket)", WORKER_FD);
+		return (EX_SOFTWARE);
+	}
+	if (fd_nonblock(WORKER_FD) == -1 || fd_cloexec(WORKER_FD, 1) == -1) {
+		log_warn("descriptor %d", WORKER_FD);
+		return (EX_SOFTWARE);
+	}
+	msgbuf_init(&worker_mb, WORKER_FD, MSG_QUEUE_MAX);
+	worker_hello();
+	worker_configure();
+	upstream_init();
+	worker_harden();
+	sandbox_enter();
+	upstream_start();
+	worker_loop();
+}

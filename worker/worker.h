@@ -1,0 +1,84 @@
+/*
+ * mcp-mesh-worker: one process per peer.  It speaks the framed protocol
+ * of mesh-proto.h with the supervisor on WORKER_FD and MCP over
+ * Streamable HTTP (libcurl multi) with the peer's gateway, and is the
+ * only place where the gateway's HTTP, SSE and JSON are parsed.
+ */
+#ifndef MESH_WORKER_H
+#define MESH_WORKER_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "limits.h"
+#include "log.h"
+
+/*
+ * Limits the worker needs that common/limits.h does not have yet (asked
+ * for; these definitions step aside once it does).
+ */
+#ifndef WORKER_CONFIG_TIMEOUT_MS
+#define WORKER_CONFIG_TIMEOUT_MS	WORKER_HELLO_TIMEOUT_MS	/* HELLO to CONFIG */
+#endif
+#ifndef UPSTREAM_DELETE_TIMEOUT_MS
+#define UPSTREAM_DELETE_TIMEOUT_MS	1000	/* DELETE of the session at exit */
+#endif
+#ifndef UPSTREAM_HOST_CONNECTIONS_MAX
+#define UPSTREAM_HOST_CONNECTIONS_MAX	64	/* keep-alive connections to a gateway */
+#endif
+#ifndef UPSTREAM_ERROR_SNIPPET
+#define UPSTREAM_ERROR_SNIPPET		200	/* body bytes quoted in a failure */
+#endif
+#ifndef UPSTREAM_XFER_POOL_MAX
+#define UPSTREAM_XFER_POOL_MAX		64	/* idle transfers kept for reuse */
+#endif
+#ifndef UPSTREAM_XFER_KEEP_MAX
+#define UPSTREAM_XFER_KEEP_MAX		(64 * 1024)	/* buffer kept by an idle transfer */
+#endif
+#ifndef UPSTREAM_GET_RETRY_MS
+#define UPSTREAM_GET_RETRY_MS		5000	/* reopen a dropped GET stream */
+#endif
+#ifndef UPSTREAM_SESSION_ID_MAX
+#define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
+#endif
+#define WORKER_REASON_MAX		512	/* one FAIL/CALLFAIL reason */
+
+struct worker_config {
+	char		*name;
+	char		*url;
+	char		*node_name;
+	char		*mesh_version;
+	long		 request_timeout_ms;
+	long		 connect_timeout_ms;
+	int		 verbose;
+};
+
+/* worker.c */
+extern struct worker_config	 worker_conf;
+extern pid_t			 worker_ppid;
+int		 worker_main(void);
+void		 worker_send(uint16_t type, uint64_t id, const void *, size_t);
+void		 worker_send_reason(uint16_t type, uint64_t id, const char *);
+__dead void	 worker_fail(int status, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+__dead void	 worker_exit(int status);
+
+/* upstream.c */
+void		 upstream_init(void);
+void		 upstream_start(void);
+CURLM		*upstream_multi(void);
+int		 upstream_timeout(void);
+void		 upstream_run(void);
+int		 upstream_ready(void);
+void		 upstream_request(uint64_t id, const char *, size_t);
+void		 upstream_notify(const char *, size_t);
+void		 upstream_cancel(uint64_t id);
+void		 upstream_shutdown(void);
+void		 upstream_free(void);
+
+/* sandbox-*.c: see sandbox.h */
+
+#endif
