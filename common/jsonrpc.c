@@ -124,8 +124,14 @@ jsonrpc_parse(const char *buf, size_t len, int maxdepth, const char **why)
 		else if (err == json_tokener_continue ||
 		    err == json_tokener_error_parse_eof)
 			*why = "truncated JSON";
-		else
-			*why = json_tokener_error_desc(err);
+		else {
+			/* json-c's own words ("null expected") need context. */
+			static __thread char	 msg[128];
+
+			snprintf(msg, sizeof(msg), "invalid JSON: %s",
+			    json_tokener_error_desc(err));
+			*why = msg;
+		}
 		return (NULL);
 	}
 	if (end < len && !jsonrpc_only_space(buf + end, len - end)) {

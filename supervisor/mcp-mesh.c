@@ -21,6 +21,19 @@ static struct event	*ev_sigterm, *ev_sigint, *ev_shutdown, *ev_exitwait;
 static int		 exit_status;
 static int		 shutting_down;
 
+/*
+ * libevent speaks through our log, never stdout.  Its warnings are debug:
+ * the expected one is epoll refusing a regular file as stdin or stdout.
+ */
+static void
+mesh_event_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_ERR)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
 static void
 mesh_sigterm(evutil_socket_t sig, short events, void *arg)
 {
@@ -117,6 +130,7 @@ main(int argc, char **argv)
 	/* Workers must not talk to systemd in our name. */
 	unsetenv("NOTIFY_SOCKET");
 
+	event_set_log_callback(mesh_event_log);
 	if ((ev_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	ev_sigterm = evsignal_new(ev_base, SIGTERM, mesh_sigterm, NULL);

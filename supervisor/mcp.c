@@ -32,8 +32,6 @@ struct tools_blob {
 static struct tools_blob	*tools_blob;
 static struct event		*ev_tools_changed;
 
-static struct json_object *mcp_tools_list(struct session *,
-		    struct json_object *);
 
 int
 mcp_version_supported(const char *v)
@@ -169,7 +167,29 @@ mcp_tools_list(struct session *s, struct json_object *req)
 	return (jsonrpc_result(jsonrpc_id(req), res));
 }
 
+static void
+mcp_tools_list_resume(struct pending *pd)
+{
+	router_reply(pd, mcp_tools_list(pd->session, pd->req));
+}
+
 /* --- tools/call ---------------------------------------------------------- */
+
+/* A peer on its first start may be about to offer this name. */
+static int
+mcp_tool_may_come(const char *name)
+{
+	struct peer	*p;
+	size_t		 n;
+
+	TAILQ_FOREACH(p, &peers, entry) {
+		n = strlen(p->name);
+		if (!p->ever_ready && p->state == WS_STARTING &&
+		    strncmp(name, p->name, n) == 0 && name[n] == '_')
+			return (1);
+	}
+	return (0);
+}
 
 /* No such tool; but if it names a peer that is down, say so instead. */
 static struct json_object *
@@ -186,10 +206,32 @@ mcp_unknown_tool(struct json_object *req, const char *name)
 			return (jsonrpc_result(jsonrpc_id(req), mcp_error_result(
 			    "peer %s is not reachable (%s): %s", p->name,
 			    worker_state_name(p->state),
-			    p->cause[0] ? p->cause : "starting")));
+			    p->cause[0] ? p->cause : "its worker is starting")));
 	}
 	log_escape(esc, sizeof(esc), name, strnlen(name, TOOL_NAME_MAX + 1));
 	return (mcp_invalid_params(req, "Unknown tool: %s", esc));
+}
+
+static const char *
+mcp_tool_name(struct json_object *req)
+{
+	struct json_object	*v;
+
+	json_object_object_get_ex(jsonrpc_params(req), "name", &v);
+	return (json_object_get_string(v));
+}
+
+/* The peers settled: route the parked call, or say why not. */
+static void
+mcp_tools_call_resume(struct pending *pd)
+{
+	struct toolent	*te;
+	const char	*name = mcp_tool_name(pd->req);
+
+	if ((te = toolmap_lookup(name)) != NULL && te->peer != NULL)
+		router_route(pd, te->peer, te->exposed, te->tool, pd->req);
+	else
+		router_reply(pd, mcp_unknown_tool(pd->req, name));
 }
 
 static struct pending *
@@ -217,6 +259,9 @@ mcp_tools_call(struct session *s, struct json_object *req, mcp_reply_cb cb,
 		return (NULL);
 	}
 	if ((te = toolmap_lookup(name)) == NULL) {
+		if (mcp_tool_may_come(name))
+			return (router_park(s, req, mcp_tools_call_resume, cb,
+			    arg));
 		cb(arg, mcp_unknown_tool(req, name));
 		return (NULL);
 	}
@@ -258,7 +303,8 @@ mcp_request(struct session *s, struct json_object *req, mcp_reply_cb cb,
 		return (mcp_tools_call(s, req, cb, arg));
 	if (strcmp(method, "tools/list") == 0) {
 		if (!peer_settled())
-			return (router_park(s, req, mcp_tools_list, cb, arg));
+			return (router_park(s, req, mcp_tools_list_resume, cb,
+			    arg));
 		cb(arg, mcp_tools_list(s, req));
 		return (NULL);
 	}

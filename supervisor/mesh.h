@@ -218,9 +218,8 @@ void		 mcp_tools_changed(void);
 void		 mcp_shutdown(void);
 
 /* --- router.c: requests in flight to workers ---------------------------- */
-/* Produce the answer to a parked request once peers have settled. */
-typedef struct json_object *(*router_resume_fn)(struct session *,
-    struct json_object *req);
+/* Answer or route a parked request once peers have settled. */
+typedef void (*router_resume_fn)(struct pending *);
 
 struct pending {
 	RB_ENTRY(pending)	 node;		/* in peer->inflight */
@@ -232,6 +231,7 @@ struct pending {
 	struct json_object	*client_id;	/* the client's id, owned */
 	struct json_object	*req;		/* parked request, owned */
 	router_resume_fn	 resume;	/* answers a parked request */
+	int			 parked;	/* on the parked list */
 	char			 tool[TOOL_NAME_MAX + 1]; /* exposed, for errors */
 	struct event		*timer;		/* deadline */
 	uint64_t		 started_us;
@@ -243,6 +243,8 @@ RB_PROTOTYPE(pending_tree, pending, node, pending_cmp);
 struct pending	*router_call(struct session *, struct peer *,
 		    const char *exposed, const char *tool, struct json_object *req,
 		    mcp_reply_cb, void *);
+int		 router_route(struct pending *, struct peer *,
+		    const char *exposed, const char *tool, struct json_object *req);
 struct pending	*router_park(struct session *, struct json_object *req,
 		    router_resume_fn, mcp_reply_cb, void *);
 void		 router_wake_parked(int force);

@@ -61,8 +61,9 @@ pending_unlink(struct pending *pd)
 	if (pd->peer != NULL) {
 		RB_REMOVE(pending_tree, &pd->peer->inflight, pd);
 		pd->peer->ninflight--;
-	} else
+	} else if (pd->parked)
 		TAILQ_REMOVE(&parked, pd, wait);
+	pd->parked = 0;
 	TAILQ_REMOVE(&pd->session->pendings, pd, sentry);
 	pd->session->npending--;
 	ninflight--;
@@ -139,32 +140,31 @@ router_arm_deadline(struct pending *pd)
 }
 
 /*
- * Route a tools/call to peer p as tool (the name on the peer).  req is the
+ * Send request pd to peer p as tool (the name on the peer).  req is the
  * client's request: its id and params.name are rewritten in place.
+ * Returns 0 when the request is on its way, -1 when it was answered now.
  */
-struct pending *
-router_call(struct session *s, struct peer *p, const char *exposed,
-    const char *tool, struct json_object *req, mcp_reply_cb cb, void *arg)
+int
+router_route(struct pending *pd, struct peer *p, const char *exposed,
+    const char *tool, struct json_object *req)
 {
-	struct pending		*pd;
 	struct json_object	*params;
 	const char		*json;
 	size_t			 len;
 
-	pd = pending_new(s, jsonrpc_id(req), cb, arg);
 	strlcpy(pd->tool, exposed, sizeof(pd->tool));
 	/* Refused at once rather than queued: the caller learns why now. */
 	if (p->state != WS_READY) {
 		router_reply_error_result(pd, "peer %s is not reachable (%s): %s",
 		    p->name, worker_state_name(p->state), p->cause[0] ? p->cause :
-		    "starting");
-		return (NULL);
+		    "its worker is starting");
+		return (-1);
 	}
 	if (p->ninflight >= PEER_INFLIGHT_MAX || ninflight > CLIENT_INFLIGHT_MAX) {
 		router_reply_error_result(pd, "peer %s is busy: %u requests in "
 		    "flight (limit %d); try again", p->name, p->ninflight,
 		    PEER_INFLIGHT_MAX);
-		return (NULL);
+		return (-1);
 	}
 	pd->id = ++p->next_id;
 	params = jsonrpc_params(req);
@@ -174,13 +174,23 @@ router_call(struct session *s, struct peer *p, const char *exposed,
 	if (worker_send(p, MSG_REQUEST, pd->id, json, len) == -1) {
 		router_reply_error_result(pd, "peer %s: could not hand the call "
 		    "to its worker: %s", p->name, p->cause);
-		return (NULL);
+		return (-1);
 	}
 	pd->peer = p;
 	RB_INSERT(pending_tree, &p->inflight, pd);
 	p->ninflight++;
 	router_arm_deadline(pd);
-	return (pd);
+	return (0);
+}
+
+struct pending *
+router_call(struct session *s, struct peer *p, const char *exposed,
+    const char *tool, struct json_object *req, mcp_reply_cb cb, void *arg)
+{
+	struct pending	*pd;
+
+	pd = pending_new(s, jsonrpc_id(req), cb, arg);
+	return (router_route(pd, p, exposed, tool, req) == 0 ? pd : NULL);
 }
 
 static struct pending *
@@ -297,8 +307,8 @@ router_park_timeout(evutil_socket_t fd, short events, void *arg)
 
 /*
  * Park a request until every peer has finished its first start (or
- * LIST_WAIT_MS passed), then answer it with resume(): a client that lists
- * tools right after starting the mesh sees the bridged tools.
+ * LIST_WAIT_MS passed), then hand it to resume(): a client that lists or
+ * calls tools right after starting the mesh sees the bridged tools.
  */
 struct pending *
 router_park(struct session *s, struct json_object *req, router_resume_fn resume,
@@ -310,6 +320,7 @@ router_park(struct session *s, struct json_object *req, router_resume_fn resume,
 	pd = pending_new(s, jsonrpc_id(req), cb, arg);
 	pd->req = json_object_get(req);
 	pd->resume = resume;
+	pd->parked = 1;
 	TAILQ_INSERT_TAIL(&parked, pd, wait);
 	pd->timer = evtimer_new(ev_base, router_park_timeout, NULL);
 	evtimer_add(pd->timer, &tv);
@@ -330,6 +341,10 @@ router_wake_parked(int force)
 		if (force && !peer_settled() &&
 		    now - pd->started_us < (uint64_t)LIST_WAIT_MS * 1000)
 			break;
-		router_reply(pd, pd->resume(pd->session, pd->req));
+		TAILQ_REMOVE(&parked, pd, wait);
+		pd->parked = 0;
+		event_free(pd->timer);
+		pd->timer = NULL;
+		pd->resume(pd);
 	}
 }

@@ -90,7 +90,7 @@ peer_add(const char *name, const char *url)
 	strlcpy(p->name, name, sizeof(p->name));
 	strlcpy(p->url, url, sizeof(p->url));
 	RB_INIT(&p->inflight);
-	strlcpy(p->cause, "not started yet", sizeof(p->cause));
+	p->cause[0] = '\0';
 	TAILQ_INSERT_TAIL(&peers, p, entry);
 	return (p);
 }

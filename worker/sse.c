@@ -6,13 +6,13 @@
  * empty value, one space after the colon is stripped, retry: takes ASCII
  * digits only, an id containing NUL is ignored, and an empty line
  * dispatches the event unless its data is empty (MCP servers send such
- * "priming" events to hand out an id before anything else).
+ * "priming" events, "id: X" and an empty "data:", to hand out an id
+ * before anything else).
  *
  * Every buffer is bounded by the maximum given to sse_init() (plus
  * SSE_LINE_SLACK for a line), since the stream comes from a peer we do
  * not trust.
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +24,7 @@
 #define SSE_F_BOMDONE	0x4	/* past the optional BOM */
 
 #define SSE_BUF_MIN	256
+#define SSE_RETRY_MAX	(24L * 3600 * 1000)	/* a day, in ms */
 
 static const char sse_bom[] = "\xef\xbb\xbf";
 
@@ -112,7 +113,13 @@ sse_dispatch(struct sse *s)
 	const char	*type = "message";
 	int		 rv;
 
-	if (s->data.len == 0) {
+	/*
+	 * Unlike a browser we drop an event whose data is empty even when a
+	 * "data:" line was there: MCP servers prime streams that way, and
+	 * an empty text is no JSON-RPC message anyway.
+	 */
+	if (s->data.len <= 1) {
+		s->data.len = 0;
 		s->type.len = 0;
 		return (0);
 	}
@@ -145,7 +152,7 @@ sse_field(struct sse *s, const char *name, size_t nlen, const char *v,
 		for (i = 0; i < vlen; i++) {
 			if (v[i] < '0' || v[i] > '9')
 				return;
-			if (n > (LONG_MAX - 9) / 10)
+			if (n > SSE_RETRY_MAX / 10)
 				return;		/* absurd: ignored */
 			n = n * 10 + (v[i] - '0');
 		}

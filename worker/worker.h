@@ -44,7 +44,8 @@
 #ifndef UPSTREAM_SESSION_ID_MAX
 #define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
 #endif
-#define WORKER_REASON_MAX		512	/* one FAIL/CALLFAIL reason */
+/* One FAIL/CALLFAIL reason: room for the URL and a quoted body start. */
+#define WORKER_REASON_MAX		(PEER_URL_MAX + UPSTREAM_ERROR_SNIPPET * 4 + 512)
 
 struct worker_config {
 	char		*name;
