@@ -27,6 +27,7 @@
 #define _GNU_SOURCE
 
 #include <sys/epoll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -146,6 +147,8 @@ static struct {
 	pid_t		 kill_pid;
 	long		 kill_at_ms;
 	int		 size;
+	int		 cpu_self;	/* floors: pin this process, -1: no */
+	int		 cpu_peer;	/* floors: pin the echoing child */
 	const char	*label;		/* "mode" of the latency report */
 } opt = {
 	.label = "latency",
@@ -158,6 +161,8 @@ static struct {
 	.warmup_ms = 200,
 	.kill_at_ms = 1000,
 	.size = SOCKETPAIR_SIZE,
+	.cpu_self = -1,
+	.cpu_peer = -1,
 };
 
 /* --- time, memory, small helpers ---------------------------------------- */
@@ -733,6 +738,31 @@ client_open(char *session)
 	return (fd);
 }
 
+/*
+ * Pinning shows the two costs a hop can have: both ends on one CPU (the
+ * wakeup is a context switch) or on two (it is an inter-processor
+ * interrupt, and in a VM an exit to the hypervisor).  Unpinned, the
+ * scheduler picks, as it does for the mesh.
+ */
+static void
+pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) == -1)
+		warn("sched_setaffinity %d", cpu);
+}
+
+static void
+print_pins(void)
+{
+	printf("\"cpu_self\":%d,\"cpu_peer\":%d,", opt.cpu_self, opt.cpu_peer);
+}
+
 /* --- mode latency --------------------------------------------------------- */
 
 static void
@@ -772,9 +802,11 @@ run_latency(void)
 			lat_add(&l, t1 - t0);
 		rt_done(&in, &r);
 	}
-	printf("{\"mode\":\"%s\",\"method\":\"%s\",\"tool\":\"%s\","
-	    "\"errors\":%lu,\"client_cpu_us_per_call\":%.2f,", opt.label,
-	    opt.method,
+	printf("{\"mode\":\"%s\",", opt.label);
+	if (opt.cpu_self >= 0 || opt.cpu_peer >= 0)
+		print_pins();
+	printf("\"method\":\"%s\",\"tool\":\"%s\","
+	    "\"errors\":%lu,\"client_cpu_us_per_call\":%.2f,", opt.method,
 	    opt.targets[0], errors,
 	    (cpu_self_us() - c0) / (double)(opt.warmup + opt.n));
 	print_lat(&l);
@@ -1347,8 +1379,10 @@ run_floor_socketpair(void)
 		err(1, "fork");
 	if (pid == 0) {
 		close(sv[0]);
+		pin(opt.cpu_peer);
 		socketpair_echo(sv[1]);
 	}
+	pin(opt.cpu_self);
 	close(sv[1]);
 	b = calloc(1, (size_t)opt.size);
 	for (i = 0; i < opt.warmup + opt.n; i++) {
@@ -1362,6 +1396,7 @@ run_floor_socketpair(void)
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
 	printf("{\"mode\":\"floor-socketpair\",\"size\":%d,", opt.size);
+	print_pins();
 	print_lat(&l);
 	printf("}\n");
 }
@@ -1429,8 +1464,11 @@ run_floor_http(void)
 		err(1, "listen");
 	if ((pid = fork()) == -1)
 		err(1, "fork");
-	if (pid == 0)
+	if (pid == 0) {
+		pin(opt.cpu_peer);
 		floor_serve(lfd);
+	}
+	pin(opt.cpu_self);
 	close(lfd);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/mcp",
 	    ntohs(sa.sin_port));
@@ -1472,7 +1510,8 @@ usage(void)
 	    "[--conns C]\n"
 	    "           [--duration-ms D] [--warmup-ms W] [--watch PID]...\n"
 	    "           [--kill-pid PID] [--kill-at-ms T]\n"
-	    "       loadgen floor-http|floor-socketpair [--n N] [--size B]\n"
+	    "       loadgen floor-http|floor-socketpair [--n N] [--size B] "
+	    "[--cpus A,B]\n"
 	    "       loadgen stamp\n");
 	exit(2);
 }
@@ -1507,6 +1546,7 @@ parse_args(int argc, char **argv)
 		{ "kill-pid", required_argument, NULL, 'k' },
 		{ "kill-at-ms", required_argument, NULL, 'K' },
 		{ "size", required_argument, NULL, 's' },
+		{ "cpus", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -1555,6 +1595,11 @@ parse_args(int argc, char **argv)
 			break;
 		case 's':
 			opt.size = (int)num(optarg, 1, 1 << 20);
+			break;
+		case 'C':
+			if (sscanf(optarg, "%d,%d", &opt.cpu_self,
+			    &opt.cpu_peer) != 2)
+				errx(2, "--cpus SELF,PEER");
 			break;
 		default:
 			usage();
