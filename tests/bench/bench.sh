@@ -133,6 +133,25 @@ maxof() {
 calc() { awk "BEGIN { v = $1; printf \"%.${2:-1}f\", v }" 2>/dev/null || echo nan; }
 now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
 
+# pin CPULIST PID...: move every thread of the processes to those CPUs.
+pin() {
+	local cpus=$1 pid
+	shift
+	for pid in "$@"; do
+		taskset -a -p -c "$cpus" "$pid" > /dev/null 2>&1 ||
+		    log "taskset $pid failed"
+	done
+}
+ALL_CPUS="0-$(($(nproc) - 1))"
+
+# The mesh's workers (its other children, like the log stamper, are not).
+workers_of() {
+	local pid
+	for pid in $(pgrep -P "$1"); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = loadgen ] || echo "$pid"
+	done
+}
+
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo nan; }
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo nan; }
 
@@ -233,6 +252,7 @@ probe_base_tools() {
 	run probe list --url "$GW_URL" --n 1 --warmup 0
 	BASE_TOOLS=$(jget tools "$REPLY")
 	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	case $BASE_TOOLS in
 	''|nan|*[!0-9]*) fail "cannot list the gateway's tools"; exit 1;;
 	esac
@@ -275,6 +295,7 @@ phase_main() {
 		done
 		rec added_p50_us "$(calc "$LAST_mesh_p50 - $LAST_direct_p50")"
 		rec added_p99_us "$(calc "$LAST_mesh_p99 - $LAST_direct_p99")"
+		latency_pinned "$r" "$order"
 	done
 	rec sup_rss_idle_end_kb "$(rss_kb "$MESH1_PID")"
 	rec worker_rss_idle_end_kb "$(rss_kb "$WORKER1_PID")"
@@ -282,6 +303,8 @@ phase_main() {
 }
 
 floors() {
+	local pins
+
 	run "round$1/floor/socketpair" floor-socketpair --n "$FLOOR_N" --warmup 200
 	rec floor_socketpair_p50_us "$(jget p50_us "$REPLY")"
 	run "round$1/floor/http" floor-http --n "$FLOOR_N" --warmup 200
@@ -290,6 +313,17 @@ floors() {
 	    --method ping --n "$FLOOR_N" --warmup 200
 	check_errors "gateway ping"
 	rec floor_gwping_p50_us "$(jget p50_us "$REPLY")"
+	[ "$(nproc)" -ge 2 ] || return
+	# The same hops pinned: one CPU, then two (the wakeup cost that the
+	# scheduler's placement adds, large in a VM).
+	for pins in 0,0 0,1; do
+		run "round$1/floor/socketpair-$pins" floor-socketpair \
+		    --n $((FLOOR_N / 4)) --warmup 200 --cpus "$pins"
+		rec "floor_socketpair_cpus${pins/,/}_p50_us" "$(jget p50_us "$REPLY")"
+		run "round$1/floor/http-$pins" floor-http \
+		    --n $((FLOOR_N / 4)) --warmup 200 --cpus "$pins"
+		rec "floor_http_cpus${pins/,/}_p50_us" "$(jget p50_us "$REPLY")"
+	done
 }
 
 latency_round() {
@@ -307,6 +341,29 @@ latency_round() {
 	rec "lat_${side}_max_us" "$(jget max_us "$REPLY")"
 	rec "client_cpu_lat_${side}_us" "$(jget client_cpu_us_per_call "$REPLY")"
 	eval "LAST_${side}_p50=\$p50 LAST_${side}_p99=\$p99"
+}
+
+# Latency with every process of the path on CPU 0: no wakeup crosses
+# CPUs, so the figure is the software cost of the path, and comparable
+# with the floor pinned the same way.  Unpinned, the scheduler's
+# placement makes a one-client latency bimodal on a VM (see floors).
+latency_pinned() {
+	local r=$1 side url tool p50 d=
+
+	pin 0 "$GW1_PID" "$MESH1_PID" "$WORKER1_PID"
+	for side in $2; do
+		if [ "$side" = direct ]; then url=$GW1_URL tool=echo
+		else url=$MESH1_URL tool=factory_echo; fi
+		run "round$r/$side/latency-pinned" latency --url "$url" \
+		    --tool "$tool" --n "$LAT_N" --warmup $((LAT_N / 10)) --cpus 0,0
+		check_errors "$side pinned latency"
+		p50=$(jget p50_us "$REPLY")
+		rec "lat_${side}_pin_p50_us" "$p50"
+		rec "lat_${side}_pin_p99_us" "$(jget p99_us "$REPLY")"
+		eval "PIN_${side}=\$p50"
+	done
+	pin "$ALL_CPUS" "$GW1_PID" "$MESH1_PID" "$WORKER1_PID"
+	rec added_pin_p50_us "$(calc "$PIN_mesh - $PIN_direct")"
 }
 
 throughput_round() {
@@ -341,13 +398,15 @@ throughput_round() {
 # --- phase 2: many peers, many tools ------------------------------------------
 
 phase_scale() {
-	local i name files=() urls=() bridges=() pid kb wrss=0 wpss=0 r
+	local i name files=() scale_gw=() bridges=() pid kb wrss=0 wpss=0 r
+	local mid=$((SCALE_PEERS / 2)) midname midworker
 
 	log "scale: $SCALE_PEERS peers x $SCALE_TOOLS tools"
 	for i in $(seq 0 $((SCALE_PEERS - 1))); do
 		name=$(printf 'p%03d' "$i")
 		start_gateway "$name" "$(extra_tools "$SCALE_TOOLS")"
 		files+=("$GW_FILE")
+		scale_gw+=("$GW_PID")
 	done
 	for i in $(seq 0 $((SCALE_PEERS - 1))); do
 		wait_gateway "${files[$i]}"
@@ -366,19 +425,21 @@ phase_scale() {
 	rec scale_list_tools "$(jget tools "$REPLY")"
 	rec scale_list_bytes "$(jget bytes "$REPLY")"
 
+	midname=$(printf 'p%03d' "$mid")
+	midworker=$(worker_pid "$MESH2_LOG" "$midname")
 	for r in $(seq "$ROUNDS"); do
-		run "scale/round$r/10-tools" latency --url "$MESH1_URL" \
-		    --tool factory_echo --n "$LAT_N" --warmup $((LAT_N / 10))
-		check_errors "latency, 10 tools"
-		rec lat_10tools_p50_us "$(jget p50_us "$REPLY")"
-		run "scale/round$r/many-tools" latency --url "$MESH2_URL" \
-		    --tool "$(printf 'p%03d' $((SCALE_PEERS / 2)))_echo" \
-		    --n "$LAT_N" --warmup $((LAT_N / 10))
-		check_errors "latency, many tools"
-		rec lat_manytools_p50_us "$(jget p50_us "$REPLY")"
+		scale_latency "$r" "$MESH1_URL" factory_echo 10tools ""
+		scale_latency "$r" "$MESH2_URL" "${midname}_echo" manytools ""
+		# Pinned to CPU 0 (see latency_pinned): the routing cost alone.
+		pin 0 "$GW1_PID" "$MESH1_PID" "$WORKER1_PID"
+		scale_latency "$r" "$MESH1_URL" factory_echo 10tools_pin 0,0
+		pin "$ALL_CPUS" "$GW1_PID" "$MESH1_PID" "$WORKER1_PID"
+		pin 0 "${scale_gw[$mid]}" "$MESH2_PID" "$midworker"
+		scale_latency "$r" "$MESH2_URL" "${midname}_echo" manytools_pin 0,0
+		pin "$ALL_CPUS" "${scale_gw[$mid]}" "$MESH2_PID" "$midworker"
 	done
 
-	for pid in $(pgrep -P "$MESH2_PID"); do
+	for pid in $(workers_of "$MESH2_PID"); do
 		kb=$(rss_kb "$pid"); wrss=$((wrss + ${kb:-0}))
 		kb=$(pss_kb "$pid"); wpss=$((wpss + ${kb:-0}))
 	done
@@ -387,24 +448,37 @@ phase_scale() {
 	rec scale_workers_rss_kb "$wrss"
 	rec scale_workers_pss_kb "$wpss"
 	rec scale_total_pss_kb $(( $(pss_kb "$MESH2_PID") + wpss ))
-	rec scale_workers "$(pgrep -P "$MESH2_PID" | wc -l)"
+	rec scale_workers "$(workers_of "$MESH2_PID" | wc -l)"
+}
+
+# scale_latency ROUND URL TOOL TAG CPUS
+scale_latency() {
+	local pins=()
+
+	[ -z "$5" ] || pins=(--cpus "$5")
+	run "scale/round$1/$4" latency --url "$2" --tool "$3" \
+	    --n "$LAT_N" --warmup $((LAT_N / 10)) "${pins[@]}"
+	check_errors "latency $4"
+	rec "lat_$4_p50_us" "$(jget p50_us "$REPLY")"
 }
 
 # --- phase 3: a worker SIGKILLed under load -------------------------------------
 
 phase_recovery() {
-	local r k victim pid tools=() i
+	local r victim pid tools=() i npeers=$REC_PEERS
 
+	[ "$npeers" -le "$SCALE_PEERS" ] || npeers=$SCALE_PEERS
 	for r in $(seq "$REC_ROUNDS"); do
 		victim=$(printf 'p%03d' $((r - 1)))
 		pid=$(worker_pid "$MESH2_LOG" "$victim")
 		[ -n "$pid" ] || { fail "recovery: no worker pid for $victim"; return; }
+		# The victim's tool first (loadgen's convention), then others.
 		tools=(--tool "${victim}_echo")
-		for i in $(seq "$r" $((r + REC_PEERS - 2))); do
-			tools+=(--tool "$(printf 'p%03d' $((i % SCALE_PEERS)))_echo")
+		for i in $(seq 1 $((npeers - 1))); do
+			tools+=(--tool "$(printf 'p%03d' $(((r - 1 + i) % SCALE_PEERS)))_echo")
 		done
 		run "recovery/round$r" recovery --url "$MESH2_URL" "${tools[@]}" \
-		    --conns $((REC_PEERS * REC_CONNS_PER_PEER)) \
+		    --conns $((npeers * REC_CONNS_PER_PEER)) \
 		    --duration-ms "$REC_MS" --warmup-ms 100 \
 		    --kill-pid "$pid" --kill-at-ms "$REC_KILL_MS"
 		rec rec_recover_ms "$(jget killed_recover_ms "$REPLY")"
@@ -414,6 +488,10 @@ phase_recovery() {
 		rec rec_others_max_gap_ms "$(jget others_max_gap_ms "$REPLY")"
 		log "recovery $r: $victim (pid $pid) serving again after" \
 		    "$(jget killed_recover_ms "$REPLY") ms"
+		if ! kill -0 "$MESH2_PID" 2>/dev/null; then
+			fail "recovery: mcp-mesh died ($(tail -n 1 "$MESH2_LOG"))"
+			return
+		fi
 		# Let the restarted worker settle before the next victim.
 		sleep 0.3
 	done
@@ -441,9 +519,11 @@ target() {
 }
 
 print_table() {
-	local floor c
+	local floor pfloor c
 
 	floor=$(calc "$(M floor_gwping_p50_us) + $(M floor_socketpair_p50_us)")
+	# Pinned: the minimal HTTP hop and the socketpair, both on one CPU.
+	pfloor=$(calc "$(M floor_http_cpus00_p50_us) + $(M floor_socketpair_cpus00_p50_us)")
 	printf '\nmcp-mesh benchmark: %s rounds, medians  (%s)\n' "$ROUNDS" \
 	    "$(machine_line)"
 	row "" DIRECT MESH "MESH/DIR"
@@ -453,6 +533,10 @@ print_table() {
 	row "p99" "$(M lat_direct_p99_us)" "$(M lat_mesh_p99_us)" \
 	    "$(ratio "$(M lat_mesh_p99_us)" "$(M lat_direct_p99_us)")"
 	row "added per call, p50 / p99" "" "$(M added_p50_us) / $(M added_p99_us)" ""
+	row "p50, all processes pinned to one CPU" "$(M lat_direct_pin_p50_us)" \
+	    "$(M lat_mesh_pin_p50_us)" \
+	    "$(ratio "$(M lat_mesh_pin_p50_us)" "$(M lat_direct_pin_p50_us)")"
+	row "added per call, pinned, p50" "" "$(M added_pin_p50_us)" ""
 	section "2. throughput, closed loop (calls/s) and CPU per call (us)"
 	for c in $CONCURRENCY; do
 		row "$c client(s): calls/s" "$(M "thr_direct_${c}_cps")" \
@@ -486,6 +570,9 @@ print_table() {
 	row "call p50 with 10 tools / with all (us)" "" \
 	    "$(M lat_10tools_p50_us) / $(M lat_manytools_p50_us)" \
 	    "$(ratio "$(M lat_manytools_p50_us)" "$(M lat_10tools_p50_us)")"
+	row "  the same, pinned to one CPU (us)" "" \
+	    "$(M lat_10tools_pin_p50_us) / $(M lat_manytools_pin_p50_us)" \
+	    "$(ratio "$(M lat_manytools_pin_p50_us)" "$(M lat_10tools_pin_p50_us)")"
 	row "supervisor RSS / PSS (KiB)" "" \
 	    "$(M scale_sup_rss_kb) / $(M scale_sup_pss_kb)" ""
 	row "workers ($(M scale_workers)) RSS / PSS sum (KiB)" "" \
@@ -502,13 +589,21 @@ print_table() {
 	row "keep-alive HTTP RTT, minimal server" "$(M floor_http_p50_us)" "" ""
 	row "keep-alive HTTP RTT, gateway ping" "$(M floor_gwping_p50_us)" "" ""
 	row "socketpair RTT (64 bytes, 2 processes)" "$(M floor_socketpair_p50_us)" "" ""
+	row "  pinned to one CPU / to two CPUs" \
+	    "$(M floor_socketpair_cpus00_p50_us) / $(M floor_socketpair_cpus01_p50_us)" "" ""
+	row "HTTP RTT minimal, one CPU / two CPUs" \
+	    "$(M floor_http_cpus00_p50_us) / $(M floor_http_cpus01_p50_us)" "" ""
 	row "floor: HTTP hop + socketpair RTT" "$floor" "" ""
-	row "added p50 / floor" "" "$(ratio "$(M added_p50_us)" "$floor")" ""
+	row "  the same, pinned to one CPU" "$pfloor" "" ""
+	row "added p50 / floor (unpinned | pinned)" "" \
+	    "$(ratio "$(M added_p50_us)" "$floor") | $(ratio "$(M added_pin_p50_us)" "$pfloor")" ""
 
 	section "targets"
 	: > "$tmp/targets.jsonl"
 	target "added latency p50 within 2x floor (us)" "$(M added_p50_us)" "<=" \
 	    "$(calc "2 * $floor")" us
+	target "  the same, pinned to one CPU (us)" "$(M added_pin_p50_us)" "<=" \
+	    "$(calc "2 * $pfloor")" us
 	target "mesh p99 latency (us)" "$(M lat_mesh_p99_us)" "<" 1000 us
 	target "mesh CPU per call at 64 clients (us)" "$(M cpu_mesh_64_us)" "<" 50 us
 	target "worker PSS after load (KiB)" "$(M worker_pss_load_kb)" "<" 1024 KiB
@@ -517,6 +612,8 @@ print_table() {
 	target "tools/list of $(M scale_list_tools) tools (ms)" "$(M scale_list_p50_ms)" "<" 50 ms
 	target "call p50 many tools / 10 tools" \
 	    "$(ratio "$(M lat_manytools_p50_us)" "$(M lat_10tools_p50_us)")" "<=" 1.10 x
+	target "  the same, pinned to one CPU" \
+	    "$(ratio "$(M lat_manytools_pin_p50_us)" "$(M lat_10tools_pin_p50_us)")" "<=" 1.10 x
 	target "killed worker's peer serving again (ms)" "$(maxof rec_recover_ms)" "<" 250 ms
 	target "errors seen by clients of other peers" \
 	    "$(awk '{ s += $1 } END { print s + 0 }' "$vals/rec_others_errors" 2>/dev/null)" "==" 0 calls

@@ -24,7 +24,9 @@
  *	stamp        copies stdin to stdout, each line prefixed by the
  *	             wall-clock time it arrived (to time log lines)
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	1	/* memmem, strcasestr, vasprintf, CPU_SET */
+#endif
 
 #include <sys/epoll.h>
 #include <sched.h>
@@ -478,7 +480,8 @@ resp_headers(struct resp *r, const struct buf *in)
 	if (in->len < 12 || strncmp(in->p, "HTTP/1.", 7) != 0)
 		return (RESP_BAD);
 	r->status = atoi(in->p + 9);
-	for (p = memchr(in->p, '\n', r->hdr_len) + 1; p < end; p = eol + 2) {
+	p = memchr(in->p, '\n', r->hdr_len);
+	for (p++; p < end; p = eol + 2) {
 		eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
 		resp_header_line(r, p, (size_t)(eol - p));
 	}
@@ -779,6 +782,7 @@ run_latency(void)
 	long i;
 	int fd;
 
+	pin(opt.cpu_self);
 	fd = client_open(session);
 	body = call_body(opt.targets[0]);
 	req = req_format(session, body, &len);

@@ -40,6 +40,8 @@ static int		 nprocs;
 static char		 tmpdir[64];
 
 static void	 msleep(int);
+static void	 trace(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 static char	*file_slurp(const char *, size_t *);
 static int	 line_matches(const char *, size_t, const char *);
 static void	 proc_reap_nohang(struct proc *);
@@ -65,6 +67,25 @@ msleep(int ms)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+/* With MESH_TEST_TRACE set: timestamped harness events on stderr. */
+static void
+trace(const char *fmt, ...)
+{
+	static uint64_t	 t0;
+	va_list		 ap;
+
+	if (getenv("MESH_TEST_TRACE") == NULL)
+		return;
+	if (t0 == 0)
+		t0 = harness_now_ms();
+	fprintf(stderr, "[%6llu ms] ", (unsigned long long)(harness_now_ms() -
+	    t0));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }
 
 static char *
@@ -116,6 +137,7 @@ harness_setup(void)
 
 	harness_passed = 0;
 	nprocs = 0;
+	trace("setup");
 	signal(SIGPIPE, SIG_IGN);
 	/* Orphaned grandchildren (workers of a dead mesh) come back here. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
@@ -154,7 +176,51 @@ harness_teardown(void)
 	}
 	nprocs = 0;
 	rmdir(tmpdir);
+	trace("teardown done");
 	curl_global_cleanup();
+}
+
+/*
+ * End of a test body: stop every process, then look at how each one ended
+ * and at its log.  Returns NULL when all is well, else what went wrong: a
+ * process that needed SIGKILL, or a sanitizer report (AddressSanitizer,
+ * LeakSanitizer at exit, UBSan runtime errors) in a log.
+ */
+const char *
+harness_finish(void)
+{
+	static const char	*reports[] = { "ERROR: AddressSanitizer",
+	    "ERROR: LeakSanitizer", "runtime error:", NULL };
+	static char		 why[256];
+	struct proc		*p;
+	char			*buf;
+	size_t			 len;
+	int			 i, j;
+
+	for (i = nprocs - 1; i >= 0; i--)
+		proc_stop(procs[i]);
+	for (i = 0; i < nprocs; i++) {
+		p = procs[i];
+		if (p->killed) {
+			snprintf(why, sizeof(why), "%s (pid %d) did not exit "
+			    "within %d ms of SIGTERM", p->name, (int)p->pid,
+			    STOP_GRACE_MS);
+			return (why);
+		}
+		if ((buf = file_slurp(p->logpath, &len)) == NULL)
+			continue;
+		for (j = 0; reports[j] != NULL; j++) {
+			if (strstr(buf, reports[j]) != NULL) {
+				snprintf(why, sizeof(why), "%s (pid %d): \"%s\" "
+				    "in its log %s", p->name, (int)p->pid,
+				    reports[j], p->logpath);
+				free(buf);
+				return (why);
+			}
+		}
+		free(buf);
+	}
+	return (NULL);
 }
 
 /* Kill and reap whatever child is left (orphans adopted as subreaper). */
@@ -231,6 +297,7 @@ proc_spawn(const char *name, int flags, char *const argv[])
 		p->out_fd = out[0];
 	}
 	procs[nprocs++] = p;
+	trace("spawned %s pid %d", p->name, (int)p->pid);
 	return (p);
 }
 
@@ -348,8 +415,10 @@ proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 			}
 			free(buf);
 		}
-		if (found != NULL)
+		if (found != NULL) {
+			trace("%s: \"%s\"", p->name, found);
 			return (found);
+		}
 		if (last || harness_now_ms() >= deadline) {
 			fprintf(stderr, "harness: %s: no log line \"%s\" "
 			    "after %d ms%s\n", p->name, needle, timeout_ms,
@@ -397,13 +466,18 @@ proc_wait_exit(struct proc *p, int timeout_ms)
 void
 proc_stop(struct proc *p)
 {
+	if (p->stopped)
+		return;
+	p->stopped = 1;
 	proc_close_stdin(p);
+	trace("stopping %s", p->name);
 	if (proc_alive(p)) {
 		kill(-p->pid, SIGTERM);
 		kill(p->pid, SIGTERM);
 		if (proc_wait_exit(p, STOP_GRACE_MS) == -1) {
 			fprintf(stderr, "harness: %s (pid %d) ignored SIGTERM\n",
 			    p->name, (int)p->pid);
+			p->killed = 1;
 			kill(-p->pid, SIGKILL);
 			kill(p->pid, SIGKILL);
 			waitpid(p->pid, &p->status, 0);
@@ -412,6 +486,7 @@ proc_stop(struct proc *p)
 	}
 	/* Anything left in its group (workers) goes too. */
 	kill(-p->pid, SIGKILL);
+	trace("stopped %s", p->name);
 }
 
 void

@@ -37,15 +37,20 @@ struct proc {
 	char		 logpath[128];	/* stderr (and stdout if no pipe) */
 	int		 reaped;
 	int		 status;	/* from waitpid once reaped */
+	int		 killed;	/* SIGTERM was not enough */
+	int		 stopped;	/* proc_stop() done */
 };
 
 /* Criterion .init/.fini of every integration test. */
 void		 harness_setup(void);
 void		 harness_teardown(void);
+const char	*harness_finish(void);
 
 /*
  * Define a test whose end is recorded: when an assertion aborts it, the
- * logs of its processes are printed at teardown.
+ * logs of its processes are printed at teardown.  A body that ran to its
+ * end then stops every process and fails if one needed SIGKILL or logged
+ * a sanitizer report.
  */
 extern int	 harness_passed;
 #define MESH_TEST(suite, name, ...)					\
@@ -53,7 +58,11 @@ extern int	 harness_passed;
 	Test(suite, name, .init = harness_setup,			\
 	    .fini = harness_teardown, ##__VA_ARGS__)			\
 	{								\
+		const char *why_;					\
+									\
 		suite##_##name##_body();				\
+		why_ = harness_finish();				\
+		cr_assert_null(why_, "%s", why_ ? why_ : "");		\
 		harness_passed = 1;					\
 	}								\
 	static void suite##_##name##_body(void)
