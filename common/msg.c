@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "mesh-limits.h"
 #include "mesh-proto.h"
 #include "msg.h"
 #include "util.h"

@@ -125,6 +125,7 @@ static struct MHD_Response	*http_empty;	/* 200/202 without body */
 static const struct timeval	*http_deadline_tv;
 static int			 http_bound_port;
 static int			 http_loopback;	/* Host checked */
+static int			 http_kick;	/* resumed: run MHD again */
 static unsigned			 http_nsessions;
 
 /* --- buffers ------------------------------------------------------------- */
@@ -268,8 +269,16 @@ http_rearm(void)
 static void
 http_run(void)
 {
+	http_kick = 0;
 	MHD_run(httpd);
-	http_rearm();
+	/*
+	 * A connection resumed from inside MHD's callbacks is not seen by
+	 * this run, and MHD_get_timeout() does not say so: run again.
+	 */
+	if (http_kick)
+		http_wake();
+	else
+		http_rearm();
 }
 
 static void
@@ -287,6 +296,7 @@ http_wake(void)
 {
 	static const struct timeval	zero = { 0, 0 };
 
+	http_kick = 1;
 	evtimer_add(http_timer, &zero);
 }
 

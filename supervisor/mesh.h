@@ -14,7 +14,7 @@
 #include <json-c/json.h>
 
 #include "jsonrpc.h"
-#include "limits.h"
+#include "mesh-limits.h"
 #include "msg.h"
 #include "util.h"
 
@@ -136,14 +136,21 @@ void	 proc_shutdown(void);
 pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int *fd);
 
 /* --- toolmap.c: exposed name <-> (peer, tool) --------------------------- */
+/*
+ * A definition is kept as JSON text, not a json-c tree (some 5 KB a tool):
+ * body is its members after "name", as json-c prints them, and the name
+ * is put back in front when the list is built, so a rename is free.
+ * The entry, the tool's name and body are one allocation.
+ */
 struct toolent {
 	RB_ENTRY(toolent)	 node;
 	TAILQ_ENTRY(toolent)	 entry;		/* in its peer's order */
-	char			 exposed[TOOL_NAME_MAX + 1];
 	struct peer		*peer;		/* NULL: the mesh's own */
-	char			*tool;		/* name on the peer */
-	struct json_object	*def;		/* definition, name rewritten */
+	char			*body;		/* members but "name", or "" */
+	size_t			 bodylen;
 	int			 ord;		/* position in the peer's list */
+	char			 exposed[TOOL_NAME_MAX + 1];
+	char			 tool[];	/* name on the peer; then body */
 };
 
 void		 toolmap_init(void);
@@ -152,6 +159,8 @@ void		 toolmap_add_local(struct json_object *def);	/* mesh_* */
 int		 toolmap_set_peer(struct peer *, struct json_object *tools);
 void		 toolmap_remove_peer(struct peer *);
 struct toolent	*toolmap_lookup(const char *exposed);
+/* A new json-c object of the full definition; rare, not for hot paths. */
+struct json_object *toolmap_def(struct toolent *);
 unsigned	 toolmap_count(void);
 /* The tools array as JSON text, cached until the table changes. */
 const char	*toolmap_json(size_t *len);

@@ -13,6 +13,7 @@
 #include <sys/tree.h>
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,10 @@
  */
 #define TOOLMAP_PLAIN		-1	/* "attempt" of the unhashed name */
 #define TOOLMAP_LOGNAME_MAX	128	/* escaped tool name in a warning */
-#define TOOLMAP_JSON_MIN	4096	/* first size of the cached array */
+#define TOOLMAP_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | \
+				    JSON_C_TO_STRING_NOSLASHESCAPE)
+#define TOOLMAP_NAME_HEAD	"{\"name\":\""
+#define TOOLMAP_NAME_TAIL	"\""
 
 RB_HEAD(toolmap_tree, toolent);
 TAILQ_HEAD(toolmap_list, toolent);
@@ -41,8 +45,11 @@ static uint64_t	 toolmap_fnv(uint64_t, const void *, size_t);
 static int	 toolent_before(const struct toolent *, const struct toolent *);
 static int	 toolent_attempt(const struct toolent *);
 static void	 toolent_naming(struct toolent *, int);
-static void	 toolent_setdef(struct toolent *);
+static struct toolent *toolent_new(struct peer *, const char *,
+		    struct json_object *, int);
 static void	 toolent_free(struct toolent *);
+static size_t	 toolent_textlen(const struct toolent *);
+static size_t	 toolent_text(const struct toolent *, char *);
 static void	 toolmap_drop(struct toolent *, const char *);
 static void	 toolmap_place(struct toolent *);
 static struct toolent *toolmap_anchor(const struct peer *);
@@ -52,7 +59,6 @@ static unsigned	 toolmap_collect(struct peer *, struct json_object *,
 		    struct toolent **);
 static int	 toolmap_sortcmp(const void *, const void *);
 static unsigned	 toolmap_dedup(struct peer *, struct toolent **, unsigned);
-static void	 toolmap_append(const char *, size_t);
 static void	 toolmap_rebuild(void);
 
 RB_GENERATE_STATIC(toolmap_tree, toolent, node, toolent_cmp)
@@ -187,19 +193,93 @@ toolent_attempt(const struct toolent *ent)
 	return (TOOLMAP_PLAIN);
 }
 
-static void
-toolent_setdef(struct toolent *ent)
+/*
+ * An entry for the tool called name whose definition is def.  Only the
+ * text of def is kept: a json-c tree costs some 5 KB a tool, which is
+ * 100 MB at 20,000 tools.  The members other than "name" are printed as
+ * json-c prints them, in their order; def itself is not changed.
+ */
+static struct toolent *
+toolent_new(struct peer *p, const char *name, struct json_object *def,
+    int ord)
 {
-	json_object_object_add(ent->def, "name",
-	    json_object_new_string(ent->exposed));
+	struct toolent		*ent;
+	struct json_object	*rest;
+	const char		*s;
+	size_t			 len, toollen;
+
+	/* Shares def's keys and values: nothing is deep-copied. */
+	if ((rest = json_object_new_object()) == NULL)
+		fatalx("%s: json_object_new_object", __func__);
+	json_object_object_foreach(def, key, val) {
+		if (strcmp(key, "name") == 0)
+			continue;
+		if (json_object_object_add_ex(rest, key, json_object_get(val),
+		    JSON_C_OBJECT_ADD_KEY_IS_NEW |
+		    JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0)
+			fatalx("%s: json_object_object_add_ex", __func__);
+	}
+	s = json_object_to_json_string_length(rest, TOOLMAP_JSON_FLAGS, &len);
+	if (s == NULL || len < 2 || s[0] != '{' || s[len - 1] != '}')
+		fatalx("%s: json_object_to_json_string_length", __func__);
+	s++;
+	len -= 2;		/* the members, without the braces */
+
+	toollen = strlen(name);
+	ent = xcalloc(1, offsetof(struct toolent, tool) + toollen + 1 + len +
+	    1);
+	ent->peer = p;
+	ent->ord = ord;
+	memcpy(ent->tool, name, toollen + 1);
+	ent->body = ent->tool + toollen + 1;
+	memcpy(ent->body, s, len);
+	ent->body[len] = '\0';
+	ent->bodylen = len;
+	json_object_put(rest);
+	return (ent);
 }
 
 static void
 toolent_free(struct toolent *ent)
 {
-	json_object_put(ent->def);
-	free(ent->tool);
 	free(ent);
+}
+
+/* The length of ent's definition as JSON text. */
+static size_t
+toolent_textlen(const struct toolent *ent)
+{
+	return (sizeof(TOOLMAP_NAME_HEAD) - 1 + strlen(ent->exposed) +
+	    sizeof(TOOLMAP_NAME_TAIL) - 1 +
+	    (ent->bodylen != 0 ? 1 + ent->bodylen : 0) + 1);
+}
+
+/*
+ * Write ent's definition, toolent_textlen() bytes and no NUL, to out.
+ * The exposed name goes in unescaped: it is checked to need none.
+ */
+static size_t
+toolent_text(const struct toolent *ent, char *out)
+{
+	char	*o = out;
+	size_t	 n;
+
+	if (!toolmap_valid_name(ent->exposed))
+		fatalx("%s: exposed name needs escaping", __func__);
+	memcpy(o, TOOLMAP_NAME_HEAD, sizeof(TOOLMAP_NAME_HEAD) - 1);
+	o += sizeof(TOOLMAP_NAME_HEAD) - 1;
+	n = strlen(ent->exposed);
+	memcpy(o, ent->exposed, n);
+	o += n;
+	memcpy(o, TOOLMAP_NAME_TAIL, sizeof(TOOLMAP_NAME_TAIL) - 1);
+	o += sizeof(TOOLMAP_NAME_TAIL) - 1;
+	if (ent->bodylen != 0) {
+		*o++ = ',';
+		memcpy(o, ent->body, ent->bodylen);
+		o += ent->bodylen;
+	}
+	*o++ = '}';
+	return (o - out);
 }
 
 /* Take an entry that is in the list but not in the tree out for good. */
@@ -235,10 +315,8 @@ toolmap_place(struct toolent *ent)
 		}
 		toolent_naming(cur, attempt);
 		if ((other = RB_INSERT(toolmap_tree, &toolmap_tree, cur)) ==
-		    NULL) {
-			toolent_setdef(cur);
+		    NULL)
 			return;
-		}
 		if (!toolent_before(cur, other)) {
 			if (cur->peer == NULL) {
 				toolmap_drop(cur, "duplicate name");
@@ -249,7 +327,6 @@ toolmap_place(struct toolent *ent)
 		}
 		RB_REMOVE(toolmap_tree, &toolmap_tree, other);
 		RB_INSERT(toolmap_tree, &toolmap_tree, cur);
-		toolent_setdef(cur);
 		attempt = toolent_attempt(other) + 1;
 		cur = other;
 	}
@@ -292,12 +369,8 @@ toolmap_add_local(struct json_object *def)
 	    !toolmap_valid_name(name))
 		fatalx("%s: bad local tool definition", __func__);
 
-	ent = xcalloc(1, sizeof(*ent));
-	ent->tool = xstrdup(name);
+	ent = toolent_new(NULL, name, def, toolmap_localord++);
 	strlcpy(ent->exposed, name, sizeof(ent->exposed));
-	ent->ord = toolmap_localord++;
-	if (json_object_deep_copy(def, &ent->def, NULL) != 0)
-		fatalx("%s: json_object_deep_copy", __func__);
 
 	/* The mesh's own tools come first, in the order added. */
 	TAILQ_FOREACH(pos, &toolmap_list, entry) {
@@ -334,7 +407,6 @@ toolmap_anchor(const struct peer *p)
 static struct toolent *
 toolmap_newent(struct peer *p, struct json_object *tool, int ord)
 {
-	struct toolent		*ent;
 	struct json_object	*v = NULL;
 	const char		*name = NULL;
 	char			 esc[TOOLMAP_LOGNAME_MAX];
@@ -355,13 +427,7 @@ toolmap_newent(struct peer *p, struct json_object *tool, int ord)
 		    p->name, esc);
 		return (NULL);
 	}
-	ent = xcalloc(1, sizeof(*ent));
-	ent->peer = p;
-	ent->tool = xstrdup(name);
-	ent->ord = ord;
-	if (json_object_deep_copy(tool, &ent->def, NULL) != 0)
-		fatalx("%s: json_object_deep_copy", __func__);
-	return (ent);
+	return (toolent_new(p, name, tool, ord));
 }
 
 /* The peer's usable tools, in its order, at most UPSTREAM_TOOLS_MAX. */
@@ -505,43 +571,54 @@ toolmap_count(void)
 	return (toolmap_n);
 }
 
-static void
-toolmap_append(const char *s, size_t len)
+/*
+ * Parsed as peers' messages are: json_tokener_parse() stops at depth 32,
+ * and a definition may be nested up to JSON_DEPTH_MAX.  NULL only when
+ * out of memory.
+ */
+struct json_object *
+toolmap_def(struct toolent *ent)
 {
-	size_t	ncap;
+	struct json_object	*o;
+	const char		*why;
+	char			*text;
+	size_t			 len;
 
-	if (toolmap_cachecap - toolmap_cachelen < len + 1) {
-		ncap = toolmap_cachecap != 0 ? toolmap_cachecap :
-		    TOOLMAP_JSON_MIN;
-		while (ncap - toolmap_cachelen < len + 1)
-			ncap *= 2;
-		toolmap_cache = xreallocarray(toolmap_cache, 1, ncap);
-		toolmap_cachecap = ncap;
-	}
-	memcpy(toolmap_cache + toolmap_cachelen, s, len);
-	toolmap_cachelen += len;
-	toolmap_cache[toolmap_cachelen] = '\0';
+	text = xmalloc(toolent_textlen(ent) + 1);
+	len = toolent_text(ent, text);
+	text[len] = '\0';
+	if ((o = jsonrpc_parse(text, len, JSON_DEPTH_MAX, &why)) == NULL)
+		log_warnx("%s: tool \"%s\": %s", __func__, ent->exposed, why);
+	free(text);
+	return (o);
 }
 
-/* Joined by hand: one giant json-c array would copy every def again. */
+/*
+ * Joined by hand from the kept text, sized first so that it is written
+ * once; reallocated only when it grows or would be less than half used.
+ */
 static void
 toolmap_rebuild(void)
 {
 	struct toolent	*ent;
-	const char	*s;
-	size_t		 len;
+	size_t		 need = sizeof("[]");	/* and the NUL */
 
+	TAILQ_FOREACH(ent, &toolmap_list, entry)
+		need += toolent_textlen(ent) + 1;	/* and a comma */
+	if (need > toolmap_cachecap || need < toolmap_cachecap / 2) {
+		toolmap_cache = xreallocarray(toolmap_cache, 1, need);
+		toolmap_cachecap = need;
+	}
 	toolmap_cachelen = 0;
-	toolmap_append("[", 1);
+	toolmap_cache[toolmap_cachelen++] = '[';
 	TAILQ_FOREACH(ent, &toolmap_list, entry) {
 		if (ent != TAILQ_FIRST(&toolmap_list))
-			toolmap_append(",", 1);
-		s = json_object_to_json_string_length(ent->def,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-		    &len);
-		toolmap_append(s, len);
+			toolmap_cache[toolmap_cachelen++] = ',';
+		toolmap_cachelen += toolent_text(ent,
+		    toolmap_cache + toolmap_cachelen);
 	}
-	toolmap_append("]", 1);
+	toolmap_cache[toolmap_cachelen++] = ']';
+	toolmap_cache[toolmap_cachelen] = '\0';
 	toolmap_dirty = 0;
 }
 

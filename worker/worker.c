@@ -212,6 +212,7 @@ worker_configure(void)
 	const char		*why, *name, *url, *node, *ver;
 	char			 proc[16 + PEER_NAME_MAX];
 	size_t			 i;
+	int			 badname;
 
 	if (msg_recv_blocking(&worker_mb, &m, WORKER_CONFIG_TIMEOUT_MS) != 1) {
 		log_warn("no CONFIG from the supervisor");
@@ -239,7 +240,8 @@ worker_configure(void)
 		if (!islower((unsigned char)name[i]) &&
 		    !isdigit((unsigned char)name[i]) && name[i] != '-')
 			break;
-	worker_conf.name = xstrdup(name[i] == '\0' ? name : "peer");
+	badname = name[i] != '\0';
+	worker_conf.name = xstrdup(badname ? "peer" : name);
 	worker_conf.url = xstrdup(url);
 	worker_conf.node_name = xstrdup(node);
 	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
@@ -251,10 +253,10 @@ worker_configure(void)
 		worker_conf.verbose = json_object_get_int(v) != 0;
 	json_object_put(o);
 
-	if (name[i] != '\0')
+	if (badname)
 		worker_fail(EX_CONFIG, "bad peer name in CONFIG");
-	if (strncasecmp(url, "http://", 7) != 0 &&
-	    strncasecmp(url, "https://", 8) != 0)
+	if (strncasecmp(worker_conf.url, "http://", 7) != 0 &&
+	    strncasecmp(worker_conf.url, "https://", 8) != 0)
 		worker_fail(EX_CONFIG, "%s: URL must be http:// or https://",
 		    worker_conf.name);
 	if (worker_conf.request_timeout_ms == -1 ||

@@ -13,7 +13,7 @@
 
 #include <curl/curl.h>
 
-#include "limits.h"
+#include "mesh-limits.h"
 #include "log.h"
 
 /*

@@ -1521,14 +1521,13 @@ static enum MHD_Result
 do_get(struct MHD_Connection *conn, struct req *r)
 {
 	struct pstream	*ps;
-	const char	*sid;
 	enum MHD_Result	 rv;
 
 	if (!contains_ci(header(conn, MHD_HTTP_HEADER_ACCEPT),
 	    "text/event-stream"))
 		return (http_error(conn, MHD_HTTP_NOT_ACCEPTABLE, NULL, -32000,
 		    "Not Acceptable: Client must accept text/event-stream"));
-	if ((sid = session_check(conn, &rv)) == NULL)
+	if (session_check(conn, &rv) == NULL)
 		return (rv);
 	ps = pstream_new(conn, NULL, 0, 0);
 	ps->keepalive = 1;		/* first comment at once: headers out */

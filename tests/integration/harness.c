@@ -242,7 +242,7 @@ reap_strays(void)
 		waitpid(kids[i], &status, 0);
 }
 
-/* --- processes -------------------------------------------------------------- */
+/* --- processes --------------------------------------------------------- */
 
 struct proc *
 proc_spawn(const char *name, int flags, char *const argv[])
@@ -743,7 +743,7 @@ url_of(int port, char *buf, size_t len)
 	snprintf(buf, len, "http://127.0.0.1:%d/mcp", port);
 }
 
-/* --- HTTP ------------------------------------------------------------------ */
+/* --- HTTP -------------------------------------------------------------- */
 
 struct xfer {
 	CURL			*h;
@@ -813,9 +813,9 @@ static struct json_object *
 sse_response(const char *body)
 {
 	struct json_object	*msg, *found = NULL;
-	const char		*p = body, *nl;
+	const char		*p = body, *nl, *v;
 	char			*data = NULL;
-	size_t			 dlen = 0, llen;
+	size_t			 dlen = 0, llen, vlen;
 
 	for (;; p = nl + 1) {
 		nl = strchr(p, '\n');
@@ -844,9 +844,8 @@ sse_response(const char *body)
 			continue;
 		}
 		if (llen >= 5 && strncmp(p, "data:", 5) == 0) {
-			const char *v = p + 5;
-			size_t vlen = llen - 5;
-
+			v = p + 5;
+			vlen = llen - 5;
 			if (vlen > 0 && *v == ' ') {
 				v++;
 				vlen--;
@@ -926,7 +925,7 @@ http_perform(struct http_req *q, struct http_resp *r, int n)
 {
 	CURLM		*m;
 	CURLMsg		*msg;
-	struct xfer	*x;
+	struct xfer	*x, *xp;
 	int		 i, running, left;
 
 	if ((x = calloc((size_t)n, sizeof(*x))) == NULL ||
@@ -940,8 +939,6 @@ http_perform(struct http_req *q, struct http_resp *r, int n)
 	do {
 		curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-			struct xfer *xp;
-
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
@@ -1130,7 +1127,7 @@ mcp_call_tool(struct mcp_client *c, const char *tool, const char *args,
 struct json_object *
 mcp_list_tools(struct mcp_client *c)
 {
-	struct json_object	*all, *tools, *cur;
+	struct json_object	*all, *tools, *cur, *o;
 	struct http_resp	 r;
 	char			*params = NULL;
 	const char		*cursor;
@@ -1155,8 +1152,7 @@ mcp_list_tools(struct mcp_client *c)
 		}
 		cursor = json_path_str(r.json, "result.nextCursor");
 		if (cursor != NULL) {
-			struct json_object *o = json_object_new_object();
-
+			o = json_object_new_object();
 			json_object_object_add(o, "cursor",
 			    json_object_new_string(cursor));
 			params = strdup(json_object_to_json_string_ext(o,

@@ -11,7 +11,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "limits.h"
+#include "mesh-limits.h"
 #include "jsonrpc.h"
 #include "integration/harness.h"
 
@@ -201,7 +201,7 @@ MESH_TEST(http, tools_list_schemas, .timeout = T_TIMEOUT)
 	struct pair		 t;
 	struct mcp_client	 c, g;
 	struct json_object	*tools, *direct, *tool, *mine;
-	const char		*name;
+	const char		*name, *n;
 	char			 prefixed[128];
 	size_t			 i, j;
 
@@ -219,9 +219,8 @@ MESH_TEST(http, tools_list_schemas, .timeout = T_TIMEOUT)
 		snprintf(prefixed, sizeof(prefixed), "factory_%s", name);
 		mine = NULL;
 		for (j = 0; j < json_object_array_length(tools); j++) {
-			const char *n = json_path_str(
-			    json_object_array_get_idx(tools, j), "name");
-
+			n = json_path_str(json_object_array_get_idx(tools, j),
+			    "name");
 			if (n != NULL && strcmp(n, prefixed) == 0)
 				mine = json_object_array_get_idx(tools, j);
 		}
@@ -617,6 +616,25 @@ MESH_TEST(http, invalid_request_400, .timeout = T_TIMEOUT)
 	mcp_close(&c);
 }
 
+MESH_TEST(http, bad_protocol_version_400, .timeout = T_TIMEOUT)
+{
+	struct pair		 t;
+	struct mcp_client	 c;
+	struct http_resp	 r;
+
+	pair_start(&t, NULL);
+	open_client(&c, t.murl);
+	snprintf(c.version, sizeof(c.version), "1999-01-01");
+	mcp_request(&c, "tools/list", NULL, &r);
+	cr_assert_eq(r.status, 400, "MCP-Protocol-Version: 1999-01-01: want "
+	    "400, got %ld %s", r.status, r.body ? r.body : "");
+	http_resp_free(&r);
+	/* The session is still usable with the negotiated version. */
+	snprintf(c.version, sizeof(c.version), "%s", MCP_VERSION);
+	expect_text(&c, "factory_echo", "{\"text\":\"v\"}", "v");
+	mcp_close(&c);
+}
+
 MESH_TEST(http, notification_202, .timeout = T_TIMEOUT)
 {
 	struct pair		 t;
@@ -654,6 +672,10 @@ MESH_TEST(http, delete_then_404, .timeout = T_TIMEOUT)
 	cr_assert_eq(http_error_code(&r), MCP_SESSION_NOT_FOUND,
 	    "after DELETE: want -32001, got %s", r.body ? r.body : "");
 	http_resp_free(&r);
+	in_session(&c, "DELETE", NULL, NULL, &r);
+	cr_assert_eq(r.status, 404, "second DELETE: want 404, got %ld",
+	    r.status);
+	http_resp_free(&r);
 	/* Only that session ended. */
 	expect_text(&other, "factory_echo", "{\"text\":\"other\"}", "other");
 	mcp_close(&other);
@@ -683,6 +705,13 @@ MESH_TEST(http, get_opens_sse, .timeout = T_TIMEOUT)
 	    "GET stream: Content-Type %s", r.ctype ? r.ctype : "(none)");
 	cr_assert(r.curlcode == CURLE_OPERATION_TIMEDOUT,
 	    "GET stream ended by the server (curl %d)", r.curlcode);
+	http_resp_free(&r);
+	/* A GET that does not accept SSE. */
+	q.headers[0] = "Accept: application/json";
+	q.timeout_ms = 3000;
+	http_do(&q, &r);
+	cr_assert_eq(r.status, 406, "GET with Accept: application/json: want "
+	    "406, got %ld", r.status);
 	http_resp_free(&r);
 	/* The session still works once the stream is gone. */
 	expect_text(&c, "factory_echo", "{\"text\":\"after get\"}",

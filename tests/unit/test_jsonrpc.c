@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "jsonrpc.h"
-#include "limits.h"
+#include "mesh-limits.h"
 
 static struct json_object *
 parse(const char *s, const char **why)

@@ -14,7 +14,7 @@
 
 #include <criterion/criterion.h>
 
-#include "limits.h"
+#include "mesh-limits.h"
 #include "mesh-proto.h"
 #include "msg.h"
 

@@ -10,7 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "../../worker/sse.h"
-#include "limits.h"
+#include "mesh-limits.h"
 
 #define EV_MAX	16
 

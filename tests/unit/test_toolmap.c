@@ -77,13 +77,35 @@ set_peer(struct peer *p, struct json_object *a)
 	return (n);
 }
 
+/* The name in e's definition; valid until the next call. */
 static const char *
 def_name(struct toolent *e)
 {
-	struct json_object	*v;
+	static char		 name[TOOL_NAME_MAX + 1];
+	struct json_object	*d, *v;
 
-	cr_assert(json_object_object_get_ex(e->def, "name", &v));
-	return (json_object_get_string(v));
+	d = toolmap_def(e);
+	cr_assert_not_null(d);
+	cr_assert(json_object_object_get_ex(d, "name", &v));
+	cr_assert_lt(strlen(json_object_get_string(v)), sizeof(name));
+	strlcpy(name, json_object_get_string(v), sizeof(name));
+	json_object_put(d);
+	return (name);
+}
+
+/* e's definition as json-c prints it; the caller frees it. */
+static char *
+def_text(struct toolent *e)
+{
+	struct json_object	*d;
+	char			*s;
+
+	d = toolmap_def(e);
+	cr_assert_not_null(d);
+	s = strdup(json_object_to_json_string_ext(d, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(d);
+	return (s);
 }
 
 /* The exposed names, in toolmap_json order, joined by spaces. */
@@ -299,7 +321,7 @@ Test(toolmap, local_wins)
 
 Test(toolmap, duplicates_dropped)
 {
-	struct json_object	*a, *t;
+	struct json_object	*a, *t, *d;
 	struct toolent		*e;
 	char			*names;
 
@@ -313,8 +335,10 @@ Test(toolmap, duplicates_dropped)
 	cr_assert_eq(toolmap_count(), 3);
 	e = toolmap_lookup("fs_x");
 	cr_assert_eq(e->ord, 0);
-	cr_assert_str_eq(json_object_get_string(json_object_object_get(e->def,
+	d = toolmap_def(e);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(d,
 	    "description")), "does things");
+	json_object_put(d);
 	names = json_names();
 	cr_assert_str_eq(names, "fs_x fs_y fs_z");
 	free(names);
@@ -354,7 +378,7 @@ Test(toolmap, def_is_a_copy)
 {
 	struct json_object	*a, *t, *schema;
 	struct toolent		*e;
-	const char		*s;
+	char			*s;
 
 	a = json_object_new_array();
 	t = json_object_new_object();
@@ -371,10 +395,123 @@ Test(toolmap, def_is_a_copy)
 	json_object_object_add(schema, "type", json_object_new_string("x"));
 	json_object_put(a);
 	e = toolmap_lookup("fs_r");
-	s = json_object_to_json_string_ext(e->def, JSON_C_TO_STRING_PLAIN);
-	cr_assert_str_eq(s, "{\"description\":\"d\",\"name\":\"fs_r\","
+	/* The name is moved to the front; the rest keeps its order. */
+	s = def_text(e);
+	cr_assert_str_eq(s, "{\"name\":\"fs_r\",\"description\":\"d\","
 	    "\"inputSchema\":{\"type\":\"object\",\"properties\":"
 	    "{\"p\":{\"type\":\"string\"}}}}");
+	free(s);
+}
+
+/*
+ * Everything but the name comes out byte for byte as json-c prints the
+ * peer's definition, in the list and from toolmap_def(), renamed or not.
+ */
+#define VERBATIM_IN \
+	"\"description\":\"Caf\\u00e9 \\u2603 \\\"q\\\" a/b \\u0001\"," \
+	"\"inputSchema\":{\"$schema\":" \
+	"\"http://json-schema.org/draft-07/schema#\"," \
+	"\"$defs\":{\"pt\":{\"type\":\"array\",\"items\":" \
+	"[[1,2.5,-3e2],[],[{}],null,true,false]}}," \
+	"\"type\":\"object\",\"additionalProperties\":false," \
+	"\"properties\":{\"p\":{\"$ref\":\"#/$defs/pt\"}}," \
+	"\"required\":[\"p\"]},\"annotations\":{\"readOnlyHint\":true}}"
+/* As json-c prints it: UTF-8 as is, "/" unescaped, numbers as given. */
+#define VERBATIM_OUT \
+	"\"title\":\"T\"," \
+	"\"description\":\"Caf\xc3\xa9 \xe2\x98\x83 \\\"q\\\" a/b \\u0001\"," \
+	"\"inputSchema\":{\"$schema\":" \
+	"\"http://json-schema.org/draft-07/schema#\"," \
+	"\"$defs\":{\"pt\":{\"type\":\"array\",\"items\":" \
+	"[[1,2.5,-3e2],[],[{}],null,true,false]}}," \
+	"\"type\":\"object\",\"additionalProperties\":false," \
+	"\"properties\":{\"p\":{\"$ref\":\"#/$defs/pt\"}}," \
+	"\"required\":[\"p\"]},\"annotations\":{\"readOnlyHint\":true}}"
+
+Test(toolmap, def_text_verbatim)
+{
+	struct json_object	*a, *d, *j;
+	struct toolent		*e;
+	const char		*s;
+	char			*got, *want, h[TOOL_NAME_MAX + 1];
+	size_t			 len;
+
+	/* The name in the middle, and a tool with nothing but a name. */
+	a = json_tokener_parse("[{\"title\":\"T\",\"name\":\"b_c\","
+	    VERBATIM_IN ",{\"name\":\"bare\"}]");
+	cr_assert_not_null(a);
+	cr_assert_eq(set_peer(&tp[0], a), 2);
+
+	e = toolmap_lookup("a_b_c");
+	cr_assert_not_null(e);
+	cr_assert_eq(e->bodylen, strlen(VERBATIM_OUT) - 1);
+	cr_assert(strncmp(e->body, VERBATIM_OUT, e->bodylen) == 0, "%s",
+	    e->body);
+	got = def_text(e);
+	cr_assert_str_eq(got, "{\"name\":\"a_b_c\"," VERBATIM_OUT);
+	free(got);
+	s = toolmap_json(&len);
+	cr_assert_eq(strlen(s), len);
+	cr_assert_not_null(strstr(s, "[{\"name\":\"a_b_c\"," VERBATIM_OUT
+	    ",{\"name\":\"a_bare\"}]"), "%s", s);
+	e = toolmap_lookup("a_bare");
+	cr_assert_eq(e->bodylen, 0);
+	got = def_text(e);
+	cr_assert_str_eq(got, "{\"name\":\"a_bare\"}");
+	free(got);
+
+	/* The local tool takes a_b_c: the peer's tool is renamed, intact. */
+	d = json_object_new_object();
+	json_object_object_add(d, "name", json_object_new_string("a_b_c"));
+	toolmap_add_local(d);
+	json_object_put(d);
+	cr_assert_null(toolmap_lookup("a_b_c")->peer);
+	toolmap_name("a", "b_c", 1, 0, h, sizeof(h));
+	e = toolmap_lookup(h);
+	cr_assert_not_null(e);
+	cr_assert_eq(e->peer, &tp[0]);
+	cr_assert(asprintf(&want, "[{\"name\":\"a_b_c\"},{\"name\":\"%s\",%s,"
+	    "{\"name\":\"a_bare\"}]", h, VERBATIM_OUT) > 0);
+	s = toolmap_json(&len);
+	cr_assert_str_eq(s, want);
+	cr_assert_eq(strlen(s), len);
+	free(want);
+	cr_assert(asprintf(&want, "{\"name\":\"%s\",%s", h, VERBATIM_OUT) > 0);
+	got = def_text(e);
+	cr_assert_str_eq(got, want);
+	free(got);
+	free(want);
+	j = json_tokener_parse(s);
+	cr_assert_not_null(j);
+	cr_assert_eq(json_object_array_length(j), 3);
+	json_object_put(j);
+}
+
+/* toolmap_def() takes what a peer may send: nested to JSON_DEPTH_MAX. */
+Test(toolmap, def_deep)
+{
+	struct json_object	*a, *d;
+	const char		*why;
+	char			 in[JSON_DEPTH_MAX * 8 + 64];
+	size_t			 off;
+	int			 i, depth = JSON_DEPTH_MAX - 3;
+
+	off = strlcpy(in, "[{\"name\":\"deep\",\"x\":", sizeof(in));
+	for (i = 0; i < depth; i++)
+		in[off++] = '[';
+	for (i = 0; i < depth; i++)
+		in[off++] = ']';
+	strlcpy(in + off, "}]", sizeof(in) - off);
+	a = jsonrpc_parse(in, strlen(in), JSON_DEPTH_MAX, &why);
+	cr_assert_not_null(a, "%s", why);
+	/* Too deep for json_tokener_parse(). */
+	cr_assert_null(json_tokener_parse(strchr(in, '{')));
+	cr_assert_eq(set_peer(&tp[2], a), 1);
+	d = toolmap_def(toolmap_lookup("fs_deep"));
+	cr_assert_not_null(d);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(d,
+	    "name")), "fs_deep");
+	json_object_put(d);
 }
 
 Test(toolmap, replace_and_remove)

@@ -2,8 +2,8 @@
  * Every limit and timeout of mcp-mesh, in one place.  Each one is listed
  * in ARCHITECTURE.md ("Limits") and has a test at its edge.
  */
-#ifndef MESH_LIMITS_H
-#define MESH_LIMITS_H
+#ifndef MESH_MESH_LIMITS_H
+#define MESH_MESH_LIMITS_H
 
 /* Framed message layer (supervisor <-> worker socketpair). */
 #define MSG_PAYLOAD_MAX		(8 * 1024 * 1024)	/* one frame's payload */
@@ -66,4 +66,4 @@
 #define WORKER_FAIL_MAX		10	/* crashes in the window: FAILED */
 #define WORKER_LOG_LINE_MAX	1024	/* one LOG message from a worker */
 
-#endif /* MESH_LIMITS_H */
+#endif /* MESH_MESH_LIMITS_H */

@@ -1,0 +1,1027 @@
+/*
+ * Fault isolation, end to end: one misbehaving gateway (every mode of
+ * mcp-test-gateway), a dead or frozen worker, a gateway that goes away
+ * and comes back, each while a healthy peer is being called at the same
+ * time from another session.
+ *
+ * Every test checks the same contract: the client gets exactly one clear
+ * answer (an isError result, or a JSON-RPC error, naming the peer) within
+ * the deadline plus a margin; the healthy peer never sees one error; the
+ * mesh lives on, and answers a normal call and mesh_node_info afterwards.
+ */
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <pthread.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <json-c/json.h>
+
+#include "mesh-limits.h"
+#include "integration/harness.h"
+
+#define T_TIMEOUT	60	/* seconds, any one test */
+#define MESH_TIMEOUT_MS	2000	/* --timeout of the mesh */
+#define MARGIN_MS	1500	/* answer may come this late */
+#define HTTP_WAIT_MS	15000	/* client side: "no answer" beyond */
+#define RECOVER_MS	10000	/* a peer serves again within */
+#define BG_PAUSE_MS	5	/* between two calls of the background */
+#define RSS_SLACK_KB	(8 * 1024)
+#define RSS_SLACK_ASAN_KB (64 * 1024)	/* quarantine, shadow memory */
+
+/* The healthy peer, called in a loop from its own session. */
+struct bg {
+	char		 url[128];
+	pthread_t	 thread;
+	int		 running;
+	atomic_int	 stop;
+	long		 ok;
+	long		 fail;
+	uint64_t	 maxms;
+	char		 firsterr[1024];
+};
+
+/* good (normal gateway), bad (--mode), the mesh bridging both. */
+struct fx {
+	struct proc	*good, *bad, *mesh;
+	int		 gport, bport, mport;
+	char		 murl[128];
+	struct mcp_client c;
+	struct bg	 bg;
+};
+
+static void
+msleep(int ms)
+{
+	struct timespec	ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+/*
+ * tools/call tool args with id in session c, the client waiting at most
+ * wait_ms.  Returns the time to the answer in ms; *r is filled.
+ */
+static uint64_t
+call_id(struct mcp_client *c, int id, const char *tool, const char *args,
+    long wait_ms, struct http_resp *r)
+{
+	struct http_req		 q;
+	struct mcp_hdrbuf	 hb;
+	char			*body;
+	uint64_t		 t0;
+
+	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
+	    id, tool, args != NULL ? args : "{}") == -1)
+		abort();
+	memset(&q, 0, sizeof(q));
+	q.url = c->url;
+	q.body = body;
+	q.timeout_ms = wait_ms;
+	mcp_headers(c, &q, &hb);
+	t0 = harness_now_ms();
+	http_do(&q, r);
+	free(body);
+	return (harness_now_ms() - t0);
+}
+
+static int
+call_next(struct mcp_client *c)
+{
+	return (c->nextid++);
+}
+
+/* The text of an answer: isError's first text, or error.message. */
+static const char *
+answer_text(struct http_resp *r)
+{
+	const char	*s;
+
+	if ((s = tool_text(json_path(r->json, "result"))) != NULL)
+		return (s);
+	if ((s = json_path_str(r->json, "error.message")) != NULL)
+		return (s);
+	return ("");
+}
+
+static int
+answer_id_is(struct http_resp *r, int id)
+{
+	int64_t	 got;
+
+	return (json_path_int(r->json, "id", &got) == 0 && got == id);
+}
+
+static int
+answer_is_error(struct http_resp *r)
+{
+	if (json_path(r->json, "error") != NULL)
+		return (1);
+	return (json_object_get_boolean(json_path(r->json, "result.isError")));
+}
+
+/* Case-insensitive: does s contain one of the words (NULL-terminated)? */
+static int
+has_word(const char *s, const char *const *words)
+{
+	size_t	 i, n, wl;
+
+	for (; *words != NULL; words++) {
+		wl = strlen(*words);
+		n = strlen(s);
+		for (i = 0; i + wl <= n; i++)
+			if (strncasecmp(s + i, *words, wl) == 0)
+				return (1);
+	}
+	return (0);
+}
+
+static char *
+words_str(const char *const *words)
+{
+	static char	 buf[512];
+	size_t		 i, len = 0;
+	int		 n;
+
+	buf[0] = '\0';
+	for (i = 0; words[i] != NULL && len < sizeof(buf); i++) {
+		n = snprintf(buf + len, sizeof(buf) - len, "%s\"%s\"",
+		    i > 0 ? " | " : "", words[i]);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	return (buf);
+}
+
+/*
+ * The one answer to request id: HTTP 200, a JSON-RPC response with that
+ * id, an error (isError or JSON-RPC) naming the peer, with one of the
+ * words of its cause, within max_ms.
+ */
+static void
+expect_clear_error(const char *what, struct http_resp *r, int id,
+    const char *peer, const char *const *words, uint64_t ms, uint64_t max_ms)
+{
+	const char	*text;
+	char		 name[64];
+
+	cr_assert_eq(r->curlcode, 0, "%s: no answer after %llu ms (curl %d): "
+	    "want one error answer naming peer %s", what,
+	    (unsigned long long)ms, r->curlcode, peer);
+	cr_assert_eq(r->status, 200, "%s: HTTP %ld (want 200), body %.500s",
+	    what, r->status, r->body ? r->body : "");
+	cr_assert_not_null(r->json, "%s: body is not a JSON-RPC response: "
+	    "%.500s", what, r->body ? r->body : "");
+	cr_assert(answer_id_is(r, id), "%s: answer id is not %d: %.500s",
+	    what, id, r->body);
+	cr_assert(answer_is_error(r), "%s: want an error (isError or "
+	    "JSON-RPC error), got %.500s", what, r->body);
+	text = answer_text(r);
+	snprintf(name, sizeof(name), "peer %s", peer);
+	cr_assert(strstr(text, name) != NULL, "%s: the error does not name "
+	    "\"%s\": %.500s", what, name, r->body);
+	cr_assert(has_word(text, words), "%s: the error gives no sensible "
+	    "cause (want one of %s): \"%s\"", what, words_str(words), text);
+	cr_assert_leq(ms, max_ms, "%s: answered after %llu ms, want at most "
+	    "%llu ms: %.300s", what, (unsigned long long)ms,
+	    (unsigned long long)max_ms, r->body);
+	cr_log_info("%s: %llu ms: %s", what, (unsigned long long)ms, text);
+}
+
+/* tools/call must succeed with exactly this text. */
+static void
+expect_text(struct mcp_client *c, const char *tool, const char *args,
+    const char *want)
+{
+	struct http_resp	 r;
+	const char		*text;
+	int			 id = call_next(c);
+
+	call_id(c, id, tool, args, HTTP_WAIT_MS, &r);
+	cr_assert_eq(r.status, 200, "%s: curl %d, HTTP %ld, body %.500s",
+	    tool, r.curlcode, r.status, r.body ? r.body : "");
+	cr_assert(answer_id_is(&r, id), "%s: bad answer: %.500s", tool,
+	    r.body ? r.body : "");
+	cr_assert(!answer_is_error(&r), "%s %s: error: %.500s", tool, args,
+	    r.body);
+	text = tool_text(json_path(r.json, "result"));
+	cr_assert(text != NULL && strcmp(text, want) == 0,
+	    "%s %s: got %.500s, want \"%s\"", tool, args, r.body, want);
+	http_resp_free(&r);
+}
+
+/* --- the healthy peer, called all the time ------------------------------- */
+
+static void
+bg_failed(struct bg *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+bg_failed(struct bg *b, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (b->fail++ == 0) {
+		va_start(ap, fmt);
+		vsnprintf(b->firsterr, sizeof(b->firsterr), fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void *
+bg_main(void *arg)
+{
+	struct bg		*b = arg;
+	struct mcp_client	 c;
+	struct http_resp	 r;
+	char			 args[64], want[32];
+	const char		*text;
+	uint64_t		 ms;
+	int			 id;
+
+	if (mcp_open(&c, b->url) == -1) {
+		bg_failed(b, "background: MCP session to %s failed", b->url);
+		return (NULL);
+	}
+	while (!atomic_load(&b->stop)) {
+		id = call_next(&c);
+		snprintf(want, sizeof(want), "good %d", id);
+		snprintf(args, sizeof(args), "{\"text\":\"%s\"}", want);
+		ms = call_id(&c, id, "good_echo", args, HTTP_WAIT_MS, &r);
+		if (ms > b->maxms)
+			b->maxms = ms;
+		text = tool_text(json_path(r.json, "result"));
+		if (r.curlcode != 0 || r.status != 200 || r.json == NULL)
+			bg_failed(b, "good_echo #%d: no answer after %llu ms "
+			    "(curl %d, HTTP %ld): %.300s", id,
+			    (unsigned long long)ms, r.curlcode, r.status,
+			    r.body ? r.body : "");
+		else if (!answer_id_is(&r, id) || answer_is_error(&r) ||
+		    text == NULL || strcmp(text, want) != 0)
+			bg_failed(b, "good_echo #%d after %llu ms: %.500s", id,
+			    (unsigned long long)ms, r.body);
+		else
+			b->ok++;
+		http_resp_free(&r);
+		msleep(BG_PAUSE_MS);
+	}
+	mcp_close(&c);
+	return (NULL);
+}
+
+static void
+bg_start(struct bg *b, const char *url)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->url, sizeof(b->url), "%s", url);
+	atomic_store(&b->stop, 0);
+	cr_assert_eq(pthread_create(&b->thread, NULL, bg_main, b), 0);
+	b->running = 1;
+}
+
+/* Stop it; every call to good must have succeeded. */
+static void
+bg_check(struct bg *b)
+{
+	if (!b->running)
+		return;
+	atomic_store(&b->stop, 1);
+	pthread_join(b->thread, NULL);
+	b->running = 0;
+	cr_log_info("good_echo in the background: %ld ok, %ld failed, "
+	    "slowest %llu ms", b->ok, b->fail, (unsigned long long)b->maxms);
+	cr_assert_eq(b->fail, 0, "the healthy peer failed %ld of %ld calls "
+	    "while the other misbehaved; first: %s", b->fail, b->ok + b->fail,
+	    b->firsterr);
+	cr_assert_gt(b->ok, 0, "the healthy peer was never called");
+}
+
+/* --- set-up -------------------------------------------------------------- */
+
+static void
+fx_start(struct fx *f, const char *mode, int timeout_ms)
+{
+	char	 gurl[128], burl[128], gb[192], bb[192], to[32];
+
+	memset(f, 0, sizeof(*f));
+	f->good = gateway_start("good", &f->gport, NULL);
+	cr_assert_not_null(f->good, "gateway good did not start");
+	if (mode != NULL)
+		f->bad = gateway_start("bad", &f->bport, "--mode", mode, NULL);
+	else
+		f->bad = gateway_start("bad", &f->bport, NULL);
+	cr_assert_not_null(f->bad, "gateway bad (--mode %s) did not start",
+	    mode ? mode : "normal");
+	url_of(f->gport, gurl, sizeof(gurl));
+	url_of(f->bport, burl, sizeof(burl));
+	snprintf(gb, sizeof(gb), "good=%s", gurl);
+	snprintf(bb, sizeof(bb), "bad=%s", burl);
+	snprintf(to, sizeof(to), "%d", timeout_ms);
+	f->mesh = mesh_start(&f->mport, "--timeout", to, "--bridge", gb,
+	    "--bridge", bb, NULL);
+	cr_assert_not_null(f->mesh, "mcp-mesh did not start listening");
+	url_of(f->mport, f->murl, sizeof(f->murl));
+	cr_assert_eq(mesh_wait_peer(f->mesh, "good"), 0,
+	    "peer good never ready");
+	cr_assert_eq(mesh_wait_peer(f->mesh, "bad"), 0,
+	    "peer bad never ready");
+	cr_assert_eq(mcp_open(&f->c, f->murl), 0, "MCP session failed");
+	bg_start(&f->bg, f->murl);
+	/* The background is up and running before the fault. */
+	msleep(200);
+}
+
+/* mesh_node_info: the new structuredContent (to put), or NULL. */
+static struct json_object *
+node_info(struct mcp_client *c)
+{
+	struct http_resp	 r;
+	struct json_object	*sc;
+
+	call_id(c, call_next(c), "mesh_node_info", "{}", HTTP_WAIT_MS, &r);
+	sc = json_path(r.json, "result.structuredContent");
+	if (sc != NULL)
+		json_object_get(sc);
+	http_resp_free(&r);
+	return (sc);
+}
+
+/* peers[] entry of peer in a node_info object (borrowed), or NULL. */
+static struct json_object *
+node_peer(struct json_object *info, const char *peer)
+{
+	struct json_object	*peers, *p;
+	const char		*n;
+	size_t			 i;
+
+	peers = json_path(info, "peers");
+	if (peers == NULL || !json_object_is_type(peers, json_type_array))
+		return (NULL);
+	for (i = 0; i < json_object_array_length(peers); i++) {
+		p = json_object_array_get_idx(peers, i);
+		if ((n = json_path_str(p, "name")) != NULL &&
+		    strcmp(n, peer) == 0)
+			return (p);
+	}
+	return (NULL);
+}
+
+/* The worker pid of a ready peer, else -1. */
+static pid_t
+peer_pid(struct mcp_client *c, const char *peer, char *state, size_t len)
+{
+	struct json_object	*info, *p;
+	const char		*s;
+	int64_t			 pid = -1;
+
+	if (state != NULL && len > 0)
+		state[0] = '\0';
+	if ((info = node_info(c)) == NULL)
+		return (-1);
+	if ((p = node_peer(info, peer)) != NULL) {
+		if ((s = json_path_str(p, "state")) != NULL && state != NULL)
+			snprintf(state, len, "%s", s);
+		if (s == NULL || strcmp(s, "ready") != 0 ||
+		    json_path_int(p, "pid", &pid) == -1)
+			pid = -1;
+	}
+	json_object_put(info);
+	return ((pid_t)pid);
+}
+
+static int
+is_worker(pid_t mesh, pid_t pid)
+{
+	pid_t	 kids[64];
+	char	 path[64], comm[64];
+	FILE	*f;
+	int	 i, n, ok = 0;
+
+	n = proc_children(mesh, kids, 64);
+	for (i = 0; i < n; i++)
+		if (kids[i] == pid)
+			break;
+	if (i == n)
+		return (0);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	if (fgets(comm, sizeof(comm), f) != NULL &&
+	    strncmp(comm, "mcp-mesh-worker", 15) == 0)
+		ok = 1;
+	fclose(f);
+	return (ok);
+}
+
+/* VmRSS of pid in kB, or -1. */
+static long
+rss_kb(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return (kb);
+}
+
+/* Memory growth allowed: larger when pid runs with AddressSanitizer. */
+static long
+rss_slack_kb(pid_t pid)
+{
+	char	 path[64], line[512];
+	FILE	*f;
+	long	 slack = RSS_SLACK_KB;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (slack);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "libasan") != NULL) {
+			slack = RSS_SLACK_ASAN_KB;
+			break;
+		}
+	fclose(f);
+	return (slack);
+}
+
+/* The end of every test: mesh alive, good serving, node_info answering. */
+static void
+fx_finish(struct fx *f)
+{
+	struct json_object	*info, *p;
+	const char		*state;
+
+	bg_check(&f->bg);
+	cr_assert(proc_alive(f->mesh), "the mesh died (status 0x%x)",
+	    f->mesh->status);
+	expect_text(&f->c, "good_echo", "{\"text\":\"after\"}", "after");
+	info = node_info(&f->c);
+	cr_assert_not_null(info, "mesh_node_info did not answer");
+	p = node_peer(info, "good");
+	state = json_path_str(p, "state");
+	cr_assert(state != NULL && strcmp(state, "ready") == 0,
+	    "peer good is not ready: %s", json_object_to_json_string(info));
+	cr_assert_not_null(node_peer(info, "bad"),
+	    "mesh_node_info lacks peer bad: %s",
+	    json_object_to_json_string(info));
+	json_object_put(info);
+	cr_assert(proc_alive(f->mesh), "the mesh died (status 0x%x)",
+	    f->mesh->status);
+	mcp_close(&f->c);
+}
+
+/*
+ * The common case: mode misbehaves on tools/call; call bad_echo n times
+ * (one after the other), each must get one clear error in time.
+ */
+static void
+fault_case(const char *mode, const char *const *words, uint64_t max_ms,
+    int n)
+{
+	struct fx		 f;
+	struct http_resp	 r;
+	char			 what[64];
+	uint64_t		 ms;
+	int			 i, id;
+
+	fx_start(&f, mode, MESH_TIMEOUT_MS);
+	for (i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "--mode %s, bad_echo #%d", mode,
+		    i + 1);
+		id = call_next(&f.c);
+		ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
+		    HTTP_WAIT_MS, &r);
+		expect_clear_error(what, &r, id, "bad", words, ms, max_ms);
+		http_resp_free(&r);
+	}
+	/* The well-behaved tools of bad are not part of the fault. */
+	fx_finish(&f);
+}
+
+/* --- one test per gateway mode ------------------------------------------ */
+
+/* The supervisor's deadline, or the worker's transfer timeout racing it. */
+static const char *const w_timeout[] = { "did not answer", "timed out",
+    NULL };
+
+MESH_TEST(faults, hang, .timeout = T_TIMEOUT)
+{
+	struct fx		 f;
+	struct http_resp	 r;
+	uint64_t		 ms;
+	int			 id;
+
+	fx_start(&f, "hang", MESH_TIMEOUT_MS);
+	id = call_next(&f.c);
+	ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}", HTTP_WAIT_MS,
+	    &r);
+	expect_clear_error("--mode hang, bad_echo", &r, id, "bad", w_timeout,
+	    ms, MESH_TIMEOUT_MS + MARGIN_MS);
+	cr_assert_geq(ms + 100, MESH_TIMEOUT_MS, "timed out after %llu ms, "
+	    "before the deadline of %d ms", (unsigned long long)ms,
+	    MESH_TIMEOUT_MS);
+	http_resp_free(&r);
+	/* Again: a cancelled call leaves nothing behind that blocks. */
+	id = call_next(&f.c);
+	ms = call_id(&f.c, id, "bad_slow", "{\"ms\":1}", HTTP_WAIT_MS, &r);
+	expect_clear_error("--mode hang, bad_slow", &r, id, "bad", w_timeout,
+	    ms, MESH_TIMEOUT_MS + MARGIN_MS);
+	http_resp_free(&r);
+	fx_finish(&f);
+}
+
+MESH_TEST(faults, trickle, .timeout = T_TIMEOUT)
+{
+	enum { N = 20 };
+	struct fx		 f;
+	struct mcp_client	 cl[N];
+	struct http_req		 q[N];
+	struct http_resp	 r[N];
+	struct mcp_hdrbuf	 hb[N];
+	char			*body[N], what[64];
+	pid_t			 wpid;
+	long			 m0, m1, w0, w1;
+	uint64_t		 t0, ms;
+	int			 i, round;
+
+	fx_start(&f, "trickle", MESH_TIMEOUT_MS);
+	wpid = peer_pid(&f.c, "bad", NULL, 0);
+	cr_assert_gt(wpid, 0, "no pid for the worker of bad");
+	m0 = rss_kb(f.mesh->pid);
+	w0 = rss_kb(wpid);
+	for (i = 0; i < N; i++)
+		cr_assert_eq(mcp_open(&cl[i], f.murl), 0);
+	/* N trickled answers at once, twice. */
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < N; i++) {
+			if (asprintf(&body[i], "{\"jsonrpc\":\"2.0\",\"id\":"
+			    "%d,\"method\":\"tools/call\",\"params\":{\"name\":"
+			    "\"bad_echo\",\"arguments\":{\"text\":\"t\"}}}",
+			    100 + i) == -1)
+				abort();
+			memset(&q[i], 0, sizeof(q[i]));
+			q[i].url = cl[i].url;
+			q[i].body = body[i];
+			q[i].timeout_ms = HTTP_WAIT_MS;
+			mcp_headers(&cl[i], &q[i], &hb[i]);
+		}
+		t0 = harness_now_ms();
+		http_perform(q, r, N);
+		ms = harness_now_ms() - t0;
+		for (i = 0; i < N; i++) {
+			snprintf(what, sizeof(what), "--mode trickle, round "
+			    "%d, call %d", round + 1, i);
+			expect_clear_error(what, &r[i], 100 + i, "bad",
+			    w_timeout, ms, MESH_TIMEOUT_MS + MARGIN_MS);
+			http_resp_free(&r[i]);
+			free(body[i]);
+		}
+	}
+	for (i = 0; i < N; i++)
+		mcp_close(&cl[i]);
+	m1 = rss_kb(f.mesh->pid);
+	w1 = rss_kb(wpid);
+	cr_log_info("trickle: mesh VmRSS %ld -> %ld kB, worker %ld -> %ld kB",
+	    m0, m1, w0, w1);
+	cr_assert(m0 > 0 && m1 > 0 && w0 > 0 && w1 > 0,
+	    "VmRSS unreadable (mesh %ld %ld, worker %ld %ld); worker died?",
+	    m0, m1, w0, w1);
+	cr_assert_lt(m1 - m0, rss_slack_kb(f.mesh->pid), "mesh VmRSS grew "
+	    "from %ld to %ld kB over %d trickled calls", m0, m1, 2 * N);
+	cr_assert_lt(w1 - w0, rss_slack_kb(wpid), "worker VmRSS grew from "
+	    "%ld to %ld kB over %d trickled calls", w0, w1, 2 * N);
+	/* The worker was not killed for it: a timeout is not a crash. */
+	cr_assert_eq(peer_pid(&f.c, "bad", NULL, 0), wpid,
+	    "the worker of bad changed over timeouts");
+	fx_finish(&f);
+}
+
+MESH_TEST(faults, garbage, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "invalid", "json", "parse", NULL };
+
+	fault_case("garbage", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, not_jsonrpc, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "json-rpc", "jsonrpc", "invalid",
+	    "not a response", NULL };
+
+	fault_case("not-jsonrpc", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, wrong_id, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "wrong id", "another id",
+	    "mismatch", NULL };
+
+	fault_case("wrong-id", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, deep, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "depth", "deep", "nest", "invalid",
+	    NULL };
+
+	fault_case("deep", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, bad_utf8, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "utf", "invalid", "encoding", NULL };
+
+	fault_case("bad-utf8", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, sse_garbage, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "without", "no answer", "ended",
+	    "invalid", "no response", NULL };
+
+	fault_case("sse-garbage", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, http500, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "500", NULL };
+
+	fault_case("http500", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, huge, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "larger than", "too large", "limit",
+	    NULL };
+
+	/* A size error, not a timeout: well before the deadline. */
+	fault_case("huge", w, MESH_TIMEOUT_MS - 1, 2);
+}
+
+MESH_TEST(faults, reset, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "reset", "closed", "partial",
+	    "transfer", "connection", "received", NULL };
+
+	fault_case("reset", w, MESH_TIMEOUT_MS, 3);
+}
+
+MESH_TEST(faults, flood, .timeout = T_TIMEOUT)
+{
+	struct fx		 f;
+	struct http_resp	 r;
+	const char		*text;
+	char			 what[64];
+	uint64_t		 ms;
+	int			 i, id;
+
+	fx_start(&f, "flood", MESH_TIMEOUT_MS);
+	for (i = 0; i < 3; i++) {
+		snprintf(what, sizeof(what), "--mode flood, bad_echo #%d",
+		    i + 1);
+		id = call_next(&f.c);
+		ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
+		    HTTP_WAIT_MS, &r);
+		cr_assert_eq(r.curlcode, 0, "%s: no answer after %llu ms "
+		    "(curl %d)", what, (unsigned long long)ms, r.curlcode);
+		cr_assert_eq(r.status, 200, "%s: HTTP %ld: %.500s", what,
+		    r.status, r.body ? r.body : "");
+		cr_assert(answer_id_is(&r, id), "%s: bad answer: %.500s",
+		    what, r.body ? r.body : "");
+		text = answer_text(&r);
+		if (answer_is_error(&r))
+			cr_assert(strstr(text, "peer bad") != NULL,
+			    "%s: the error does not name peer bad: %.500s",
+			    what, r.body);
+		else
+			cr_assert_str_eq(text, "after the flood",
+			    "%s: %.500s", what, r.body);
+		cr_assert_leq(ms, MESH_TIMEOUT_MS + MARGIN_MS,
+		    "%s: answered after %llu ms", what,
+		    (unsigned long long)ms);
+		cr_log_info("%s: %llu ms: %s", what, (unsigned long long)ms,
+		    text);
+		http_resp_free(&r);
+		/* The mesh itself is responsive meanwhile. */
+		expect_text(&f.c, "good_add", "{\"a\":1,\"b\":2}", "3");
+	}
+	fx_finish(&f);
+}
+
+MESH_TEST(faults, bad_tools, .timeout = T_TIMEOUT)
+{
+	static const char *const want[] = {
+		"good_echo", "good_add", "good_slow", "good_fail",
+		"bad_echo", "bad_add", "bad_dup", "bad_bulk_0000",
+		"bad_bulk_4999", "mesh_node_info", NULL
+	};
+	struct fx		 f;
+	struct json_object	*tools, *seen;
+	const char		*name;
+	regex_t			 re;
+	size_t			 i, n;
+	int			 dup = 0;
+
+	fx_start(&f, "bad-tools", MESH_TIMEOUT_MS);
+	cr_assert_eq(regcomp(&re, "^[A-Za-z0-9_-]{1,64}$", REG_EXTENDED |
+	    REG_NOSUB), 0);
+	tools = mcp_list_tools(&f.c);
+	cr_assert_not_null(tools, "tools/list failed");
+	n = json_object_array_length(tools);
+	seen = json_object_new_object();
+	for (i = 0; i < n; i++) {
+		name = json_path_str(json_object_array_get_idx(tools, i),
+		    "name");
+		cr_assert_not_null(name, "tool %zu has no name: %s", i,
+		    json_object_to_json_string(
+		    json_object_array_get_idx(tools, i)));
+		cr_assert_eq(regexec(&re, name, 0, NULL, 0), 0,
+		    "tools/list has an invalid name \"%s\"", name);
+		cr_assert(!json_object_object_get_ex(seen, name, NULL),
+		    "tools/list has \"%s\" twice", name);
+		json_object_object_add(seen, name, NULL);
+		if (strncmp(name, "bad_dup", 7) == 0)
+			dup++;
+	}
+	regfree(&re);
+	json_object_put(seen);
+	for (i = 0; want[i] != NULL; i++)
+		cr_assert(tools_has(tools, want[i]), "tools/list lacks %s",
+		    want[i]);
+	cr_assert_eq(dup, 1, "the two tools named dup gave %d exposed tools",
+	    dup);
+	/* 10 tools of bad with a broken name, 5,000 bulk, the built-ins. */
+	cr_assert_geq(n, 5000 + 4 + 4, "only %zu tools listed", n);
+	cr_log_info("bad-tools: %zu tools listed, every name valid and unique",
+	    n);
+	json_object_put(tools);
+	expect_text(&f.c, "bad_echo", "{\"text\":\"still\"}", "still");
+	expect_text(&f.c, "good_echo", "{\"text\":\"fine\"}", "fine");
+	fx_finish(&f);
+}
+
+/* --- processes dying ------------------------------------------------------ */
+
+/* The gateway of bad exits, comes back on the same port later. */
+MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "not reachable", "refused",
+	    "connect", "failed", "down", "unavailable", NULL };
+	struct fx		 f;
+	struct http_resp	 r;
+	struct proc		*again = NULL;
+	char			 port[16], what[64];
+	uint64_t		 t0, ms, back;
+	int			 i, id, ok = 0, tries;
+
+	fx_start(&f, NULL, MESH_TIMEOUT_MS);
+	expect_text(&f.c, "bad_echo", "{\"text\":\"before\"}", "before");
+	kill(f.bad->pid, SIGKILL);
+	cr_assert_eq(proc_wait_exit(f.bad, 5000), 0, "gateway bad lives on");
+	for (i = 0; i < 5; i++) {
+		snprintf(what, sizeof(what), "gateway bad down, bad_echo #%d",
+		    i + 1);
+		id = call_next(&f.c);
+		ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
+		    HTTP_WAIT_MS, &r);
+		expect_clear_error(what, &r, id, "bad", w, ms,
+		    MESH_TIMEOUT_MS + MARGIN_MS);
+		http_resp_free(&r);
+		msleep(250);
+	}
+	snprintf(port, sizeof(port), "%d", f.bport);
+	/* The later --port wins over the harness's --port 0. */
+	for (tries = 0; again == NULL && tries < 20; tries++) {
+		again = gateway_start("bad-again", &i, "--port", port, NULL);
+		if (again == NULL)
+			msleep(250);
+	}
+	cr_assert_not_null(again, "gateway bad could not listen on port %s "
+	    "again", port);
+	cr_assert_eq(i, f.bport, "gateway bad came back on %d, not %d", i,
+	    f.bport);
+	t0 = harness_now_ms();
+	back = 0;
+	while (!ok && harness_now_ms() - t0 < RECOVER_MS) {
+		id = call_next(&f.c);
+		call_id(&f.c, id, "bad_echo", "{\"text\":\"back\"}",
+		    HTTP_WAIT_MS, &r);
+		if (r.status == 200 && answer_id_is(&r, id) &&
+		    !answer_is_error(&r) && strcmp(answer_text(&r), "back") ==
+		    0) {
+			ok = 1;
+			back = harness_now_ms() - t0;
+		}
+		http_resp_free(&r);
+		if (!ok)
+			msleep(200);
+	}
+	cr_assert(ok, "peer bad did not serve again within %d ms of its "
+	    "gateway coming back on the same port", RECOVER_MS);
+	cr_log_info("gateway back: bad_echo served again after %llu ms",
+	    (unsigned long long)back);
+	expect_text(&f.c, "bad_add", "{\"a\":40,\"b\":2}", "42");
+	fx_finish(&f);
+}
+
+struct slowcall {
+	char		 url[128];
+	struct http_resp r;
+	int		 id;
+	uint64_t	 done;		/* when answered (monotonic ms) */
+	uint64_t	 ms;
+	int		 opened;
+};
+
+static void *
+slow_main(void *arg)
+{
+	struct slowcall		*s = arg;
+	struct mcp_client	 c;
+
+	if (mcp_open(&c, s->url) == -1) {
+		s->opened = -1;
+		return (NULL);
+	}
+	s->opened = 1;
+	s->id = call_next(&c);
+	s->ms = call_id(&c, s->id, "bad_slow", "{\"ms\":3000}", HTTP_WAIT_MS,
+	    &s->r);
+	s->done = harness_now_ms();
+	mcp_close(&c);
+	return (NULL);
+}
+
+/* Wait until peer has n calls in flight (node_info), up to ms. */
+static int
+wait_inflight(struct mcp_client *c, const char *peer, int n, int ms)
+{
+	struct json_object	*info;
+	int64_t			 v = -1;
+	uint64_t		 t0 = harness_now_ms();
+
+	while (harness_now_ms() - t0 < (uint64_t)ms) {
+		if ((info = node_info(c)) != NULL) {
+			v = -1;
+			json_path_int(node_peer(info, peer), "inflight", &v);
+			json_object_put(info);
+			if (v >= n)
+				return (0);
+		}
+		msleep(20);
+	}
+	return (-1);
+}
+
+/* Poll until bad_echo succeeds; ms it took, or -1. */
+static int64_t
+wait_serving(struct mcp_client *c, const char *tool, int limit_ms)
+{
+	struct http_resp	 r;
+	uint64_t		 t0 = harness_now_ms();
+	int			 id, ok;
+
+	while (harness_now_ms() - t0 < (uint64_t)limit_ms) {
+		id = call_next(c);
+		call_id(c, id, tool, "{\"text\":\"again\"}", HTTP_WAIT_MS, &r);
+		ok = r.status == 200 && answer_id_is(&r, id) &&
+		    !answer_is_error(&r) &&
+		    strcmp(answer_text(&r), "again") == 0;
+		http_resp_free(&r);
+		if (ok)
+			return ((int64_t)(harness_now_ms() - t0));
+		msleep(50);
+	}
+	return (-1);
+}
+
+MESH_TEST(faults, worker_sigkill, .timeout = T_TIMEOUT)
+{
+	static const char *const w[] = { "killed", "SIGKILL", "died",
+	    "failed during", "signal", NULL };
+	struct fx		 f;
+	struct slowcall		 s;
+	struct json_object	*info;
+	pthread_t		 th;
+	pid_t			 wpid, npid;
+	char			 needle[96], *line;
+	uint64_t		 tkill;
+	int64_t			 back, restarts = -1;
+
+	/* The slow call would finish well inside this deadline. */
+	fx_start(&f, NULL, 8000);
+	wpid = peer_pid(&f.c, "bad", NULL, 0);
+	cr_assert_gt(wpid, 0, "no worker pid for peer bad in mesh_node_info");
+	cr_assert(is_worker(f.mesh->pid, wpid), "pid %d is not an "
+	    "mcp-mesh-worker child of the mesh", (int)wpid);
+	memset(&s, 0, sizeof(s));
+	snprintf(s.url, sizeof(s.url), "%s", f.murl);
+	cr_assert_eq(pthread_create(&th, NULL, slow_main, &s), 0);
+	cr_assert_eq(wait_inflight(&f.c, "bad", 1, 3000), 0,
+	    "bad_slow never in flight on peer bad");
+	tkill = harness_now_ms();
+	cr_assert_eq(kill(wpid, SIGKILL), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(s.opened, 1, "MCP session for the slow call failed");
+	expect_clear_error("bad_slow ms=3000 in flight, worker SIGKILLed",
+	    &s.r, s.id, "bad", w, s.done - tkill, 1000);
+	cr_log_info("in-flight call answered %llu ms after the kill "
+	    "(%llu ms after it was sent)",
+	    (unsigned long long)(s.done - tkill), (unsigned long long)s.ms);
+	http_resp_free(&s.r);
+	snprintf(needle, sizeof(needle), "peer bad: worker %d killed by "
+	    "SIGKILL", (int)wpid);
+	line = proc_wait_log(f.mesh, needle, 5000);
+	cr_assert_not_null(line, "the mesh did not log \"%s\"", needle);
+	free(line);
+	back = wait_serving(&f.c, "bad_echo", RECOVER_MS);
+	cr_assert_geq(back, 0, "peer bad did not serve again within %d ms "
+	    "of its worker's death", RECOVER_MS);
+	cr_log_info("worker SIGKILL: bad_echo served again %lld ms after "
+	    "the answer", (long long)back);
+	npid = peer_pid(&f.c, "bad", NULL, 0);
+	cr_assert(npid > 0 && npid != wpid, "peer bad: worker pid %d after "
+	    "restart (was %d)", (int)npid, (int)wpid);
+	cr_assert(is_worker(f.mesh->pid, npid), "new pid %d is not a worker "
+	    "of the mesh", (int)npid);
+	info = node_info(&f.c);
+	json_path_int(node_peer(info, "bad"), "restarts", &restarts);
+	cr_assert_geq(restarts, 1, "mesh_node_info: restarts of bad: %s",
+	    json_object_to_json_string(info));
+	json_object_put(info);
+	fx_finish(&f);
+}
+
+/*
+ * A frozen worker: calls time out, and the liveness ping kills it after
+ * WORKER_PING_TIMEOUT_MS (plus up to one WORKER_PING_INTERVAL_MS).
+ */
+MESH_TEST(faults, worker_sigstop, .timeout = 90)
+{
+	struct fx		 f;
+	struct http_resp	 r;
+	pid_t			 wpid, npid;
+	char			 needle[96], *line;
+	uint64_t		 tstop, ms, killed;
+	int64_t			 back;
+	int			 id;
+
+	fx_start(&f, NULL, MESH_TIMEOUT_MS);
+	wpid = peer_pid(&f.c, "bad", NULL, 0);
+	cr_assert_gt(wpid, 0, "no worker pid for peer bad");
+	cr_assert(is_worker(f.mesh->pid, wpid), "pid %d is not a worker",
+	    (int)wpid);
+	tstop = harness_now_ms();
+	cr_assert_eq(kill(wpid, SIGSTOP), 0);
+	id = call_next(&f.c);
+	ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"frozen\"}",
+	    HTTP_WAIT_MS, &r);
+	expect_clear_error("worker SIGSTOPped, bad_echo", &r, id, "bad",
+	    w_timeout, ms, MESH_TIMEOUT_MS + MARGIN_MS);
+	http_resp_free(&r);
+	snprintf(needle, sizeof(needle), "peer bad: worker %d killed",
+	    (int)wpid);
+	line = proc_wait_log(f.mesh, needle, WORKER_PING_INTERVAL_MS +
+	    WORKER_PING_TIMEOUT_MS + 5000);
+	killed = harness_now_ms() - tstop;
+	if (line == NULL)
+		kill(wpid, SIGCONT);
+	cr_assert_not_null(line, "a stopped worker was not killed after %llu "
+	    "ms (ping interval %d ms, timeout %d ms): no \"%s\"",
+	    (unsigned long long)killed, WORKER_PING_INTERVAL_MS,
+	    WORKER_PING_TIMEOUT_MS, needle);
+	free(line);
+	cr_assert(pid_gone(wpid, 2000), "worker %d still runs", (int)wpid);
+	cr_log_info("worker SIGSTOP: killed by the mesh %llu ms after the "
+	    "stop", (unsigned long long)killed);
+	back = wait_serving(&f.c, "bad_echo", RECOVER_MS);
+	cr_assert_geq(back, 0, "peer bad did not serve again within %d ms "
+	    "of its frozen worker's death", RECOVER_MS);
+	npid = peer_pid(&f.c, "bad", NULL, 0);
+	cr_assert(npid > 0 && npid != wpid, "peer bad: pid %d after restart "
+	    "(was %d)", (int)npid, (int)wpid);
+	fx_finish(&f);
+}
