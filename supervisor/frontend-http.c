@@ -36,12 +36,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-/* XXX to common/limits.h */
-#define HTTP_CONN_MEMORY_MAX	(64 * 1024)	/* MHD pool: headers, send buffer */
-#define HTTP_BODY_KEEP		(64 * 1024)	/* body buffer kept between requests */
-#define HTTP_SSE_BLOCK		(16 * 1024)	/* one read from a GET stream */
-#define HTTP_SESSION_SWEEP_MS	60000		/* idle sessions looked for */
-#define HTTP_BATCH_MAX		256		/* messages in one 2025-03-26 batch */
 
 #define HTTP_PATH		"/mcp"
 #define HTTP_ALLOW		"GET, POST, DELETE"

@@ -378,7 +378,7 @@ killer_wait_back(struct chaos *ch, struct mcp_client *c, int peer,
 		uint64_t tq = harness_now_ms();
 		if ((info = node_info(c, &ch->killer)) != NULL) {
 			pid = info_pid(info, peer_names[peer], &state);
-			fprintf(stderr, "DBG +%llu q %llu ms state %s pid %d\n", (unsigned long long)(harness_now_ms() - tkill), (unsigned long long)(harness_now_ms() - tq), state ? state : "-", (int)pid);
+			fprintf(stderr, "DBG %s +%llu q %llu ms state %s pid %d\n", peer_names[peer], (unsigned long long)(harness_now_ms() - tkill), (unsigned long long)(harness_now_ms() - tq), state ? state : "-", (int)pid);
 			json_object_put(info);
 			if (pid > 0 && pid != old)
 				return ((int64_t)(harness_now_ms() - tkill));
