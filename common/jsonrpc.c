@@ -4,6 +4,7 @@
  * checked, and must consume the whole input.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <json-c/json_visit.h>
 
 #include "jsonrpc.h"
 #include "xmalloc.h"
@@ -77,6 +79,63 @@ jsonrpc_utf8_valid(const unsigned char *p, size_t len)
 	return (1);
 }
 
+/* RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+jsonrpc_number_text_ok(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return (0);
+	if (*s == '.') {
+		if (*++s < '0' || *s > '9')
+			return (0);
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		if (*++s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return (0);
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return (*s == '\0');
+}
+
+static int
+jsonrpc_visit_number(struct json_object *o, int flags, struct json_object *parent,
+    const char *key, size_t *index, void *arg)
+{
+	if (flags == JSON_C_VISIT_SECOND || !json_object_is_type(o, json_type_double))
+		return (JSON_C_VISIT_RETURN_CONTINUE);
+	if (!isfinite(json_object_get_double(o)))
+		return (JSON_C_VISIT_RETURN_ERROR);
+	/*
+	 * json-c keeps a double's source text and prints it back verbatim;
+	 * its strict mode still takes "1." or "02.5".  Such text is reprinted
+	 * in canonical form so nothing invalid is ever passed on, while valid
+	 * text (most numbers) stays exactly as the sender wrote it.
+	 */
+	if (!jsonrpc_number_text_ok(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN)))
+		json_object_set_serializer(o, NULL, NULL, NULL);
+	return (JSON_C_VISIT_RETURN_CONTINUE);
+}
+
+/* Returns -1 if the tree holds a NaN or an infinity. */
+static int
+jsonrpc_check_numbers(struct json_object *obj)
+{
+	return (json_c_visit(obj, 0, jsonrpc_visit_number, NULL) == -1 ? -1 : 0);
+}
+
 struct json_object *
 jsonrpc_parse(const char *buf, size_t len, int maxdepth, const char **why)
 {
@@ -137,6 +196,11 @@ jsonrpc_parse(const char *buf, size_t len, int maxdepth, const char **why)
 	if (end < len && !jsonrpc_only_space(buf + end, len - end)) {
 		json_object_put(obj);
 		*why = "trailing data after JSON";
+		return (NULL);
+	}
+	if (jsonrpc_check_numbers(obj) == -1) {
+		json_object_put(obj);
+		*why = "invalid JSON: NaN or Infinity is not a JSON number";
 		return (NULL);
 	}
 	return (obj);

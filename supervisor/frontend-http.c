@@ -848,7 +848,8 @@ http_post(struct hconn *hc)
 		return (http_error(hc, MHD_HTTP_CONTENT_TOO_LARGE,
 		    JSONRPC_INVALID_REQUEST, "Payload Too Large: body exceeds "
 		    "%d bytes", HTTP_BODY_MAX));
-	msg = jsonrpc_parse(hc->body.p + hc->body.off, hbuf_used(&hc->body),
+	msg = jsonrpc_parse(hc->body.p != NULL ? hc->body.p + hc->body.off : "",
+	    hbuf_used(&hc->body),
 	    JSON_DEPTH_MAX, &why);
 	if (msg == NULL)
 		return (http_error(hc, MHD_HTTP_BAD_REQUEST, JSONRPC_PARSE_ERROR,

@@ -23,6 +23,8 @@
  *	   notification goes to every session's GET stream
  * In every mode "@SID@" is replaced by the id of a live session, so raw
  * requests can reach session-bound paths (GET streams, DELETE, batches).
+ * FUZZ_HTTP_DEBUG set in the environment reports every exchange that ran
+ * into the deadline (a slow target means the server kept a connection).
  */
 #include <sys/types.h>
 #include <sys/socket.h>

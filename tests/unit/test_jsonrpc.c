@@ -337,3 +337,30 @@ Test(build, round_trip_checks)
 	json_object_put(o);
 	json_object_put(id);
 }
+
+/* What json-c's strict mode lets through must not pass on as invalid JSON. */
+Test(parse, numbers_canonical)
+{
+	static const char	 text[] = "{\"v\":0.10,\"w\":1e5,\"x\":-2.50E-3}";
+	struct json_object	*o;
+	const char		*why, *s;
+	size_t			 len;
+
+	cr_assert_null(jsonrpc_parse("{\"v\":NaN}", 9, JSON_DEPTH_MAX, &why));
+	cr_assert_null(jsonrpc_parse("[Infinity]", 10, JSON_DEPTH_MAX, &why));
+	cr_assert_null(jsonrpc_parse("[-Infinity]", 11, JSON_DEPTH_MAX, &why));
+
+	/* A trailing dot is reprinted canonically. */
+	o = jsonrpc_parse("{\"v\":1.}", 8, JSON_DEPTH_MAX, &why);
+	cr_assert_not_null(o, "%s", why);
+	s = jsonrpc_string(o, &len);
+	cr_assert_null(strstr(s, "1.}"), "%s", s);
+	json_object_put(o);
+
+	/* Valid number text is kept exactly as written. */
+	o = jsonrpc_parse(text, strlen(text), JSON_DEPTH_MAX, &why);
+	cr_assert_not_null(o, "%s", why);
+	s = jsonrpc_string(o, &len);
+	cr_assert_str_eq(s, text);
+	json_object_put(o);
+}
