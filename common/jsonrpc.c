@@ -115,17 +115,19 @@ jsonrpc_visit_number(struct json_object *o, int flags, struct json_object *paren
 {
 	if (flags == JSON_C_VISIT_SECOND || !json_object_is_type(o, json_type_double))
 		return (JSON_C_VISIT_RETURN_CONTINUE);
-	if (!isfinite(json_object_get_double(o)))
-		return (JSON_C_VISIT_RETURN_ERROR);
 	/*
 	 * json-c keeps a double's source text and prints it back verbatim;
-	 * its strict mode still takes "1." or "02.5".  Such text is reprinted
-	 * in canonical form so nothing invalid is ever passed on, while valid
-	 * text (most numbers) stays exactly as the sender wrote it.
+	 * its strict mode still takes NaN, Infinity, "1." or "02.5".  Valid
+	 * text (even 1e400, which overflows a double) passes on exactly as
+	 * written; NaN and Infinity are refused; other invalid text is
+	 * reprinted in canonical form, so nothing invalid is passed on.
 	 */
-	if (!jsonrpc_number_text_ok(json_object_to_json_string_ext(o,
+	if (jsonrpc_number_text_ok(json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN)))
-		json_object_set_serializer(o, NULL, NULL, NULL);
+		return (JSON_C_VISIT_RETURN_CONTINUE);
+	if (!isfinite(json_object_get_double(o)))
+		return (JSON_C_VISIT_RETURN_ERROR);
+	json_object_set_serializer(o, NULL, NULL, NULL);
 	return (JSON_C_VISIT_RETURN_CONTINUE);
 }
 
