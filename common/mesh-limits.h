@@ -23,6 +23,14 @@
 #define UPSTREAM_INIT_TIMEOUT_MS	10000	/* initialize + tools/list */
 #define UPSTREAM_HEADER_MAX	1024	/* one response header line kept */
 #define UPSTREAM_REINIT_MAX	1	/* re-initializes for one request on 404 */
+#define WORKER_CONFIG_TIMEOUT_MS	WORKER_HELLO_TIMEOUT_MS	/* HELLO to CONFIG */
+#define UPSTREAM_DELETE_TIMEOUT_MS	1000	/* DELETE of the session at exit */
+#define UPSTREAM_HOST_CONNECTIONS_MAX	64	/* keep-alive connections to a gateway */
+#define UPSTREAM_ERROR_SNIPPET		200	/* body bytes quoted in a failure */
+#define UPSTREAM_XFER_POOL_MAX		64	/* idle transfers kept for reuse */
+#define UPSTREAM_XFER_KEEP_MAX		(64 * 1024)	/* buffer kept by an idle transfer */
+#define UPSTREAM_GET_RETRY_MS		5000	/* reopen a dropped GET stream */
+#define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
 
 /* Downstream clients (front-ends). */
 #define HTTP_BODY_MAX		(4 * 1024 * 1024)	/* one POST body */

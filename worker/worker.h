@@ -16,35 +16,6 @@
 #include "mesh-limits.h"
 #include "log.h"
 
-/*
- * Limits the worker needs that common/limits.h does not have yet (asked
- * for; these definitions step aside once it does).
- */
-#ifndef WORKER_CONFIG_TIMEOUT_MS
-#define WORKER_CONFIG_TIMEOUT_MS	WORKER_HELLO_TIMEOUT_MS	/* HELLO to CONFIG */
-#endif
-#ifndef UPSTREAM_DELETE_TIMEOUT_MS
-#define UPSTREAM_DELETE_TIMEOUT_MS	1000	/* DELETE of the session at exit */
-#endif
-#ifndef UPSTREAM_HOST_CONNECTIONS_MAX
-#define UPSTREAM_HOST_CONNECTIONS_MAX	64	/* keep-alive connections to a gateway */
-#endif
-#ifndef UPSTREAM_ERROR_SNIPPET
-#define UPSTREAM_ERROR_SNIPPET		200	/* body bytes quoted in a failure */
-#endif
-#ifndef UPSTREAM_XFER_POOL_MAX
-#define UPSTREAM_XFER_POOL_MAX		64	/* idle transfers kept for reuse */
-#endif
-#ifndef UPSTREAM_XFER_KEEP_MAX
-#define UPSTREAM_XFER_KEEP_MAX		(64 * 1024)	/* buffer kept by an idle transfer */
-#endif
-#ifndef UPSTREAM_GET_RETRY_MS
-#define UPSTREAM_GET_RETRY_MS		5000	/* reopen a dropped GET stream */
-#endif
-#ifndef UPSTREAM_SESSION_ID_MAX
-#define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
-#endif
-/* One FAIL/CALLFAIL reason: room for the URL and a quoted body start. */
 #define WORKER_REASON_MAX		(PEER_URL_MAX + UPSTREAM_ERROR_SNIPPET * 4 + 512)
 
 struct worker_config {

@@ -288,7 +288,10 @@ mean_us(const struct lat *l)
 	return (l->n ? sum / (double)l->n / NSEC_PER_USEC : -1);
 }
 
-/* The common part of every latency report: "p50_us":...,"max_us":... */
+/*
+ * The common part of every latency report: "p50_us":...,"max_us":...
+ * Each set of samples is reported once; its memory goes with it.
+ */
 static void
 print_lat(struct lat *l)
 {
@@ -297,6 +300,9 @@ print_lat(struct lat *l)
 	    "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f",
 	    l->n, pct_us(l, 0), mean_us(l), pct_us(l, 0.50), pct_us(l, 0.90),
 	    pct_us(l, 0.99), pct_us(l, 1.0));
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
 }
 
 /* --- /proc of the watched processes ------------------------------------ */
@@ -474,7 +480,8 @@ resp_headers(struct resp *r, const struct buf *in)
 {
 	const char *p, *end, *eol;
 
-	if ((end = memmem(in->p, in->len, "\r\n\r\n", 4)) == NULL)
+	if (in->len < 4 ||
+	    (end = memmem(in->p, in->len, "\r\n\r\n", 4)) == NULL)
 		return (RESP_MORE);
 	r->hdr_len = (size_t)(end - in->p) + 4;
 	if (in->len < 12 || strncmp(in->p, "HTTP/1.", 7) != 0)

@@ -38,7 +38,8 @@
 #define RECOVER_MS	10000	/* a peer serves again within */
 #define BG_PAUSE_MS	5	/* between two calls of the background */
 #define RSS_SLACK_KB	(8 * 1024)
-#define RSS_SLACK_ASAN_KB (64 * 1024)	/* quarantine, shadow memory */
+#define RSS_SLACK_ASAN_KB (32 * 1024)	/* shadow, allocator caches */
+#define ASAN_QUARANTINE	"quarantine_size_mb=4"
 
 /* The healthy peer, called in a loop from its own session. */
 struct bg {
@@ -60,6 +61,8 @@ struct fx {
 	struct mcp_client c;
 	struct bg	 bg;
 };
+
+static void	 asan_small_quarantine(void);
 
 static void
 msleep(int ms)
@@ -169,6 +172,17 @@ words_str(const char *const *words)
 	return (buf);
 }
 
+/* "peer x: could not ...: " : a message whose cause is empty. */
+static int
+cause_empty(const char *text)
+{
+	size_t	 n = strlen(text);
+
+	while (n > 0 && text[n - 1] == ' ')
+		n--;
+	return (n == 0 || text[n - 1] == ':');
+}
+
 /*
  * The one answer to request id: HTTP 200, a JSON-RPC response with that
  * id, an error (isError or JSON-RPC) naming the peer, with one of the
@@ -196,6 +210,8 @@ expect_clear_error(const char *what, struct http_resp *r, int id,
 	snprintf(name, sizeof(name), "peer %s", peer);
 	cr_assert(strstr(text, name) != NULL, "%s: the error does not name "
 	    "\"%s\": %.500s", what, name, r->body);
+	cr_assert(!cause_empty(text), "%s: the error's cause is empty: "
+	    "\"%s\"", what, text);
 	cr_assert(has_word(text, words), "%s: the error gives no sensible "
 	    "cause (want one of %s): \"%s\"", what, words_str(words), text);
 	cr_assert_leq(ms, max_ms, "%s: answered after %llu ms, want at most "
@@ -333,6 +349,7 @@ fx_start(struct fx *f, const char *mode, int timeout_ms)
 	snprintf(gb, sizeof(gb), "good=%s", gurl);
 	snprintf(bb, sizeof(bb), "bad=%s", burl);
 	snprintf(to, sizeof(to), "%d", timeout_ms);
+	asan_small_quarantine();
 	f->mesh = mesh_start(&f->mport, "--timeout", to, "--bridge", gb,
 	    "--bridge", bb, NULL);
 	cr_assert_not_null(f->mesh, "mcp-mesh did not start listening");
@@ -445,6 +462,25 @@ rss_kb(pid_t pid)
 			kb = strtol(line + 6, NULL, 10);
 	fclose(f);
 	return (kb);
+}
+
+/*
+ * Under AddressSanitizer the freed-memory quarantine (256 MiB by default)
+ * would be the growth measured: the programs under test get a small one.
+ */
+static void
+asan_small_quarantine(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	const char	*old = getenv("ASAN_OPTIONS");
+	char		 buf[1024];
+
+	if (old != NULL && strstr(old, "quarantine_size_mb") != NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s%s" ASAN_QUARANTINE, old ? old : "",
+	    old && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", buf, 1);
+#endif
 }
 
 /* Memory growth allowed: larger when pid runs with AddressSanitizer. */
@@ -918,6 +954,59 @@ wait_serving(struct mcp_client *c, const char *tool, int limit_ms)
 	return (-1);
 }
 
+/*
+ * BURST calls of tool at once in session c, each answered: a success
+ * echoing "burst", or an error naming peer with a cause.  For the
+ * moments right after a worker's death.
+ */
+#define BURST	16
+static void
+expect_burst(struct mcp_client *c, const char *tool, const char *peer,
+    const char *what, int *nerr)
+{
+	struct http_req		 q[BURST];
+	struct http_resp	 r[BURST];
+	struct mcp_hdrbuf	 hb[BURST];
+	char			*body[BURST], name[64];
+	const char		*text;
+	int			 i, base = c->nextid;
+
+	c->nextid += BURST;
+	for (i = 0; i < BURST; i++) {
+		if (asprintf(&body[i], "{\"jsonrpc\":\"2.0\",\"id\":%d,"
+		    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\","
+		    "\"arguments\":{\"text\":\"burst\"}}}", base + i,
+		    tool) == -1)
+			abort();
+		memset(&q[i], 0, sizeof(q[i]));
+		q[i].url = c->url;
+		q[i].body = body[i];
+		q[i].timeout_ms = HTTP_WAIT_MS;
+		mcp_headers(c, &q[i], &hb[i]);
+	}
+	http_perform(q, r, BURST);
+	snprintf(name, sizeof(name), "peer %s", peer);
+	for (i = 0; i < BURST; i++) {
+		cr_assert(r[i].curlcode == 0 && r[i].status == 200 &&
+		    answer_id_is(&r[i], base + i), "%s, call %d: no answer "
+		    "(curl %d, HTTP %ld): %.300s", what, i, r[i].curlcode,
+		    r[i].status, r[i].body ? r[i].body : "");
+		text = answer_text(&r[i]);
+		if (answer_is_error(&r[i])) {
+			(*nerr)++;
+			cr_assert(strstr(text, name) != NULL, "%s, call %d: "
+			    "the error does not name \"%s\": %.300s", what, i,
+			    name, r[i].body);
+			cr_assert(!cause_empty(text), "%s, call %d: the "
+			    "error's cause is empty: \"%s\"", what, i, text);
+		} else
+			cr_assert_str_eq(text, "burst", "%s, call %d: %.300s",
+			    what, i, r[i].body);
+		http_resp_free(&r[i]);
+		free(body[i]);
+	}
+}
+
 MESH_TEST(faults, worker_sigkill, .timeout = T_TIMEOUT)
 {
 	static const char *const w[] = { "killed", "SIGKILL", "died",
@@ -930,6 +1019,7 @@ MESH_TEST(faults, worker_sigkill, .timeout = T_TIMEOUT)
 	char			 needle[96], *line;
 	uint64_t		 tkill;
 	int64_t			 back, restarts = -1;
+	int			 nerr = 0;
 
 	/* The slow call would finish well inside this deadline. */
 	fx_start(&f, NULL, 8000);
@@ -944,10 +1034,18 @@ MESH_TEST(faults, worker_sigkill, .timeout = T_TIMEOUT)
 	    "bad_slow never in flight on peer bad");
 	tkill = harness_now_ms();
 	cr_assert_eq(kill(wpid, SIGKILL), 0);
+	/* Calls arriving while the mesh learns of the death. */
+	expect_burst(&f.c, "bad_echo", "bad", "bad_echo right after the "
+	    "worker's SIGKILL", &nerr);
 	pthread_join(th, NULL);
+	/* And once the in-flight call was answered (the socket's EOF). */
+	expect_burst(&f.c, "bad_echo", "bad", "bad_echo after the in-flight "
+	    "call was answered", &nerr);
 	cr_assert_eq(s.opened, 1, "MCP session for the slow call failed");
 	expect_clear_error("bad_slow ms=3000 in flight, worker SIGKILLed",
 	    &s.r, s.id, "bad", w, s.done - tkill, 1000);
+	cr_assert_gt(nerr, 0, "a burst right after the kill met no dead "
+	    "worker");
 	cr_log_info("in-flight call answered %llu ms after the kill "
 	    "(%llu ms after it was sent)",
 	    (unsigned long long)(s.done - tkill), (unsigned long long)s.ms);
@@ -1004,7 +1102,8 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	http_resp_free(&r);
 	snprintf(needle, sizeof(needle), "peer bad: worker %d killed",
 	    (int)wpid);
-	line = proc_wait_log(f.mesh, needle, WORKER_PING_INTERVAL_MS +
+	/* Waits past the bound to see when it happens, if ever. */
+	line = proc_wait_log(f.mesh, needle, 2 * WORKER_PING_INTERVAL_MS +
 	    WORKER_PING_TIMEOUT_MS + 5000);
 	killed = harness_now_ms() - tstop;
 	if (line == NULL)
@@ -1013,10 +1112,10 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	    "ms (ping interval %d ms, timeout %d ms): no \"%s\"",
 	    (unsigned long long)killed, WORKER_PING_INTERVAL_MS,
 	    WORKER_PING_TIMEOUT_MS, needle);
+	cr_log_info("worker SIGSTOP: %s, %llu ms after the stop", line,
+	    (unsigned long long)killed);
 	free(line);
 	cr_assert(pid_gone(wpid, 2000), "worker %d still runs", (int)wpid);
-	cr_log_info("worker SIGSTOP: killed by the mesh %llu ms after the "
-	    "stop", (unsigned long long)killed);
 	back = wait_serving(&f.c, "bad_echo", RECOVER_MS);
 	cr_assert_geq(back, 0, "peer bad did not serve again within %d ms "
 	    "of its frozen worker's death", RECOVER_MS);
@@ -1024,4 +1123,15 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	cr_assert(npid > 0 && npid != wpid, "peer bad: pid %d after restart "
 	    "(was %d)", (int)npid, (int)wpid);
 	fx_finish(&f);
+	/*
+	 * The next PING goes out at most one interval after the freeze; no
+	 * PONG within the ping timeout of it means killed.
+	 */
+	cr_assert_leq(killed, WORKER_PING_INTERVAL_MS +
+	    WORKER_PING_TIMEOUT_MS + MARGIN_MS, "a stopped worker was killed "
+	    "%llu ms after it froze; want at most %d ms (a PING every %d ms, "
+	    "killed %d ms after an unanswered one)",
+	    (unsigned long long)killed, WORKER_PING_INTERVAL_MS +
+	    WORKER_PING_TIMEOUT_MS + MARGIN_MS, WORKER_PING_INTERVAL_MS,
+	    WORKER_PING_TIMEOUT_MS);
 }
