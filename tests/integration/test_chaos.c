@@ -717,18 +717,18 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 
 	fprintf(stderr, "chaos summary: seed %u, %llu ms, %d clients: "
 	    "requests %ld (ok %ld, isError %ld, JSON-RPC errors %ld, "
-	    "transport failures %ld, wrong id %ld, wrong content %ld, vague "
-	    "errors %ld); kills %d (a %d, b %d, c %d), recovered %d, time-to-recover "
-	    "min %llu / avg %llu / max %llu ms, settle after %llu ms; "
-	    "max answer latency %llu ms; mesh fds %d -> %d, VmRSS %ld -> "
-	    "%ld kB\n", ch.seed, (unsigned long long)elapsed, NCLIENTS,
-	    sum.requests, sum.ok, sum.iserror, sum.rpcerror, sum.transport,
-	    sum.badid, sum.wrong, sum.vague, ch.nkills, ch.kills[0],
-	    ch.kills[1], ch.kills[2], ch.recovered, (unsigned long long)ch.rec_min,
-	    (unsigned long long)(ch.recovered ? ch.rec_sum /
-	    (uint64_t)ch.recovered : 0), (unsigned long long)ch.rec_max,
-	    (unsigned long long)settle, (unsigned long long)sum.maxms, fd0,
-	    fd1, rss0, rss1);
+	    "transport failures %ld, wrong id %ld, wrong content %ld, "
+	    "vague errors %ld); kills %d (a %d, b %d, c %d), recovered %d, "
+	    "time-to-recover min %llu / avg %llu / max %llu ms, settle "
+	    "after %llu ms; max answer latency %llu ms; mesh fds %d -> %d, "
+	    "VmRSS %ld -> %ld kB\n", ch.seed, (unsigned long long)elapsed,
+	    NCLIENTS, sum.requests, sum.ok, sum.iserror, sum.rpcerror,
+	    sum.transport, sum.badid, sum.wrong, sum.vague, ch.nkills,
+	    ch.kills[0], ch.kills[1], ch.kills[2], ch.recovered,
+	    (unsigned long long)ch.rec_min, (unsigned long long)(ch.recovered ?
+	    ch.rec_sum / (uint64_t)ch.recovered : 0),
+	    (unsigned long long)ch.rec_max, (unsigned long long)settle,
+	    (unsigned long long)sum.maxms, fd0, fd1, rss0, rss1);
 
 	for (i = 0; i < NCLIENTS; i++)
 		cr_assert_eq(cl[i].opened, 1, "client %d: %s", i,
