@@ -154,7 +154,7 @@ router_route(struct pending *pd, struct peer *p, const char *exposed,
 
 	strlcpy(pd->tool, exposed, sizeof(pd->tool));
 	/* Refused at once rather than queued: the caller learns why now. */
-	if (p->state != WS_READY) {
+	if (p->state != WS_READY || p->fd == -1) {
 		router_reply_error_result(pd, "peer %s is not reachable (%s): %s",
 		    p->name, worker_state_name(p->state), p->cause[0] ? p->cause :
 		    "its worker is starting");

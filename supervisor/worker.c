@@ -419,8 +419,11 @@ worker_tools(struct peer *p, struct msg *m)
 static int
 worker_pong(struct peer *p, struct msg *m)
 {
-	if (m->hdr.id == p->ping_seq)
-		p->ping_sent_ms = 0;
+	if (m->hdr.id != p->ping_seq || p->ping_sent_ms == 0)
+		return (0);
+	p->ping_sent_ms = 0;
+	if (p->state == WS_READY)
+		worker_timer_arm(p, WORKER_PING_INTERVAL_MS);
 	return (0);
 }
 
@@ -524,6 +527,8 @@ worker_close(struct peer *p)
 {
 	if (p->fd == -1)
 		return;
+	if (p->cause[0] == '\0')
+		strlcpy(p->cause, "its worker stopped", sizeof(p->cause));
 	event_del(p->ev);
 	close(p->fd);
 	p->fd = -1;
@@ -647,24 +652,23 @@ worker_exited(pid_t pid, int status)
 	worker_finish(p);
 }
 
+/*
+ * Liveness: a PING every WORKER_PING_INTERVAL_MS; the timer is then armed
+ * for the PONG's deadline, so a hung worker is killed WORKER_PING_TIMEOUT_MS
+ * after the ping it did not answer, not a tick later.
+ */
 static void
 worker_ping(struct peer *p)
 {
-	uint64_t	now = now_ms();
-
-	if (p->ping_sent_ms != 0 &&
-	    now - p->ping_sent_ms >= WORKER_PING_TIMEOUT_MS) {
+	if (p->ping_sent_ms != 0) {
 		worker_kill(p, "worker missed its ping deadline (%d ms)",
 		    WORKER_PING_TIMEOUT_MS);
 		return;
 	}
-	if (p->ping_sent_ms == 0) {
-		p->ping_seq++;
-		p->ping_sent_ms = now;
-		worker_send(p, MSG_PING, p->ping_seq, NULL, 0);
-	}
-	if (p->state == WS_READY)
-		worker_timer_arm(p, WORKER_PING_INTERVAL_MS);
+	p->ping_seq++;
+	p->ping_sent_ms = now_ms();
+	if (worker_send(p, MSG_PING, p->ping_seq, NULL, 0) == 0)
+		worker_timer_arm(p, WORKER_PING_TIMEOUT_MS);
 }
 
 static void

@@ -1158,6 +1158,9 @@ upstream_timeout(void)
 {
 	uint64_t	now;
 
+	/* Transfers queued outside upstream_run() must not wait a poll out. */
+	if (!TAILQ_EMPTY(&up.pending))
+		return (0);
 	if (up.get_retry_at == 0)
 		return (1000);
 	now = now_ms();

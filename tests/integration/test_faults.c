@@ -553,7 +553,6 @@ fault_case(const char *mode, const char *const *words, uint64_t max_ms,
 		expect_clear_error(what, &r, id, "bad", words, ms, max_ms);
 		http_resp_free(&r);
 	}
-	/* The well-behaved tools of bad are not part of the fault. */
 	fx_finish(&f);
 }
 
@@ -831,7 +830,7 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 	struct proc		*again = NULL;
 	char			 port[16], what[64];
 	uint64_t		 t0, ms, back;
-	int			 i, id, ok = 0, tries;
+	int			 i, id, ok = 0, tries, nport = -1;
 
 	fx_start(&f, NULL, MESH_TIMEOUT_MS);
 	expect_text(&f.c, "bad_echo", "{\"text\":\"before\"}", "before");
@@ -851,14 +850,15 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 	snprintf(port, sizeof(port), "%d", f.bport);
 	/* The later --port wins over the harness's --port 0. */
 	for (tries = 0; again == NULL && tries < 20; tries++) {
-		again = gateway_start("bad-again", &i, "--port", port, NULL);
+		again = gateway_start("bad-again", &nport, "--port", port,
+		    NULL);
 		if (again == NULL)
 			msleep(250);
 	}
 	cr_assert_not_null(again, "gateway bad could not listen on port %s "
 	    "again", port);
-	cr_assert_eq(i, f.bport, "gateway bad came back on %d, not %d", i,
-	    f.bport);
+	cr_assert_eq(nport, f.bport, "gateway bad came back on %d, not %d",
+	    nport, f.bport);
 	t0 = harness_now_ms();
 	back = 0;
 	while (!ok && harness_now_ms() - t0 < RECOVER_MS) {
