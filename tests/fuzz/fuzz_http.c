@@ -47,17 +47,7 @@
 #include "log.h"
 #include "mesh.h"
 #include "util.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-int	LLVMFuzzerInitialize(int *, char ***);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 #define EXCHANGE_MS	200		/* one connection, at most */
 #define PUSH_HOLD_MS	(TOOLS_CHANGED_COALESCE_MS + 10)

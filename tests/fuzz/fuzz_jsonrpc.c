@@ -20,16 +20,7 @@
 
 #include "jsonrpc.h"
 #include "mesh-limits.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 /* RFC 3629, written apart from jsonrpc.c's own check on purpose. */
 static int

@@ -32,17 +32,7 @@
 #include "mesh-proto.h"
 #include "msg.h"
 #include "util.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-int	LLVMFuzzerInitialize(int *, char ***);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 /* Payloads of synthetic frames are cut from this, at any offset. */
 #define BIG_SLACK	4096

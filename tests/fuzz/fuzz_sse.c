@@ -16,16 +16,7 @@
 #include <string.h>
 
 #include "../../worker/sse.h"
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #c);					\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 #define REF_RETRY_MAX	(24L * 3600 * 1000)	/* as sse.c: a day */
 
