@@ -39,7 +39,6 @@ static struct proc	*procs[HARNESS_PROCS_MAX];
 static int		 nprocs;
 static char		 tmpdir[64];
 
-static void	 msleep(int);
 static void	 trace(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 static char	*file_slurp(const char *, size_t *);
@@ -58,8 +57,8 @@ harness_now_ms(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
-static void
-msleep(int ms)
+void
+harness_msleep(int ms)
 {
 	struct timespec	ts;
 
@@ -425,7 +424,7 @@ proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 			    last ? " (process exited)" : "");
 			return (NULL);
 		}
-		msleep(POLL_STEP_MS);
+		harness_msleep(POLL_STEP_MS);
 	}
 }
 
@@ -458,7 +457,7 @@ proc_wait_exit(struct proc *p, int timeout_ms)
 			return (0);
 		if (harness_now_ms() >= deadline)
 			return (-1);
-		msleep(POLL_STEP_MS);
+		harness_msleep(POLL_STEP_MS);
 	}
 }
 
@@ -564,7 +563,7 @@ pid_gone(pid_t pid, int timeout_ms)
 			return (1);
 		if (harness_now_ms() >= deadline)
 			return (0);
-		msleep(POLL_STEP_MS);
+		harness_msleep(POLL_STEP_MS);
 	}
 }
 
@@ -1240,4 +1239,111 @@ tools_has(struct json_object *tools, const char *name)
 			return (1);
 	}
 	return (0);
+}
+
+/* --- /proc and sanitizer helpers for the fault and chaos tests --------- */
+
+int
+proc_fd_count(pid_t pid)
+{
+	char		 path[64];
+	DIR		*d;
+	struct dirent	*de;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if ((d = opendir(path)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return (n);
+}
+
+/* VmRSS of pid in kB, or -1. */
+long
+proc_rss_kb(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return (kb);
+}
+
+/*
+ * Under AddressSanitizer the freed-memory quarantine (256 MiB by default)
+ * would be the growth measured: the programs under test get a small one.
+ */
+void
+harness_asan_small_quarantine(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	const char	*old = getenv("ASAN_OPTIONS");
+	char		 buf[1024];
+
+	if (old != NULL && strstr(old, "quarantine_size_mb") != NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s%s" HARNESS_ASAN_QUARANTINE, old ? old : "",
+	    old && *old ? ":" : "");
+	setenv("ASAN_OPTIONS", buf, 1);
+#endif
+}
+
+/* Memory growth allowed: larger when pid runs with AddressSanitizer. */
+long
+proc_rss_slack_kb(pid_t pid)
+{
+	char	 path[64], line[512];
+	FILE	*f;
+	long	 slack = HARNESS_RSS_SLACK_KB;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (slack);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "libasan") != NULL) {
+			slack = HARNESS_RSS_SLACK_ASAN_KB;
+			break;
+		}
+	fclose(f);
+	return (slack);
+}
+
+/* --- one tools/call with a chosen id ------------------------------------- */
+
+/*
+ * tools/call tool args with id in session c, the client waiting at most
+ * wait_ms.  Returns the time to the answer in ms; *r is filled.
+ */
+uint64_t
+mcp_call_id(struct mcp_client *c, int id, const char *tool, const char *args,
+    long wait_ms, struct http_resp *r)
+{
+	struct http_req		 q;
+	struct mcp_hdrbuf	 hb;
+	char			*body;
+	uint64_t		 t0;
+
+	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
+	    id, tool, args != NULL ? args : "{}") == -1)
+		abort();
+	memset(&q, 0, sizeof(q));
+	q.url = c->url;
+	q.body = body;
+	q.timeout_ms = wait_ms;
+	mcp_headers(c, &q, &hb);
+	t0 = harness_now_ms();
+	http_do(&q, r);
+	free(body);
+	return (harness_now_ms() - t0);
 }

@@ -70,6 +70,20 @@ extern int	 harness_passed;
 /* Programs under test, from MESH_BIN, MESH_WORKER_BIN, MESH_GATEWAY_BIN. */
 const char	*harness_bin(const char *envname);
 uint64_t	 harness_now_ms(void);
+void		 harness_msleep(int ms);
+
+/*
+ * Memory growth a test allows a process, larger under AddressSanitizer
+ * (shadow memory, allocator caches); the sanitizer's freed-memory
+ * quarantine is kept small for programs the tests start.
+ */
+#define HARNESS_RSS_SLACK_KB		(8 * 1024)
+#define HARNESS_RSS_SLACK_ASAN_KB	(32 * 1024)
+#define HARNESS_ASAN_QUARANTINE		"quarantine_size_mb=4"
+void		 harness_asan_small_quarantine(void);
+long		 proc_rss_kb(pid_t);
+long		 proc_rss_slack_kb(pid_t);
+int		 proc_fd_count(pid_t);
 
 /* Processes. */
 struct proc	*proc_spawn(const char *name, int flags, char *const argv[]);
@@ -151,6 +165,9 @@ const char	*json_path_str(struct json_object *, const char *path);
 int		 json_path_int(struct json_object *, const char *path,
 		    int64_t *out);
 const char	*tool_text(struct json_object *result);
+/* tools/call with a chosen id, waiting at most wait_ms; ms it took. */
+uint64_t	 mcp_call_id(struct mcp_client *, int id, const char *tool,
+		    const char *args, long wait_ms, struct http_resp *);
 int		 tools_has(struct json_object *tools, const char *name);
 void		 url_of(int port, char *buf, size_t len);
 

@@ -44,9 +44,6 @@
 #define KILLS_PER_PEER	(WORKER_FAIL_MAX - 3)
 #define RECOVER_MS	10000	/* a killed peer is ready again within */
 #define FD_SLACK	4
-#define RSS_SLACK_KB	(8 * 1024)
-#define RSS_SLACK_ASAN_KB (32 * 1024)	/* shadow, allocator caches */
-#define ASAN_QUARANTINE	"quarantine_size_mb=4"
 
 static const char *const peer_names[NPEERS] = { "a", "b", "c" };
 
@@ -87,16 +84,6 @@ struct client {
 	int		 opened;
 };
 
-static void
-msleep(int ms)
-{
-	struct timespec	ts;
-
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) == -1)
-		;
-}
 
 static void
 tally_err(struct tally *t, const char *fmt, ...)
@@ -114,30 +101,6 @@ tally_err(struct tally *t, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* tools/call with id, waiting at most wait_ms; the ms it took. */
-static uint64_t
-call_id(struct mcp_client *c, int id, const char *tool, const char *args,
-    long wait_ms, struct http_resp *r)
-{
-	struct http_req		 q;
-	struct mcp_hdrbuf	 hb;
-	char			*body;
-	uint64_t		 t0;
-
-	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
-	    id, tool, args) == -1)
-		abort();
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = body;
-	q.timeout_ms = wait_ms;
-	mcp_headers(c, &q, &hb);
-	t0 = harness_now_ms();
-	http_do(&q, r);
-	free(body);
-	return (harness_now_ms() - t0);
-}
 
 /*
  * An isError answer to a bridged tool (not the one failing on purpose)
@@ -288,7 +251,7 @@ client_call(struct client *cl, struct mcp_client *c)
 		wantp = NULL;
 		break;
 	}
-	ms = call_id(c, id, tool, args, HTTP_WAIT_MS, &r);
+	ms = mcp_call_id(c, id, tool, args, HTTP_WAIT_MS, &r);
 	tally_answer(&cl->t, tool, id, &r, ms, wantp);
 	http_resp_free(&r);
 }
@@ -364,7 +327,7 @@ node_info(struct mcp_client *c, struct tally *t)
 	uint64_t		 ms;
 	int			 id = c->nextid++;
 
-	ms = call_id(c, id, "mesh_node_info", "{}", HTTP_WAIT_MS, &r);
+	ms = mcp_call_id(c, id, "mesh_node_info", "{}", HTTP_WAIT_MS, &r);
 	if (tally_answer(t, "mesh_node_info", id, &r, ms, NULL) &&
 	    (sc = json_path(r.json, "result.structuredContent")) != NULL)
 		json_object_get(sc);
@@ -414,7 +377,7 @@ killer_wait_back(struct chaos *ch, struct mcp_client *c, int peer,
 			if (pid > 0 && pid != old)
 				return ((int64_t)(harness_now_ms() - tkill));
 		}
-		msleep(10);
+		harness_msleep(10);
 	}
 	return (-1);
 }
@@ -487,7 +450,7 @@ killer_main(void *arg)
 		    KILL_MIN_MS + 1);
 		if (harness_now_ms() + (uint64_t)pause >= ch->end)
 			break;
-		msleep(pause);
+		harness_msleep(pause);
 		killer_one(ch, &c, &seed);
 	}
 	mcp_close(&c);
@@ -496,79 +459,9 @@ killer_main(void *arg)
 
 /* --- the mesh's resources ----------------------------------------------- */
 
-static int
-fd_count(pid_t pid)
-{
-	char		 path[64];
-	DIR		*d;
-	struct dirent	*de;
-	int		 n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if ((d = opendir(path)) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return (n);
-}
 
-static long
-rss_kb(pid_t pid)
-{
-	char	 path[64], line[256];
-	FILE	*f;
-	long	 kb = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return (kb);
-}
-
-/*
- * Under AddressSanitizer the freed-memory quarantine (256 MiB by default)
- * would be the growth measured: the programs under test get a small one.
- */
-static void
-asan_small_quarantine(void)
-{
-#ifdef __SANITIZE_ADDRESS__
-	const char	*old = getenv("ASAN_OPTIONS");
-	char		 buf[1024];
-
-	if (old != NULL && strstr(old, "quarantine_size_mb") != NULL)
-		return;
-	snprintf(buf, sizeof(buf), "%s%s" ASAN_QUARANTINE, old ? old : "",
-	    old && *old ? ":" : "");
-	setenv("ASAN_OPTIONS", buf, 1);
-#endif
-}
-
-/* Memory growth allowed: larger when pid runs with AddressSanitizer. */
-static long
-rss_slack_kb(pid_t pid)
-{
-	char	 path[64], line[512];
-	FILE	*f;
-	long	 slack = RSS_SLACK_KB;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (slack);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, "libasan") != NULL) {
-			slack = RSS_SLACK_ASAN_KB;
-			break;
-		}
-	fclose(f);
-	return (slack);
-}
 
 /* Every peer ready (node_info); -1 after limit_ms. */
 static int
@@ -597,7 +490,7 @@ all_ready(struct mcp_client *c, int limit_ms, char *why, size_t len)
 			return (0);
 		if (harness_now_ms() - t0 > (uint64_t)limit_ms)
 			return (-1);
-		msleep(50);
+		harness_msleep(50);
 	}
 }
 
@@ -612,7 +505,7 @@ expect_echo(struct mcp_client *c, const char *tool, const char *text)
 
 	memset(&t, 0, sizeof(t));
 	snprintf(args, sizeof(args), "{\"text\":\"%s\"}", text);
-	ms = call_id(c, id, tool, args, HTTP_WAIT_MS, &r);
+	ms = mcp_call_id(c, id, tool, args, HTTP_WAIT_MS, &r);
 	tally_answer(&t, tool, id, &r, ms, text);
 	http_resp_free(&r);
 	cr_assert_eq(t.ok, 1, "after the chaos, %s fails: %s", tool,
@@ -645,7 +538,7 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 		snprintf(bridge[i], sizeof(bridge[i]), "%s=%s", peer_names[i],
 		    url);
 	}
-	asan_small_quarantine();
+	harness_asan_small_quarantine();
 	mesh = mesh_start(&mport, "--timeout", "1500", "--bridge", bridge[0],
 	    "--bridge", bridge[1], "--bridge", bridge[2], NULL);
 	cr_assert_not_null(mesh, "mcp-mesh did not start listening");
@@ -665,8 +558,8 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	cr_assert_eq(mcp_open(&c, ch.url), 0, "MCP session failed");
 	cr_assert_eq(all_ready(&c, 5000, why, sizeof(why)), 0,
 	    "peers not ready before the chaos: %s", why);
-	fd0 = fd_count(mesh->pid);
-	rss0 = rss_kb(mesh->pid);
+	fd0 = proc_fd_count(mesh->pid);
+	rss0 = proc_rss_kb(mesh->pid);
 	cr_assert(fd0 > 0 && rss0 > 0, "cannot read /proc/%d",
 	    (int)mesh->pid);
 
@@ -709,11 +602,11 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	/* Sessions deleted (the clients did): descriptors back. */
 	mcp_close(&c);
 	for (i = 0, fd1 = -1; i < 100; i++) {
-		if ((fd1 = fd_count(mesh->pid)) <= fd0 + FD_SLACK)
+		if ((fd1 = proc_fd_count(mesh->pid)) <= fd0 + FD_SLACK)
 			break;
-		msleep(50);
+		harness_msleep(50);
 	}
-	rss1 = rss_kb(mesh->pid);
+	rss1 = proc_rss_kb(mesh->pid);
 
 	fprintf(stderr, "chaos summary: seed %u, %llu ms, %d clients: "
 	    "requests %ld (ok %ld, isError %ld, JSON-RPC errors %ld, "
@@ -756,7 +649,7 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	    MESH_TIMEOUT_MS);
 	cr_assert_leq(fd1, fd0 + FD_SLACK, "mesh descriptors: %d before, %d "
 	    "after the sessions were deleted", fd0, fd1);
-	cr_assert_lt(rss1 - rss0, rss_slack_kb(mesh->pid), "mesh VmRSS grew "
+	cr_assert_lt(rss1 - rss0, proc_rss_slack_kb(mesh->pid), "mesh VmRSS grew "
 	    "from %ld to %ld kB", rss0, rss1);
-	cr_assert_eq(fd_count(mesh->pid) > 0, 1, "mesh pid gone");
+	cr_assert_eq(proc_fd_count(mesh->pid) > 0, 1, "mesh pid gone");
 }

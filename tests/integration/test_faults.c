@@ -37,9 +37,6 @@
 #define HTTP_WAIT_MS	15000	/* client side: "no answer" beyond */
 #define RECOVER_MS	10000	/* a peer serves again within */
 #define BG_PAUSE_MS	5	/* between two calls of the background */
-#define RSS_SLACK_KB	(8 * 1024)
-#define RSS_SLACK_ASAN_KB (32 * 1024)	/* shadow, allocator caches */
-#define ASAN_QUARANTINE	"quarantine_size_mb=4"
 
 /* The healthy peer, called in a loop from its own session. */
 struct bg {
@@ -62,46 +59,8 @@ struct fx {
 	struct bg	 bg;
 };
 
-static void	 asan_small_quarantine(void);
 
-static void
-msleep(int ms)
-{
-	struct timespec	ts;
 
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) == -1)
-		;
-}
-
-/*
- * tools/call tool args with id in session c, the client waiting at most
- * wait_ms.  Returns the time to the answer in ms; *r is filled.
- */
-static uint64_t
-call_id(struct mcp_client *c, int id, const char *tool, const char *args,
-    long wait_ms, struct http_resp *r)
-{
-	struct http_req		 q;
-	struct mcp_hdrbuf	 hb;
-	char			*body;
-	uint64_t		 t0;
-
-	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
-	    id, tool, args != NULL ? args : "{}") == -1)
-		abort();
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = body;
-	q.timeout_ms = wait_ms;
-	mcp_headers(c, &q, &hb);
-	t0 = harness_now_ms();
-	http_do(&q, r);
-	free(body);
-	return (harness_now_ms() - t0);
-}
 
 static int
 call_next(struct mcp_client *c)
@@ -229,7 +188,7 @@ expect_text(struct mcp_client *c, const char *tool, const char *args,
 	const char		*text;
 	int			 id = call_next(c);
 
-	call_id(c, id, tool, args, HTTP_WAIT_MS, &r);
+	mcp_call_id(c, id, tool, args, HTTP_WAIT_MS, &r);
 	cr_assert_eq(r.status, 200, "%s: curl %d, HTTP %ld, body %.500s",
 	    tool, r.curlcode, r.status, r.body ? r.body : "");
 	cr_assert(answer_id_is(&r, id), "%s: bad answer: %.500s", tool,
@@ -279,7 +238,7 @@ bg_main(void *arg)
 		id = call_next(&c);
 		snprintf(want, sizeof(want), "good %d", id);
 		snprintf(args, sizeof(args), "{\"text\":\"%s\"}", want);
-		ms = call_id(&c, id, "good_echo", args, HTTP_WAIT_MS, &r);
+		ms = mcp_call_id(&c, id, "good_echo", args, HTTP_WAIT_MS, &r);
 		if (ms > b->maxms)
 			b->maxms = ms;
 		text = tool_text(json_path(r.json, "result"));
@@ -295,7 +254,7 @@ bg_main(void *arg)
 		else
 			b->ok++;
 		http_resp_free(&r);
-		msleep(BG_PAUSE_MS);
+		harness_msleep(BG_PAUSE_MS);
 	}
 	mcp_close(&c);
 	return (NULL);
@@ -349,7 +308,7 @@ fx_start(struct fx *f, const char *mode, int timeout_ms)
 	snprintf(gb, sizeof(gb), "good=%s", gurl);
 	snprintf(bb, sizeof(bb), "bad=%s", burl);
 	snprintf(to, sizeof(to), "%d", timeout_ms);
-	asan_small_quarantine();
+	harness_asan_small_quarantine();
 	f->mesh = mesh_start(&f->mport, "--timeout", to, "--bridge", gb,
 	    "--bridge", bb, NULL);
 	cr_assert_not_null(f->mesh, "mcp-mesh did not start listening");
@@ -361,7 +320,7 @@ fx_start(struct fx *f, const char *mode, int timeout_ms)
 	cr_assert_eq(mcp_open(&f->c, f->murl), 0, "MCP session failed");
 	bg_start(&f->bg, f->murl);
 	/* The background is up and running before the fault. */
-	msleep(200);
+	harness_msleep(200);
 }
 
 /* mesh_node_info: the new structuredContent (to put), or NULL. */
@@ -371,7 +330,7 @@ node_info(struct mcp_client *c)
 	struct http_resp	 r;
 	struct json_object	*sc;
 
-	call_id(c, call_next(c), "mesh_node_info", "{}", HTTP_WAIT_MS, &r);
+	mcp_call_id(c, call_next(c), "mesh_node_info", "{}", HTTP_WAIT_MS, &r);
 	sc = json_path(r.json, "result.structuredContent");
 	if (sc != NULL)
 		json_object_get(sc);
@@ -446,62 +405,8 @@ is_worker(pid_t mesh, pid_t pid)
 	return (ok);
 }
 
-/* VmRSS of pid in kB, or -1. */
-static long
-rss_kb(pid_t pid)
-{
-	char	 path[64], line[256];
-	FILE	*f;
-	long	 kb = -1;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return (kb);
-}
 
-/*
- * Under AddressSanitizer the freed-memory quarantine (256 MiB by default)
- * would be the growth measured: the programs under test get a small one.
- */
-static void
-asan_small_quarantine(void)
-{
-#ifdef __SANITIZE_ADDRESS__
-	const char	*old = getenv("ASAN_OPTIONS");
-	char		 buf[1024];
-
-	if (old != NULL && strstr(old, "quarantine_size_mb") != NULL)
-		return;
-	snprintf(buf, sizeof(buf), "%s%s" ASAN_QUARANTINE, old ? old : "",
-	    old && *old ? ":" : "");
-	setenv("ASAN_OPTIONS", buf, 1);
-#endif
-}
-
-/* Memory growth allowed: larger when pid runs with AddressSanitizer. */
-static long
-rss_slack_kb(pid_t pid)
-{
-	char	 path[64], line[512];
-	FILE	*f;
-	long	 slack = RSS_SLACK_KB;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (slack);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, "libasan") != NULL) {
-			slack = RSS_SLACK_ASAN_KB;
-			break;
-		}
-	fclose(f);
-	return (slack);
-}
 
 /* The end of every test: mesh alive, good serving, node_info answering. */
 static void
@@ -548,7 +453,7 @@ fault_case(const char *mode, const char *const *words, uint64_t max_ms,
 		snprintf(what, sizeof(what), "--mode %s, bad_echo #%d", mode,
 		    i + 1);
 		id = call_next(&f.c);
-		ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
+		ms = mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
 		    HTTP_WAIT_MS, &r);
 		expect_clear_error(what, &r, id, "bad", words, ms, max_ms);
 		http_resp_free(&r);
@@ -571,7 +476,7 @@ MESH_TEST(faults, hang, .timeout = T_TIMEOUT)
 
 	fx_start(&f, "hang", MESH_TIMEOUT_MS);
 	id = call_next(&f.c);
-	ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}", HTTP_WAIT_MS,
+	ms = mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}", HTTP_WAIT_MS,
 	    &r);
 	expect_clear_error("--mode hang, bad_echo", &r, id, "bad", w_timeout,
 	    ms, MESH_TIMEOUT_MS + MARGIN_MS);
@@ -581,7 +486,7 @@ MESH_TEST(faults, hang, .timeout = T_TIMEOUT)
 	http_resp_free(&r);
 	/* Again: a cancelled call leaves nothing behind that blocks. */
 	id = call_next(&f.c);
-	ms = call_id(&f.c, id, "bad_slow", "{\"ms\":1}", HTTP_WAIT_MS, &r);
+	ms = mcp_call_id(&f.c, id, "bad_slow", "{\"ms\":1}", HTTP_WAIT_MS, &r);
 	expect_clear_error("--mode hang, bad_slow", &r, id, "bad", w_timeout,
 	    ms, MESH_TIMEOUT_MS + MARGIN_MS);
 	http_resp_free(&r);
@@ -605,8 +510,8 @@ MESH_TEST(faults, trickle, .timeout = T_TIMEOUT)
 	fx_start(&f, "trickle", MESH_TIMEOUT_MS);
 	wpid = peer_pid(&f.c, "bad", NULL, 0);
 	cr_assert_gt(wpid, 0, "no pid for the worker of bad");
-	m0 = rss_kb(f.mesh->pid);
-	w0 = rss_kb(wpid);
+	m0 = proc_rss_kb(f.mesh->pid);
+	w0 = proc_rss_kb(wpid);
 	for (i = 0; i < N; i++)
 		cr_assert_eq(mcp_open(&cl[i], f.murl), 0);
 	/* N trickled answers at once, twice. */
@@ -637,16 +542,16 @@ MESH_TEST(faults, trickle, .timeout = T_TIMEOUT)
 	}
 	for (i = 0; i < N; i++)
 		mcp_close(&cl[i]);
-	m1 = rss_kb(f.mesh->pid);
-	w1 = rss_kb(wpid);
+	m1 = proc_rss_kb(f.mesh->pid);
+	w1 = proc_rss_kb(wpid);
 	cr_log_info("trickle: mesh VmRSS %ld -> %ld kB, worker %ld -> %ld kB",
 	    m0, m1, w0, w1);
 	cr_assert(m0 > 0 && m1 > 0 && w0 > 0 && w1 > 0,
 	    "VmRSS unreadable (mesh %ld %ld, worker %ld %ld); worker died?",
 	    m0, m1, w0, w1);
-	cr_assert_lt(m1 - m0, rss_slack_kb(f.mesh->pid), "mesh VmRSS grew "
+	cr_assert_lt(m1 - m0, proc_rss_slack_kb(f.mesh->pid), "mesh VmRSS grew "
 	    "from %ld to %ld kB over %d trickled calls", m0, m1, 2 * N);
-	cr_assert_lt(w1 - w0, rss_slack_kb(wpid), "worker VmRSS grew from "
+	cr_assert_lt(w1 - w0, proc_rss_slack_kb(wpid), "worker VmRSS grew from "
 	    "%ld to %ld kB over %d trickled calls", w0, w1, 2 * N);
 	/* The worker was not killed for it: a timeout is not a crash. */
 	cr_assert_eq(peer_pid(&f.c, "bad", NULL, 0), wpid,
@@ -738,7 +643,7 @@ MESH_TEST(faults, flood, .timeout = T_TIMEOUT)
 		snprintf(what, sizeof(what), "--mode flood, bad_echo #%d",
 		    i + 1);
 		id = call_next(&f.c);
-		ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
+		ms = mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
 		    HTTP_WAIT_MS, &r);
 		cr_assert_eq(r.curlcode, 0, "%s: no answer after %llu ms "
 		    "(curl %d)", what, (unsigned long long)ms, r.curlcode);
@@ -840,12 +745,12 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 		snprintf(what, sizeof(what), "gateway bad down, bad_echo #%d",
 		    i + 1);
 		id = call_next(&f.c);
-		ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
+		ms = mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"x\"}",
 		    HTTP_WAIT_MS, &r);
 		expect_clear_error(what, &r, id, "bad", w, ms,
 		    MESH_TIMEOUT_MS + MARGIN_MS);
 		http_resp_free(&r);
-		msleep(250);
+		harness_msleep(250);
 	}
 	snprintf(port, sizeof(port), "%d", f.bport);
 	/* The later --port wins over the harness's --port 0. */
@@ -853,7 +758,7 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 		again = gateway_start("bad-again", &nport, "--port", port,
 		    NULL);
 		if (again == NULL)
-			msleep(250);
+			harness_msleep(250);
 	}
 	cr_assert_not_null(again, "gateway bad could not listen on port %s "
 	    "again", port);
@@ -863,7 +768,7 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 	back = 0;
 	while (!ok && harness_now_ms() - t0 < RECOVER_MS) {
 		id = call_next(&f.c);
-		call_id(&f.c, id, "bad_echo", "{\"text\":\"back\"}",
+		mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"back\"}",
 		    HTTP_WAIT_MS, &r);
 		if (r.status == 200 && answer_id_is(&r, id) &&
 		    !answer_is_error(&r) && strcmp(answer_text(&r), "back") ==
@@ -873,7 +778,7 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 		}
 		http_resp_free(&r);
 		if (!ok)
-			msleep(200);
+			harness_msleep(200);
 	}
 	cr_assert(ok, "peer bad did not serve again within %d ms of its "
 	    "gateway coming back on the same port", RECOVER_MS);
@@ -904,7 +809,7 @@ slow_main(void *arg)
 	}
 	s->opened = 1;
 	s->id = call_next(&c);
-	s->ms = call_id(&c, s->id, "bad_slow", "{\"ms\":3000}", HTTP_WAIT_MS,
+	s->ms = mcp_call_id(&c, s->id, "bad_slow", "{\"ms\":3000}", HTTP_WAIT_MS,
 	    &s->r);
 	s->done = harness_now_ms();
 	mcp_close(&c);
@@ -927,7 +832,7 @@ wait_inflight(struct mcp_client *c, const char *peer, int n, int ms)
 			if (v >= n)
 				return (0);
 		}
-		msleep(20);
+		harness_msleep(20);
 	}
 	return (-1);
 }
@@ -942,14 +847,14 @@ wait_serving(struct mcp_client *c, const char *tool, int limit_ms)
 
 	while (harness_now_ms() - t0 < (uint64_t)limit_ms) {
 		id = call_next(c);
-		call_id(c, id, tool, "{\"text\":\"again\"}", HTTP_WAIT_MS, &r);
+		mcp_call_id(c, id, tool, "{\"text\":\"again\"}", HTTP_WAIT_MS, &r);
 		ok = r.status == 200 && answer_id_is(&r, id) &&
 		    !answer_is_error(&r) &&
 		    strcmp(answer_text(&r), "again") == 0;
 		http_resp_free(&r);
 		if (ok)
 			return ((int64_t)(harness_now_ms() - t0));
-		msleep(50);
+		harness_msleep(50);
 	}
 	return (-1);
 }
@@ -1095,7 +1000,7 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	tstop = harness_now_ms();
 	cr_assert_eq(kill(wpid, SIGSTOP), 0);
 	id = call_next(&f.c);
-	ms = call_id(&f.c, id, "bad_echo", "{\"text\":\"frozen\"}",
+	ms = mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"frozen\"}",
 	    HTTP_WAIT_MS, &r);
 	expect_clear_error("worker SIGSTOPped, bad_echo", &r, id, "bad",
 	    w_timeout, ms, MESH_TIMEOUT_MS + MARGIN_MS);
