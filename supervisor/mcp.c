@@ -134,15 +134,14 @@ static struct json_object *
 mcp_tools_array(void)
 {
 	struct json_object	*arr;
-	const char		*text;
+	char			*text;
 	size_t			 len;
 
 	if (tools_blob == NULL) {
-		text = toolmap_json(&len);
+		text = toolmap_json_take(&len);
 		tools_blob = xcalloc(1, sizeof(*tools_blob));
 		tools_blob->refs = 1;
-		tools_blob->text = xmalloc(len + 1);
-		memcpy(tools_blob->text, text, len + 1);
+		tools_blob->text = text;
 		tools_blob->len = len;
 	}
 	tools_blob->refs++;

@@ -164,6 +164,7 @@ struct json_object *toolmap_def(struct toolent *);
 unsigned	 toolmap_count(void);
 /* The tools array as JSON text, cached until the table changes. */
 const char	*toolmap_json(size_t *len);
+char		*toolmap_json_take(size_t *len);	/* caller frees */
 /* Deterministic exposed name; pure, for tests. */
 void		 toolmap_name(const char *peer, const char *tool, int hashed,
 		    unsigned attempt, char *out, size_t outlen);

@@ -631,3 +631,21 @@ toolmap_json(size_t *len)
 		*len = toolmap_cachelen;
 	return (toolmap_cache);
 }
+
+/*
+ * The same text, handed over to the caller (who frees it), so that the
+ * one who shares it among answers does not keep a second copy: 20,000
+ * tools are about 3 MB.  The next toolmap_json() builds anew.
+ */
+char *
+toolmap_json_take(size_t *len)
+{
+	char	*text;
+
+	toolmap_json(len);
+	text = toolmap_cache;
+	toolmap_cache = NULL;
+	toolmap_cachelen = toolmap_cachecap = 0;
+	toolmap_dirty = 1;
+	return (text);
+}

@@ -651,3 +651,23 @@ Test(toolmap, twenty_thousand)
 		}
 	}
 }
+
+/* Handing the text over leaves nothing behind that a later list misses. */
+Test(toolmap, json_take)
+{
+	char		*taken, *copy;
+	size_t		 l1, l2;
+	const char	*again;
+
+	cr_assert_eq(set_peer(&tp[2], tools("read", "write", NULL)), 2);
+	copy = strdup(toolmap_json(&l1));
+	taken = toolmap_json_take(&l2);
+	cr_assert_eq(l1, l2);
+	cr_assert_str_eq(taken, copy);
+	again = toolmap_json(&l2);
+	cr_assert_neq(again, taken, "a new buffer after the take");
+	cr_assert_eq(l1, l2);
+	cr_assert_str_eq(again, copy);
+	free(taken);
+	free(copy);
+}
