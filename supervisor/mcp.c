@@ -174,39 +174,45 @@ mcp_tools_list_resume(struct pending *pd)
 
 /* --- tools/call ---------------------------------------------------------- */
 
-/* A peer on its first start may be about to offer this name. */
-static int
-mcp_tool_may_come(const char *name)
+/*
+ * The peer whose prefix a tool name carries: peer names are [a-z0-9-], so
+ * at most one peer's name followed by '_' starts it.
+ */
+static struct peer *
+mcp_tool_peer(const char *name)
 {
 	struct peer	*p;
 	size_t		 n;
 
 	TAILQ_FOREACH(p, &peers, entry) {
 		n = strlen(p->name);
-		if (!p->ever_ready && p->state == WS_STARTING &&
-		    strncmp(name, p->name, n) == 0 && name[n] == '_')
-			return (1);
+		if (strncmp(name, p->name, n) == 0 && name[n] == '_')
+			return (p);
 	}
-	return (0);
+	return (NULL);
+}
+
+/* A peer on its first start may be about to offer this name. */
+static int
+mcp_tool_may_come(const char *name)
+{
+	struct peer	*p = mcp_tool_peer(name);
+
+	return (p != NULL && !p->ever_ready && p->state == WS_STARTING);
 }
 
 /* No such tool; but if it names a peer that is down, say so instead. */
 static struct json_object *
 mcp_unknown_tool(struct json_object *req, const char *name)
 {
-	struct peer	*p;
-	size_t		 n;
+	struct peer	*p = mcp_tool_peer(name);
 	char		 esc[TOOL_NAME_MAX * 4 + 1];
 
-	TAILQ_FOREACH(p, &peers, entry) {
-		n = strlen(p->name);
-		if (p->state != WS_READY && strncmp(name, p->name, n) == 0 &&
-		    name[n] == '_')
-			return (jsonrpc_result(jsonrpc_id(req), mcp_error_result(
-			    "peer %s is not reachable (%s): %s", p->name,
-			    worker_state_name(p->state),
-			    p->cause[0] ? p->cause : "its worker is starting")));
-	}
+	if (p != NULL && p->state != WS_READY)
+		return (jsonrpc_result(jsonrpc_id(req), mcp_error_result(
+		    "peer %s is not reachable (%s): %s", p->name,
+		    worker_state_name(p->state),
+		    p->cause[0] ? p->cause : "its worker is starting")));
 	log_escape(esc, sizeof(esc), name, strnlen(name, TOOL_NAME_MAX + 1));
 	return (mcp_invalid_params(req, "Unknown tool: %s", esc));
 }
