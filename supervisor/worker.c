@@ -552,29 +552,38 @@ worker_exit_is_crash(int status)
 	}
 }
 
+/* Give up on a peer until it is reconnected: its tools leave the list. */
+static void
+worker_give_up(struct peer *p)
+{
+	worker_set_state(p, WS_FAILED);
+	toolmap_remove_peer(p);
+	p->ntools = 0;
+	mcp_tools_changed();
+}
+
 static void
 worker_schedule_restart(struct peer *p)
 {
 	uint64_t	now = now_ms();
+	int		stable;
 
-	if (p->ready_since_ms && now - p->ready_since_ms >= WORKER_STABLE_MS)
+	/* Ready long enough, or the window passed: crashes are forgiven. */
+	stable = p->ready_since_ms != 0 &&
+	    now - p->ready_since_ms >= WORKER_STABLE_MS;
+	if (stable || now - p->window_start_ms > WORKER_FAIL_WINDOW_MS) {
 		p->failures = 0;
-	if (p->failures == 0 || now - p->window_start_ms > WORKER_FAIL_WINDOW_MS)
 		p->window_start_ms = now;
+	}
 	if (p->crashed && ++p->failures >= WORKER_FAIL_MAX) {
-		worker_set_state(p, WS_FAILED);
 		log_warnx("peer %s: %u crashes in %d s: failed until reconnected "
 		    "(last: %s)", p->name, p->failures,
 		    WORKER_FAIL_WINDOW_MS / 1000, p->cause);
-		toolmap_remove_peer(p);
-		p->ntools = 0;
-		mcp_tools_changed();
+		worker_give_up(p);
 		return;
 	}
 	/* Exponential: fast first restart, doubling up to the cap. */
-	if (p->ready_since_ms && now - p->ready_since_ms >= WORKER_STABLE_MS)
-		p->backoff_ms = WORKER_BACKOFF_MIN_MS;
-	else if (p->backoff_ms == 0)
+	if (stable || p->backoff_ms == 0)
 		p->backoff_ms = WORKER_BACKOFF_MIN_MS;
 	else if ((p->backoff_ms *= 2) > WORKER_BACKOFF_MAX_MS)
 		p->backoff_ms = WORKER_BACKOFF_MAX_MS;
@@ -605,12 +614,9 @@ worker_finish(struct peer *p)
 		return;
 	}
 	if (p->permanent) {
-		worker_set_state(p, WS_FAILED);
 		log_warnx("peer %s: failed: %s (permanent; fix the "
 		    "configuration and reconnect)", p->name, p->cause);
-		toolmap_remove_peer(p);
-		p->ntools = 0;
-		mcp_tools_changed();
+		worker_give_up(p);
 		return;
 	}
 	worker_schedule_restart(p);
