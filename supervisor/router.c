@@ -239,13 +239,9 @@ void
 router_callfail(struct peer *p, uint64_t id, const char *reason)
 {
 	struct pending	*pd;
-	size_t		 n = strlen(p->name);
 
 	if ((pd = router_find(p, id)) == NULL)
 		return;
-	/* The worker's reasons already start with "<peer>: ". */
-	if (strncmp(reason, p->name, n) == 0 && reason[n] == ':')
-		reason += n + 1 + (reason[n + 1] == ' ');
 	router_reply_error_result(pd, "peer %s: %s", p->name, reason);
 }
 

@@ -377,8 +377,8 @@ xfer_write(char *buf, size_t size, size_t n, void *arg)
 		if (sse_feed(&x->sse, buf, len) == -1) {
 			if (x->reason[0] == '\0')
 				snprintf(x->reason, sizeof(x->reason),
-				    "%s: response larger than %d bytes",
-				    worker_conf.name, UPSTREAM_RESPONSE_MAX);
+				    "response larger than %d bytes",
+				    UPSTREAM_RESPONSE_MAX);
 			return (0);
 		}
 		return (len);
@@ -386,8 +386,8 @@ xfer_write(char *buf, size_t size, size_t n, void *arg)
 		room = len;
 		if (x->resp.len + len > UPSTREAM_RESPONSE_MAX) {
 			snprintf(x->reason, sizeof(x->reason),
-			    "%s: response larger than %d bytes",
-			    worker_conf.name, UPSTREAM_RESPONSE_MAX);
+			    "response larger than %d bytes",
+			    UPSTREAM_RESPONSE_MAX);
 			return (0);
 		}
 		break;
@@ -433,8 +433,8 @@ xfer_header(char *buf, size_t size, size_t n, void *arg)
 		if (v[i] < 0x21 || v[i] > 0x7e)
 			break;
 	if (len == 0 || len > UPSTREAM_SESSION_ID_MAX || i != len) {
-		snprintf(x->reason, sizeof(x->reason), "%s: invalid "
-		    "Mcp-Session-Id from %s", worker_conf.name, up.url);
+		snprintf(x->reason, sizeof(x->reason), "invalid "
+		    "Mcp-Session-Id from %s", up.url);
 		return (0);
 	}
 	memcpy(up.newsession, v, len);
@@ -456,7 +456,7 @@ xfer_event(void *arg, const char *type, const char *data, size_t len,
 	enum jsonrpc_kind	 kind;
 
 	if (strcmp(type, "message") != 0) {
-		log_debug("%s: ignored SSE event type %.32s", worker_conf.name,
+		log_debug("ignored SSE event type %.32s",
 		    type);
 		return (0);
 	}
@@ -466,7 +466,7 @@ xfer_event(void *arg, const char *type, const char *data, size_t len,
 	}
 	if ((m = jsonrpc_parse(data, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    (kind = jsonrpc_check(m, &why)) == JSONRPC_INVALID) {
-		log_warnx("%s: bad message on SSE stream: %s", worker_conf.name,
+		log_warnx("bad message on SSE stream: %s",
 		    why);
 		json_object_put(m);
 		return (0);
@@ -494,7 +494,6 @@ xfer_event(void *arg, const char *type, const char *data, size_t len,
 static int
 xfer_curl_reason(struct xfer *x, CURLcode rc, char *buf, size_t len)
 {
-	const char	*name = worker_conf.name;
 	const char	*err = x->errbuf[0] != '\0' ? x->errbuf :
 			    curl_easy_strerror(rc);
 	long		 oserr = 0;
@@ -507,24 +506,24 @@ xfer_curl_reason(struct xfer *x, CURLcode rc, char *buf, size_t len)
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
 		curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &oserr);
-		snprintf(buf, len, "%s: connect to %s: %s", name, up.url,
+		snprintf(buf, len, "connect to %s: %s", up.url,
 		    oserr != 0 ? strerror((int)oserr) : err);
 		return (EX_UNAVAILABLE);
 	case CURLE_COULDNT_RESOLVE_HOST:
-		snprintf(buf, len, "%s: resolve %s: %s", name, up.url, err);
+		snprintf(buf, len, "resolve %s: %s", up.url, err);
 		return (EX_UNAVAILABLE);
 	case CURLE_OPERATION_TIMEDOUT:
-		snprintf(buf, len, "%s: %s: timed out (%s)", name, up.url, err);
+		snprintf(buf, len, "%s: timed out (%s)", up.url, err);
 		return (EX_UNAVAILABLE);
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-		snprintf(buf, len, "%s: bad URL %s: %s", name, up.url, err);
+		snprintf(buf, len, "bad URL %s: %s", up.url, err);
 		return (EX_CONFIG);
 	case CURLE_WEIRD_SERVER_REPLY:
-		snprintf(buf, len, "%s: %s: not HTTP: %s", name, up.url, err);
+		snprintf(buf, len, "%s: not HTTP: %s", up.url, err);
 		return (EX_PROTOCOL);
 	default:
-		snprintf(buf, len, "%s: %s: %s", name, up.url, err);
+		snprintf(buf, len, "%s: %s", up.url, err);
 		return (EX_UNAVAILABLE);
 	}
 }
@@ -541,7 +540,7 @@ xfer_outcome(struct xfer *x, CURLcode rc, char *buf, size_t len)
 		return (0);
 	log_escape(esc, sizeof(esc), x->resp.p != NULL ? x->resp.p : "",
 	    x->body_kind == BODY_ERROR ? x->resp.len : 0);
-	snprintf(buf, len, "%s: HTTP %ld from %s: %s", worker_conf.name,
+	snprintf(buf, len, "HTTP %ld from %s: %s",
 	    x->status, up.url, esc);
 	if (x->status == 401 || x->status == 403)
 		return (EX_NOPERM);
@@ -557,7 +556,7 @@ static struct json_object *
 xfer_answer(struct xfer *x, CURLcode rc, int *ex, char *buf, size_t len)
 {
 	struct json_object	*m = NULL, *mid, *e;
-	const char		*why = NULL, *name = worker_conf.name;
+	const char		*why = NULL;
 	char			 esc[UPSTREAM_ERROR_SNIPPET * 4 + 1];
 
 	if ((*ex = xfer_outcome(x, rc, buf, len)) != 0)
@@ -565,8 +564,8 @@ xfer_answer(struct xfer *x, CURLcode rc, int *ex, char *buf, size_t len)
 	*ex = EX_PROTOCOL;
 	if (x->body_kind == BODY_SSE) {
 		if ((m = x->result) == NULL) {
-			snprintf(buf, len, "%s: SSE stream from %s ended "
-			    "without a response", name, up.url);
+			snprintf(buf, len, "SSE stream from %s ended "
+			    "without a response", up.url);
 			return (NULL);
 		}
 		x->result = NULL;
@@ -578,15 +577,14 @@ xfer_answer(struct xfer *x, CURLcode rc, int *ex, char *buf, size_t len)
 		log_escape(esc, sizeof(esc), x->resp.p != NULL ? x->resp.p : "",
 		    x->resp.len < UPSTREAM_ERROR_SNIPPET ? x->resp.len :
 		    UPSTREAM_ERROR_SNIPPET);
-		snprintf(buf, len, "%s: %s is not an MCP server (%s): %s",
-		    name, up.url, why != NULL ? why : "not the response wanted",
-		    esc);
+		snprintf(buf, len, "%s is not an MCP server (%s): %s", up.url,
+		    why != NULL ? why : "not the response wanted", esc);
 		json_object_put(m);
 		return (NULL);
 	}
 	if (json_object_object_get_ex(m, "error", &e)) {
-		snprintf(buf, len, "%s: %s answered %s with an error: %.200s",
-		    name, up.url, x->rid, json_object_to_json_string_ext(e,
+		snprintf(buf, len, "%s answered %s with an error: %.200s",
+		    up.url, x->rid, json_object_to_json_string_ext(e,
 		    JSON_C_TO_STRING_PLAIN));
 		json_object_put(m);
 		return (NULL);
@@ -659,7 +657,7 @@ up_server_request(struct json_object *m)
 		log_escape(esc, sizeof(esc), method, strlen(method));
 		snprintf(msg, sizeof(msg), "mcp-mesh does not relay %s yet",
 		    esc);
-		log_info("%s: refused %s from the gateway", worker_conf.name,
+		log_info("refused %s from the gateway",
 		    esc);
 		a = jsonrpc_error(jsonrpc_id(m), JSONRPC_METHOD_NOT_FOUND, msg,
 		    NULL);
@@ -681,19 +679,19 @@ up_call_answer(struct xfer *x, const char *buf, size_t len)
 	x->answered = 1;
 	if ((m = jsonrpc_parse(buf, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    (kind = jsonrpc_check(m, &why)) == JSONRPC_INVALID) {
-		snprintf(reason, sizeof(reason), "%s answered with invalid "
-		    "JSON-RPC: %s", worker_conf.name, why);
+		snprintf(reason, sizeof(reason), "the gateway answered with "
+		    "invalid JSON-RPC: %s", why);
 		worker_send_reason(MSG_CALLFAIL, x->id, reason);
 	} else if (kind != JSONRPC_RESPONSE) {
-		snprintf(reason, sizeof(reason), "%s answered with a %s, not "
-		    "a response", worker_conf.name, kind == JSONRPC_REQUEST ?
+		snprintf(reason, sizeof(reason), "the gateway answered with a "
+		    "%s, not a response", kind == JSONRPC_REQUEST ?
 		    "request" : "notification");
 		worker_send_reason(MSG_CALLFAIL, x->id, reason);
 	} else if ((mid = jsonrpc_id(m)) == NULL ||
 	    !json_object_is_type(mid, json_type_int) ||
 	    (uint64_t)json_object_get_int64(mid) != x->id) {
-		snprintf(reason, sizeof(reason), "%s answered with a wrong id",
-		    worker_conf.name);
+		snprintf(reason, sizeof(reason),
+		    "the gateway answered with a wrong id");
 		worker_send_reason(MSG_CALLFAIL, x->id, reason);
 	} else
 		worker_send(MSG_RESPONSE, x->id, buf, len);
@@ -723,8 +721,8 @@ up_call_message(struct xfer *x, const char *data, size_t len)
 	} else if (!x->answered)
 		up_call_answer(x, data, len);
 	else
-		log_warnx("%s: second response to request %llu ignored",
-		    worker_conf.name, (unsigned long long)x->id);
+		log_warnx("second response to request %llu ignored",
+		    (unsigned long long)x->id);
 	json_object_put(m);
 }
 
@@ -739,8 +737,7 @@ up_call_done(struct xfer *x, CURLcode rc)
 		x->reinits++;
 		xq_move(x, &up.waiting);
 		if (x->gen == up.gen && !up.reinit) {
-			log_info("%s: session expired, initializing again",
-			    worker_conf.name);
+			log_info("session expired, initializing again");
 			up.reinit = 1;
 			up_init_start();
 		} else if (!up.reinit)
@@ -753,11 +750,11 @@ up_call_done(struct xfer *x, CURLcode rc)
 		else if (x->body_kind == BODY_JSON)
 			reason[0] = '\0';
 		else if (x->body_kind == BODY_SSE)
-			snprintf(reason, sizeof(reason), "%s: stream ended "
-			    "without a response", worker_conf.name);
+			snprintf(reason, sizeof(reason), "stream ended "
+			    "without a response");
 		else
-			snprintf(reason, sizeof(reason), "%s: HTTP %ld without "
-			    "a response", worker_conf.name, x->status);
+			snprintf(reason, sizeof(reason), "HTTP %ld without "
+			    "a response", x->status);
 		if (reason[0] == '\0')
 			up_call_answer(x, x->resp.p, x->resp.len);
 		else
@@ -857,8 +854,8 @@ up_init_done(struct xfer *x, CURLcode rc)
 	    !json_object_object_get_ex(r, "protocolVersion", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
 		json_object_put(m);
-		snprintf(reason, sizeof(reason), "%s: %s: initialize result "
-		    "without protocolVersion", worker_conf.name, up.url);
+		snprintf(reason, sizeof(reason), "%s: initialize result "
+		    "without protocolVersion", up.url);
 		up_handshake_fail(x, EX_PROTOCOL, reason);
 		return;
 	}
@@ -868,8 +865,8 @@ up_init_done(struct xfer *x, CURLcode rc)
 			break;
 	if (i == sizeof(up_versions) / sizeof(up_versions[0])) {
 		log_escape(esc, sizeof(esc), s, strlen(s));
-		snprintf(reason, sizeof(reason), "%s: %s speaks unsupported "
-		    "protocol version %s", worker_conf.name, up.url, esc);
+		snprintf(reason, sizeof(reason), "%s speaks unsupported "
+		    "protocol version %s", up.url, esc);
 		json_object_put(m);
 		up_handshake_fail(x, EX_PROTOCOL, reason);
 		return;
@@ -882,7 +879,7 @@ up_init_done(struct xfer *x, CURLcode rc)
 	json_object_put(up.init);
 	up.init = json_object_get(r);
 	json_object_put(m);
-	log_debug("%s: initialized, protocol %s, session %s", worker_conf.name,
+	log_debug("initialized, protocol %s, session %s",
 	    up.version, up.session[0] != '\0' ? "issued" : "none");
 	up_own_request("notifications/initialized", NULL, XFER_INITIALIZED);
 }
@@ -954,16 +951,16 @@ up_list_done(struct xfer *x, CURLcode rc)
 	    !json_object_object_get_ex(r, "tools", &t) ||
 	    !json_object_is_type(t, json_type_array)) {
 		json_object_put(m);
-		snprintf(reason, sizeof(reason), "%s: %s: tools/list result "
-		    "without a tools array", worker_conf.name, up.url);
+		snprintf(reason, sizeof(reason), "%s: tools/list result "
+		    "without a tools array", up.url);
 		up_handshake_fail(x, EX_PROTOCOL, reason);
 		return;
 	}
 	n = json_object_array_length(t);
 	for (i = 0; i < n; i++) {
 		if (json_object_array_length(up.tools) >= UPSTREAM_TOOLS_MAX) {
-			log_warnx("%s: more than %d tools: the rest ignored",
-			    worker_conf.name, UPSTREAM_TOOLS_MAX);
+			log_warnx("more than %d tools: the rest ignored",
+			    UPSTREAM_TOOLS_MAX);
 			goto finish;
 		}
 		json_object_array_add(up.tools,
@@ -975,14 +972,13 @@ up_list_done(struct xfer *x, CURLcode rc)
 	cur = json_object_get_string(c);
 	for (i = 0; i < up.ncursors; i++) {
 		if (strcmp(up.cursors[i], cur) == 0) {
-			log_warnx("%s: tools/list cursor repeats: stopped",
-			    worker_conf.name);
+			log_warnx("tools/list cursor repeats: stopped");
 			goto finish;
 		}
 	}
 	if (up.ncursors + 1 >= UPSTREAM_PAGES_MAX) {
-		log_warnx("%s: more than %d tools/list pages: stopped",
-		    worker_conf.name, UPSTREAM_PAGES_MAX);
+		log_warnx("more than %d tools/list pages: stopped",
+		    UPSTREAM_PAGES_MAX);
 		goto finish;
 	}
 	up.cursors = xreallocarray(up.cursors, up.ncursors + 1,
@@ -1026,15 +1022,14 @@ up_list_finish(void)
 	if (len > MSG_PAYLOAD_MAX) {
 		json_object_put(o);
 		if (!up.ready)
-			worker_fail(EX_PROTOCOL, "%s: tool list of %zu bytes is "
-			    "over the frame maximum", worker_conf.name, len);
-		log_warnx("%s: tool list too large, not updated",
-		    worker_conf.name);
+			worker_fail(EX_PROTOCOL, "tool list of %zu bytes is "
+			    "over the frame maximum", len);
+		log_warnx("tool list too large, not updated");
 	} else {
 		worker_send(up.ready ? MSG_TOOLS : MSG_READY, 0, s, len);
 		json_object_put(o);
 		if (!up.ready)
-			log_info("%s: ready, protocol %s", worker_conf.name,
+			log_info("ready, protocol %s",
 			    up.version);
 	}
 	up.listing = 0;
@@ -1052,7 +1047,7 @@ up_reinit_done(void)
 	struct xfer	*x;
 
 	up.reinit = 0;
-	log_info("%s: new session established", worker_conf.name);
+	log_info("new session established");
 	while ((x = TAILQ_FIRST(&up.waiting)) != NULL)
 		xfer_post(x, worker_conf.request_timeout_ms);
 }
@@ -1093,8 +1088,7 @@ up_get_done(struct xfer *x, CURLcode rc)
 	up.get = NULL;
 	if (rc == CURLE_OK && (x->status == 405 || x->status == 404 ||
 	    x->status == 400)) {
-		log_debug("%s: no GET stream offered (HTTP %ld)",
-		    worker_conf.name, x->status);
+		log_debug("no GET stream offered (HTTP %ld)", x->status);
 		up.get_off = 1;
 	} else {
 		if (xfer_outcome(x, rc, reason, sizeof(reason)) != 0)
@@ -1123,7 +1117,7 @@ upstream_init(void)
 	    curl_url_set(u, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
 	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
-		worker_fail(EX_CONFIG, "%s: bad URL", worker_conf.name);
+		worker_fail(EX_CONFIG, "bad URL");
 	strlcpy(up.url, s, sizeof(up.url));
 	curl_free(s);
 	curl_url_cleanup(u);
@@ -1222,8 +1216,8 @@ upstream_request(uint64_t id, const char *buf, size_t len)
 		worker_exit(EX_SOFTWARE);
 	}
 	if (up.ncalls >= UPSTREAM_INFLIGHT_MAX) {
-		snprintf(reason, sizeof(reason), "%s: more than %d requests "
-		    "in flight", worker_conf.name, UPSTREAM_INFLIGHT_MAX);
+		snprintf(reason, sizeof(reason), "more than %d requests "
+		    "in flight", UPSTREAM_INFLIGHT_MAX);
 		worker_send_reason(MSG_CALLFAIL, id, reason);
 		return;
 	}
@@ -1301,8 +1295,7 @@ upstream_shutdown(void)
 	/* 405: the gateway does not let clients end sessions; fine. */
 	if (curl_easy_perform(e) == CURLE_OK) {
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-		log_debug("%s: DELETE of the session: HTTP %ld",
-		    worker_conf.name, code);
+		log_debug("DELETE of the session: HTTP %ld", code);
 	}
 	curl_easy_cleanup(e);
 	curl_slist_free_all(l);

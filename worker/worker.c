@@ -257,12 +257,10 @@ worker_configure(void)
 		worker_fail(EX_CONFIG, "bad peer name in CONFIG");
 	if (strncasecmp(worker_conf.url, "http://", 7) != 0 &&
 	    strncasecmp(worker_conf.url, "https://", 8) != 0)
-		worker_fail(EX_CONFIG, "%s: URL must be http:// or https://",
-		    worker_conf.name);
+		worker_fail(EX_CONFIG, "URL must be http:// or https://");
 	if (worker_conf.request_timeout_ms == -1 ||
 	    worker_conf.connect_timeout_ms == -1)
-		worker_fail(EX_CONFIG, "%s: bad timeout in CONFIG",
-		    worker_conf.name);
+		worker_fail(EX_CONFIG, "bad timeout in CONFIG");
 	log_init(worker_conf.verbose);
 	snprintf(proc, sizeof(proc), "worker:%s", worker_conf.name);
 	log_procinit(proc);
