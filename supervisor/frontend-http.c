@@ -43,6 +43,7 @@
 #define HTTP_VERSION_HEADER	"MCP-Protocol-Version"
 #define HTTP_DEFAULT_VERSION	"2025-03-26"	/* no header: the spec says so */
 #define HTTP_BATCH_VERSION	"2025-03-26"	/* the only one with batches */
+#define HTTP_VERSION_ECHO_MAX	32	/* bytes of a bad version quoted back */
 
 struct hconn;
 
@@ -537,6 +538,7 @@ http_session(struct hconn *hc, enum MHD_Result *ret)
 {
 	struct session	*s;
 	const char	*sid, *v;
+	char		 esc[HTTP_VERSION_ECHO_MAX * 4 + 1];
 
 	sid = MHD_lookup_connection_value(hc->conn, MHD_HEADER_KIND,
 	    HTTP_SESSION_HEADER);
@@ -559,8 +561,10 @@ http_session(struct hconn *hc, enum MHD_Result *ret)
 	v = MHD_lookup_connection_value(hc->conn, MHD_HEADER_KIND,
 	    HTTP_VERSION_HEADER);
 	if (v != NULL && !mcp_version_supported(v)) {
+		/* The client's bytes, escaped: the answer must stay UTF-8. */
+		log_escape(esc, sizeof(esc), v, strnlen(v, HTTP_VERSION_ECHO_MAX));
 		*ret = http_error(hc, MHD_HTTP_BAD_REQUEST, MCP_BAD_REQUEST,
-		    "Bad Request: Unsupported protocol version: %.32s", v);
+		    "Bad Request: Unsupported protocol version: %s", esc);
 		return (NULL);
 	}
 	if (v != NULL && strcmp(v, s->version) != 0) {
