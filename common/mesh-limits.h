@@ -15,7 +15,11 @@
 #define JSON_DEPTH_MAX		64	/* nesting accepted from anybody */
 
 /* A peer's (gateway's) answers, parsed in the worker. */
-#define UPSTREAM_RESPONSE_MAX	(4 * 1024 * 1024)	/* one HTTP body / SSE event */
+#define UPSTREAM_RESPONSE_MAX	(4 * 1024 * 1024)	/* one HTTP body / SSE event;
+							   --max-response, per peer */
+#define UPSTREAM_RESPONSE_MIN	4096	/* smallest cap accepted */
+#define UPSTREAM_RESPONSE_CAP	MSG_PAYLOAD_MAX	/* largest cap accepted: an
+						   answer travels as one frame */
 #define UPSTREAM_TOOLS_MAX	10000	/* tools accepted from one peer */
 #define UPSTREAM_PAGES_MAX	1000	/* tools/list pages followed */
 #define UPSTREAM_INFLIGHT_MAX	1024	/* concurrent requests to one peer */
@@ -31,6 +35,7 @@
 #define UPSTREAM_XFER_KEEP_MAX		(64 * 1024)	/* buffer kept by an idle transfer */
 #define UPSTREAM_GET_RETRY_MS		5000	/* reopen a dropped GET stream */
 #define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
+#define UPSTREAM_ADDRS_MAX	8	/* addresses pinned for a host name */
 
 /* Downstream clients (front-ends). */
 #define HTTP_BODY_MAX		(4 * 1024 * 1024)	/* one POST body */
@@ -66,10 +71,19 @@
 #define NODE_NAME_MAX		64
 
 /* Requests routed to a worker. */
-#define REQUEST_TIMEOUT_MS	60000	/* default deadline of one call */
+#define REQUEST_TIMEOUT_MS	60000	/* default deadline of one call;
+					   --timeout, --peer-timeout */
+#define REQUEST_TIMEOUT_MIN_MS	100
+#define REQUEST_TIMEOUT_MAX_MS	(3600 * 1000)
 #define PEER_INFLIGHT_MAX	512	/* per peer, then refused at once */
 #define LIST_WAIT_MS		5000	/* tools/list waits for starting peers */
 #define TOOLS_CHANGED_COALESCE_MS 20	/* one list_changed for a burst */
+
+/* Worker sandbox (worker/sandbox*.c). */
+#define WORKER_MEMORY_MB	512	/* RLIMIT_AS; --worker-memory, 0: none */
+#define WORKER_MEMORY_MB_CAP	(1024 * 1024)	/* largest --worker-memory */
+#define WORKER_NOFILE_MAX	(UPSTREAM_HOST_CONNECTIONS_MAX + 16)	/* RLIMIT_NOFILE */
+#define WORKER_USER_DEFAULT	"nobody"	/* --worker-user when run as root */
 
 /* Worker supervision. */
 #define WORKER_HELLO_TIMEOUT_MS	5000	/* exec to HELLO */

@@ -4,10 +4,13 @@
  * the option, before anything starts.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mesh.h"
@@ -21,6 +24,12 @@ enum {
 	OPT_BRIDGE,
 	OPT_WORKER_PATH,
 	OPT_TIMEOUT,
+	OPT_MAX_RESPONSE,
+	OPT_PEER_TIMEOUT,
+	OPT_PEER_MAX_RESPONSE,
+	OPT_WORKER_MEMORY,
+	OPT_WORKER_USER,
+	OPT_SANDBOX_DEBUG,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -33,6 +42,12 @@ static const struct option longopts[] = {
 	{ "bridge",	 required_argument,	NULL, OPT_BRIDGE },
 	{ "worker-path", required_argument,	NULL, OPT_WORKER_PATH },
 	{ "timeout",	 required_argument,	NULL, OPT_TIMEOUT },
+	{ "max-response", required_argument,	NULL, OPT_MAX_RESPONSE },
+	{ "peer-timeout", required_argument,	NULL, OPT_PEER_TIMEOUT },
+	{ "peer-max-response", required_argument, NULL, OPT_PEER_MAX_RESPONSE },
+	{ "worker-memory", required_argument,	NULL, OPT_WORKER_MEMORY },
+	{ "worker-user", required_argument,	NULL, OPT_WORKER_USER },
+	{ "sandbox-debug", no_argument,		NULL, OPT_SANDBOX_DEBUG },
 	{ "help",	 no_argument,		NULL, OPT_HELP },
 	{ "version",	 no_argument,		NULL, OPT_VERSION },
 	{ NULL,		 0,			NULL, 0 }
@@ -44,17 +59,31 @@ config_usage(void)
 	fprintf(stderr,
 	    "usage: mcp-mesh [-nv] [--stdio] [--port port] [--listen address]\n"
 	    "                [--name name] [--bridge spec]... [--timeout ms]\n"
-	    "                [--worker-path path]\n"
+	    "                [--max-response size] [--peer-timeout name=ms]...\n"
+	    "                [--peer-max-response name=size]...\n"
+	    "                [--worker-memory MiB] [--worker-user user]\n"
+	    "                [--sandbox-debug] [--worker-path path]\n"
 	    "  --stdio           serve MCP on stdin/stdout (HTTP only with --port)\n"
 	    "  --port N          Streamable HTTP port (default %d; 0: any free port)\n"
 	    "  --listen ADDR     HTTP address (default 127.0.0.1)\n"
 	    "  --name NAME       this node's name\n"
 	    "  --bridge SPEC     bridge a peer: name=URL or URL (repeatable)\n"
 	    "  --timeout MS      deadline of one bridged call (default %d)\n"
+	    "  --max-response N  bytes of one answer from a peer, K/M suffix\n"
+	    "                    (default %d)\n"
+	    "  --peer-timeout NAME=MS, --peer-max-response NAME=N\n"
+	    "                    the same for one bridged peer\n"
+	    "  --worker-memory M address space of a worker, MiB (default %d;\n"
+	    "                    0: no limit)\n"
+	    "  --worker-user U   user workers run as when started as root\n"
+	    "                    (default %s)\n"
+	    "  --sandbox-debug   report system calls outside the workers'\n"
+	    "                    allow-list instead of killing the worker\n"
 	    "  --worker-path P   worker program (default %s/mcp-mesh-worker)\n"
 	    "  -n                check the configuration and exit\n"
 	    "  -v                verbose (debug) logging\n",
-	    HTTP_PORT_DEFAULT, REQUEST_TIMEOUT_MS, LIBEXECDIR);
+	    HTTP_PORT_DEFAULT, REQUEST_TIMEOUT_MS, UPSTREAM_RESPONSE_MAX,
+	    WORKER_MEMORY_MB, WORKER_USER_DEFAULT, LIBEXECDIR);
 }
 
 /* Peer names prefix tool names: keep them short and [a-z0-9-]. */
@@ -177,10 +206,15 @@ config_defaults(struct mesh_config *c)
 
 	memset(c, 0, sizeof(*c));
 	TAILQ_INIT(&c->bridges);
+	TAILQ_INIT(&c->peer_options);
 	c->port = -1;
 	strlcpy(c->listen, "127.0.0.1", sizeof(c->listen));
 	strlcpy(c->name, "mcp-mesh", sizeof(c->name));
 	c->request_timeout_ms = REQUEST_TIMEOUT_MS;
+	c->response_max = UPSTREAM_RESPONSE_MAX;
+	c->worker_memory_mb = WORKER_MEMORY_MB;
+	strlcpy(c->worker_user, WORKER_USER_DEFAULT, sizeof(c->worker_user));
+	c->worker_uid = c->worker_gid = -1;
 	if ((w = getenv("MCP_MESH_WORKER")) != NULL && *w != '\0')
 		strlcpy(c->worker_path, w, sizeof(c->worker_path));
 	else
@@ -194,6 +228,129 @@ config_defaults(struct mesh_config *c)
 	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
 	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+/*
+ * A byte count with an optional K or M (binary) suffix, within the caps
+ * a worker accepts.
+ */
+static int
+config_size(const char *opt, const char *arg, uint64_t *out)
+{
+	char			*end;
+	unsigned long long	 n;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (end == arg || errno != 0 || *arg == '-')
+		goto bad;
+	if (*end == 'K' || *end == 'k') {
+		n *= 1024;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		n *= 1024 * 1024;
+		end++;
+	}
+	if (*end != '\0' || n < UPSTREAM_RESPONSE_MIN ||
+	    n > UPSTREAM_RESPONSE_CAP)
+		goto bad;
+	*out = n;
+	return (0);
+bad:
+	log_warnx("%s %s: a size from %d to %d bytes (K and M suffixes "
+	    "allowed)", opt, arg, UPSTREAM_RESPONSE_MIN, UPSTREAM_RESPONSE_CAP);
+	return (-1);
+}
+
+/*
+ * --peer-timeout NAME=MS and --peer-max-response NAME=SIZE: kept until
+ * every --bridge is known (options may come in any order).
+ */
+static int
+config_peer_option(struct mesh_config *c, int ch, const char *arg)
+{
+	struct peer_option	*po;
+	const char		*eq = strchr(arg, '=');
+	const char		*opt = ch == OPT_PEER_TIMEOUT ? "--peer-timeout" :
+				    "--peer-max-response";
+	const char		*errstr;
+
+	if (eq == NULL || eq == arg || (size_t)(eq - arg) > PEER_NAME_MAX) {
+		log_warnx("%s %s: NAME=VALUE with a peer name", opt, arg);
+		return (-1);
+	}
+	po = xcalloc(1, sizeof(*po));
+	po->opt = opt;
+	memcpy(po->peer, arg, eq - arg);
+	if (ch == OPT_PEER_TIMEOUT) {
+		po->timeout_ms = strtonum(eq + 1, REQUEST_TIMEOUT_MIN_MS,
+		    REQUEST_TIMEOUT_MAX_MS, &errstr);
+		if (errstr != NULL) {
+			log_warnx("%s %s: %s (%d-%d ms)", opt, arg, errstr,
+			    REQUEST_TIMEOUT_MIN_MS, REQUEST_TIMEOUT_MAX_MS);
+			free(po);
+			return (-1);
+		}
+	} else if (config_size(opt, eq + 1, &po->response_max) == -1) {
+		free(po);
+		return (-1);
+	}
+	TAILQ_INSERT_TAIL(&c->peer_options, po, entry);
+	return (0);
+}
+
+/* Per-peer values over the global ones; each must name a bridged peer. */
+static int
+config_apply_peer_options(struct mesh_config *c)
+{
+	struct bridge_spec	*b;
+	struct peer_option	*po;
+
+	TAILQ_FOREACH(b, &c->bridges, entry) {
+		b->timeout_ms = c->request_timeout_ms;
+		b->response_max = c->response_max;
+	}
+	TAILQ_FOREACH(po, &c->peer_options, entry) {
+		TAILQ_FOREACH(b, &c->bridges, entry)
+			if (strcmp(b->name, po->peer) == 0)
+				break;
+		if (b == NULL) {
+			log_warnx("%s: no bridged peer is named \"%s\"",
+			    po->opt, po->peer);
+			return (-1);
+		}
+		if (po->timeout_ms != 0)
+			b->timeout_ms = po->timeout_ms;
+		if (po->response_max != 0)
+			b->response_max = po->response_max;
+	}
+	return (0);
+}
+
+/*
+ * Started as root, workers become --worker-user: looked up once here,
+ * as the lookup may read files a worker cannot.  Root itself is refused.
+ */
+static int
+config_worker_user(struct mesh_config *c)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0)
+		return (0);
+	if ((pw = getpwnam(c->worker_user)) == NULL) {
+		log_warnx("--worker-user %s: no such user (workers never run "
+		    "as root)", c->worker_user);
+		return (-1);
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_warnx("--worker-user %s: uid or gid 0; workers never run "
+		    "as root", c->worker_user);
+		return (-1);
+	}
+	c->worker_uid = pw->pw_uid;
+	c->worker_gid = pw->pw_gid;
+	return (0);
 }
 
 static int
@@ -236,11 +393,38 @@ config_option(struct mesh_config *c, int ch, const char *arg)
 		}
 		break;
 	case OPT_TIMEOUT:
-		c->request_timeout_ms = strtonum(arg, 100, 3600 * 1000, &errstr);
+		c->request_timeout_ms = strtonum(arg, REQUEST_TIMEOUT_MIN_MS,
+		    REQUEST_TIMEOUT_MAX_MS, &errstr);
 		if (errstr != NULL) {
-			log_warnx("--timeout %s: %s (100-3600000 ms)", arg, errstr);
+			log_warnx("--timeout %s: %s (%d-%d ms)", arg, errstr,
+			    REQUEST_TIMEOUT_MIN_MS, REQUEST_TIMEOUT_MAX_MS);
 			return (-1);
 		}
+		break;
+	case OPT_MAX_RESPONSE:
+		return (config_size("--max-response", arg, &c->response_max));
+	case OPT_PEER_TIMEOUT:
+	case OPT_PEER_MAX_RESPONSE:
+		return (config_peer_option(c, ch, arg));
+	case OPT_WORKER_MEMORY:
+		c->worker_memory_mb = strtonum(arg, 0, WORKER_MEMORY_MB_CAP,
+		    &errstr);
+		if (errstr != NULL) {
+			log_warnx("--worker-memory %s: %s (0-%d MiB)", arg,
+			    errstr, WORKER_MEMORY_MB_CAP);
+			return (-1);
+		}
+		break;
+	case OPT_WORKER_USER:
+		if (*arg == '\0' || strlcpy(c->worker_user, arg,
+		    sizeof(c->worker_user)) >= sizeof(c->worker_user)) {
+			log_warnx("--worker-user: 1 to %zu characters",
+			    sizeof(c->worker_user) - 1);
+			return (-1);
+		}
+		break;
+	case OPT_SANDBOX_DEBUG:
+		c->sandbox_debug = 1;
 		break;
 	case 'n':
 		c->check_only = 1;
@@ -291,6 +475,8 @@ config_parse_args(struct mesh_config *c, int argc, char **argv)
 		log_warnx("%d bridges: at most %d", n, PEERS_MAX);
 		return (-1);
 	}
+	if (config_apply_peer_options(c) == -1 || config_worker_user(c) == -1)
+		return (-1);
 	return (0);
 }
 
@@ -298,9 +484,14 @@ void
 config_clear(struct mesh_config *c)
 {
 	struct bridge_spec	*b;
+	struct peer_option	*po;
 
 	while ((b = TAILQ_FIRST(&c->bridges)) != NULL) {
 		TAILQ_REMOVE(&c->bridges, b, entry);
 		free(b);
+	}
+	while ((po = TAILQ_FIRST(&c->peer_options)) != NULL) {
+		TAILQ_REMOVE(&c->peer_options, po, entry);
+		free(po);
 	}
 }

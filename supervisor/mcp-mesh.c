@@ -86,7 +86,7 @@ mesh_setup_peers(void)
 	struct bridge_spec	*b;
 
 	TAILQ_FOREACH(b, &conf.bridges, entry) {
-		peer_add(b->name, b->url);
+		peer_add(b);
 		log_info("peer %s: bridging %s", b->name, b->url);
 	}
 }

@@ -33,8 +33,20 @@ struct bridge_spec {
 	TAILQ_ENTRY(bridge_spec) entry;
 	char		name[PEER_NAME_MAX + 1];
 	char		url[PEER_URL_MAX + 1];
+	uint64_t	timeout_ms;	/* --peer-timeout, else --timeout */
+	uint64_t	response_max;	/* --peer-max-response, else --max-response */
 };
 TAILQ_HEAD(bridge_specs, bridge_spec);
+
+/* --peer-timeout / --peer-max-response, applied once bridges are known. */
+struct peer_option {
+	TAILQ_ENTRY(peer_option) entry;
+	const char	*opt;		/* for messages */
+	char		 peer[PEER_NAME_MAX + 1];
+	uint64_t	 timeout_ms;	/* 0: not this option */
+	uint64_t	 response_max;
+};
+TAILQ_HEAD(peer_options, peer_option);
 
 struct mesh_config {
 	char		 name[NODE_NAME_MAX + 1];	/* --name */
@@ -47,7 +59,13 @@ struct mesh_config {
 	int		 verbose;			/* -v */
 	int		 check_only;			/* -n */
 	uint64_t	 request_timeout_ms;		/* --timeout */
+	uint64_t	 response_max;			/* --max-response */
+	uint64_t	 worker_memory_mb;		/* --worker-memory */
+	char		 worker_user[64];		/* --worker-user */
+	long		 worker_uid, worker_gid;	/* -1: not root */
+	int		 sandbox_debug;			/* --sandbox-debug */
 	struct bridge_specs bridges;			/* --bridge */
+	struct peer_options peer_options;		/* --peer-* */
 	uint64_t	 started_ms;
 };
 extern struct mesh_config conf;
@@ -76,6 +94,8 @@ struct peer {
 	int			 index;		/* order given: stable */
 	char			 name[PEER_NAME_MAX + 1];
 	char			 url[PEER_URL_MAX + 1];
+	uint64_t		 timeout_ms;	/* deadline of one request */
+	uint64_t		 response_max;	/* bytes of one answer */
 
 	enum worker_state	 state;
 	pid_t			 pid;
@@ -115,7 +135,7 @@ TAILQ_HEAD(peers, peer);
 extern struct peers peers;
 extern unsigned npeers;
 
-struct peer	*peer_add(const char *name, const char *url);
+struct peer	*peer_add(const struct bridge_spec *);
 struct peer	*peer_find(const char *name);
 void		 peer_start(struct peer *);
 void		 peer_start_all(void);

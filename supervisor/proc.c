@@ -1,7 +1,10 @@
 /*
  * Worker processes: fork + exec with a fixed descriptor contract (the
  * socketpair on WORKER_FD, /dev/null on stdin and stdout, stderr kept for
- * early crashes, nothing else), and reaping on SIGCHLD from the loop.
+ * early crashes, nothing else), an empty environment (configuration goes
+ * over the socket, so nothing shows in ps or /proc/PID/environ, and no
+ * http_proxy or LD_PRELOAD reaches the worker), and reaping on SIGCHLD
+ * from the loop.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -20,6 +23,15 @@
 #include "mesh.h"
 
 static struct event	*ev_sigchld;
+
+/*
+ * The only variables a worker is given: the sanitizer runtimes' own, so a
+ * sanitizer build's tests can set them.  Nothing the worker reads.
+ */
+static const char *proc_env_keep[] = {
+	"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+};
+#define PROC_ENV_MAX	(sizeof(proc_env_keep) / sizeof(*proc_env_keep) + 1)
 
 static void
 proc_sigchld(evutil_socket_t sig, short events, void *arg)
@@ -49,9 +61,30 @@ proc_shutdown(void)
 	}
 }
 
+/* "KEY=value" strings of environ whose KEY is in proc_env_keep. */
+static void
+proc_worker_env(char *envp[PROC_ENV_MAX])
+{
+	extern char	**environ;
+	char		**e;
+	size_t		 i, klen, n = 0;
+
+	for (e = environ; *e != NULL && n < PROC_ENV_MAX - 1; e++) {
+		for (i = 0; i < PROC_ENV_MAX - 1; i++) {
+			klen = strlen(proc_env_keep[i]);
+			if (strncmp(*e, proc_env_keep[i], klen) == 0 &&
+			    (*e)[klen] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+		}
+	}
+	envp[n] = NULL;
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static __dead void
-proc_exec_child(const char *path, int fd)
+proc_exec_child(const char *path, int fd, char **envp)
 {
 	int		 null;
 	sigset_t	 set;
@@ -73,7 +106,7 @@ proc_exec_child(const char *path, int fd)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGCHLD, SIG_DFL);
-	execv(path, argv);
+	execve(path, argv, envp);
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	_exit(127);
 }
@@ -85,8 +118,12 @@ proc_exec_child(const char *path, int fd)
 pid_t
 proc_spawn_worker(const char *path, const char *peer_name, int *fd)
 {
-	int	sp[2];
-	pid_t	pid;
+	char	*envp[PROC_ENV_MAX];
+	int	 sp[2];
+	pid_t	 pid;
+
+	/* Built before fork: the child may only make async-signal-safe calls. */
+	proc_worker_env(envp);
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sp) == -1) {
@@ -103,7 +140,7 @@ proc_spawn_worker(const char *path, const char *peer_name, int *fd)
 		close(sp[0]);
 		/* The worker's end is blocking until it decides otherwise. */
 		fcntl(sp[1], F_SETFL, 0);
-		proc_exec_child(path, sp[1]);
+		proc_exec_child(path, sp[1], envp);
 		/* NOTREACHED */
 	}
 	close(sp[1]);

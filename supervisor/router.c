@@ -121,17 +121,17 @@ router_deadline(evutil_socket_t fd, short events, void *arg)
 	struct pending	*pd = arg;
 
 	log_warnx("peer %s: no answer to %s within %llu ms", pd->peer->name,
-	    pd->tool, (unsigned long long)conf.request_timeout_ms);
+	    pd->tool, (unsigned long long)pd->peer->timeout_ms);
 	router_cancel_upstream(pd);
 	router_reply_error_result(pd, "peer %s did not answer %s within "
 	    "%llu ms: the call was cancelled", pd->peer->name, pd->tool,
-	    (unsigned long long)conf.request_timeout_ms);
+	    (unsigned long long)pd->peer->timeout_ms);
 }
 
 static void
 router_arm_deadline(struct pending *pd)
 {
-	uint64_t	ms = conf.request_timeout_ms;
+	uint64_t	ms = pd->peer->timeout_ms;
 	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	if (pd->timer == NULL)

@@ -80,15 +80,17 @@ worker_set_state(struct peer *p, enum worker_state s)
 }
 
 struct peer *
-peer_add(const char *name, const char *url)
+peer_add(const struct bridge_spec *b)
 {
 	struct peer	*p;
 
 	p = xcalloc(1, sizeof(*p));
 	p->index = npeers++;
 	p->fd = -1;
-	strlcpy(p->name, name, sizeof(p->name));
-	strlcpy(p->url, url, sizeof(p->url));
+	strlcpy(p->name, b->name, sizeof(p->name));
+	strlcpy(p->url, b->url, sizeof(p->url));
+	p->timeout_ms = b->timeout_ms;
+	p->response_max = b->response_max;
 	RB_INIT(&p->inflight);
 	p->cause[0] = '\0';
 	TAILQ_INSERT_TAIL(&peers, p, entry);
@@ -264,7 +266,19 @@ worker_hello(struct peer *p, struct msg *m)
 	json_object_object_add(cfg, "mesh_version",
 	    json_object_new_string(MESH_VERSION));
 	json_object_object_add(cfg, "request_timeout_ms",
-	    json_object_new_int64(conf.request_timeout_ms));
+	    json_object_new_int64(p->timeout_ms));
+	json_object_object_add(cfg, "response_max",
+	    json_object_new_int64(p->response_max));
+	json_object_object_add(cfg, "memory_mb",
+	    json_object_new_int64(conf.worker_memory_mb));
+	if (conf.worker_uid != -1) {
+		json_object_object_add(cfg, "uid",
+		    json_object_new_int64(conf.worker_uid));
+		json_object_object_add(cfg, "gid",
+		    json_object_new_int64(conf.worker_gid));
+	}
+	json_object_object_add(cfg, "sandbox_debug",
+	    json_object_new_boolean(conf.sandbox_debug));
 	json_object_object_add(cfg, "connect_timeout_ms",
 	    json_object_new_int64(UPSTREAM_CONNECT_TIMEOUT_MS));
 	json_object_object_add(cfg, "verbose",

@@ -1,12 +1,18 @@
 /*
- * The sandbox without libseccomp: the resource limits, no_new_privs and
- * the parent-death signal set in worker.c are all there is.
+ * Built without libseccomp: no system-call filter.  The other layers
+ * (limits, no_new_privs, Landlock) still apply; the worker says so once.
  */
 #include "sandbox.h"
 #include "worker.h"
 
-void
-sandbox_enter(void)
+int
+sandbox_seccomp(int debug)
 {
-	log_debug("built without libseccomp: no system-call filter");
+	log_info("sandbox: built without libseccomp, no system-call filter");
+	return (0);
+}
+
+void
+sandbox_seccomp_report(void)
+{
 }

@@ -11,16 +11,21 @@
  * re-initialized) or running.  Requests from the supervisor are also in
  * a tree by id, for MSG_CANCEL and duplicate detection.
  *
- * Nothing here trusts the gateway: bodies and events are bounded by
- * UPSTREAM_RESPONSE_MAX, every JSON text goes through jsonrpc_parse() and
- * jsonrpc_check(), and every request gets exactly one answer (RESPONSE
- * or CALLFAIL) unless the supervisor cancelled it.
+ * Nothing here trusts the gateway: bodies and events are bounded by the
+ * peer's response cap (UPSTREAM_RESPONSE_MAX unless configured), every
+ * JSON text goes through jsonrpc_parse() and jsonrpc_check(), and every
+ * request gets exactly one answer (RESPONSE or CALLFAIL) unless the
+ * supervisor cancelled it.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/tree.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +101,8 @@ struct up_hdrs {
 static struct {
 	CURLM			*multi;
 	char			 url[PEER_URL_MAX + 1];	/* without user:pass */
+	uint16_t		 port;		/* the gateway's, for Landlock */
+	struct curl_slist	*resolve;	/* pinned address, if a name */
 	int			 ready;		/* READY sent */
 	int			 reinit;	/* re-initializing after 404 */
 	int			 listing;
@@ -247,7 +254,7 @@ xfer_get(enum xfer_kind kind)
 		if ((e = curl_easy_init()) == NULL)
 			fatalx("curl_easy_init failed");
 		x->easy = e;
-		sse_init(&x->sse, UPSTREAM_RESPONSE_MAX, xfer_event, x);
+		sse_init(&x->sse, worker_conf.response_max, xfer_event, x);
 		curl_easy_setopt(e, CURLOPT_URL, up.url);
 		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -261,6 +268,7 @@ xfer_get(enum xfer_kind kind)
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 		curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+		curl_easy_setopt(e, CURLOPT_RESOLVE, up.resolve);
 	}
 	x->kind = kind;
 	x->body_kind = BODY_NONE;
@@ -377,17 +385,17 @@ xfer_write(char *buf, size_t size, size_t n, void *arg)
 		if (sse_feed(&x->sse, buf, len) == -1) {
 			if (x->reason[0] == '\0')
 				snprintf(x->reason, sizeof(x->reason),
-				    "response larger than %d bytes",
-				    UPSTREAM_RESPONSE_MAX);
+				    "response larger than %ld bytes",
+				    worker_conf.response_max);
 			return (0);
 		}
 		return (len);
 	default:
 		room = len;
-		if (x->resp.len + len > UPSTREAM_RESPONSE_MAX) {
+		if (x->resp.len + len > (size_t)worker_conf.response_max) {
 			snprintf(x->reason, sizeof(x->reason),
-			    "response larger than %d bytes",
-			    UPSTREAM_RESPONSE_MAX);
+			    "response larger than %ld bytes",
+			    worker_conf.response_max);
 			return (0);
 		}
 		break;
@@ -1098,6 +1106,86 @@ up_get_done(struct xfer *x, CURLcode rc)
 	xfer_put(x);
 }
 
+/* "host:port:addr,addr" for CURLOPT_RESOLVE, from getaddrinfo(). */
+static void
+up_resolve_line(const char *host, const char *port, struct addrinfo *res,
+    char *line, size_t len)
+{
+	struct addrinfo	*ai;
+	char		 a[INET6_ADDRSTRLEN];
+	const void	*p;
+	int		 n = 0;
+
+	snprintf(line, len, "%s:%s:", host, port);
+	for (ai = res; ai != NULL && n < UPSTREAM_ADDRS_MAX; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET)
+			p = &((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		else if (ai->ai_family == AF_INET6)
+			p = &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(ai->ai_family, p, a, sizeof(a)) == NULL)
+			continue;
+		if (n++ > 0)
+			strlcat(line, ",", len);
+		if (ai->ai_family == AF_INET6)
+			strlcat(line, "[", len);
+		strlcat(line, a, len);
+		if (ai->ai_family == AF_INET6)
+			strlcat(line, "]", len);
+	}
+}
+
+/*
+ * The gateway's port (Landlock allows connects to it alone) and, when the
+ * URL names a host rather than an address, that host resolved now: after
+ * the sandbox there is no resolver (no thread, no /etc/resolv.conf, no
+ * port 53).  libcurl gets the answer as a CURLOPT_RESOLVE entry.  A worker
+ * that can no longer connect exits and its successor resolves again, so
+ * a gateway that moved is found.
+ */
+static void
+up_resolve(CURLU *u)
+{
+	struct addrinfo	 hints, *res;
+	struct in6_addr	 a6;
+	char		*host = NULL, *port = NULL;
+	char		 line[PEER_URL_MAX + UPSTREAM_ADDRS_MAX *
+			    (INET6_ADDRSTRLEN + 3)];
+	const char	*errstr;
+	int		 e;
+
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK)
+		worker_fail(EX_CONFIG, "the URL has no host or port");
+	up.port = strtonum(port, 1, 65535, &errstr);
+	if (errstr != NULL) {
+		curl_free(host);
+		curl_free(port);
+		worker_fail(EX_CONFIG, "bad port in the URL");
+	}
+	if (host[0] != '[' && inet_pton(AF_INET6, host, &a6) != 1 &&
+	    inet_pton(AF_INET, host, &a6) != 1) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+			snprintf(line, sizeof(line), "cannot resolve %s: %s",
+			    host, gai_strerror(e));
+			curl_free(host);
+			curl_free(port);
+			worker_fail(EX_TEMPFAIL, "%s", line);
+		}
+		up_resolve_line(host, port, res, line, sizeof(line));
+		freeaddrinfo(res);
+		up.resolve = curl_slist_append(NULL, line);
+		log_debug("resolved: %s", line);
+	}
+	curl_free(host);
+	curl_free(port);
+}
+
 void
 upstream_init(void)
 {
@@ -1111,21 +1199,33 @@ upstream_init(void)
 	TAILQ_INIT(&up.waiting);
 	TAILQ_INIT(&up.running);
 	RB_INIT(&up.calls);
-	/* The URL as shown in reasons and logs: never with a password. */
-	if ((u = curl_url()) == NULL ||
-	    curl_url_set(u, CURLUPART_URL, worker_conf.url, 0) != CURLUE_OK ||
-	    curl_url_set(u, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
-	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK)
-		worker_fail(EX_CONFIG, "bad URL");
-	strlcpy(up.url, s, sizeof(up.url));
-	curl_free(s);
-	curl_url_cleanup(u);
 	if ((up.multi = curl_multi_init()) == NULL)
 		worker_fail(EX_SOFTWARE, "curl_multi_init failed");
 	curl_multi_setopt(up.multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)UPSTREAM_HOST_CONNECTIONS_MAX);
 	up.hdrs = up_hdrs_new();
+	/* The URL as shown in reasons and logs: never with a password. */
+	if ((u = curl_url()) == NULL ||
+	    curl_url_set(u, CURLUPART_URL, worker_conf.url, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		worker_fail(EX_CONFIG, "bad URL");
+	}
+	up_resolve(u);
+	if (curl_url_set(u, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		worker_fail(EX_CONFIG, "bad URL");
+	}
+	strlcpy(up.url, s, sizeof(up.url));
+	curl_free(s);
+	curl_url_cleanup(u);
+}
+
+uint16_t
+upstream_port(void)
+{
+	return (up.port);
 }
 
 void
@@ -1268,6 +1368,37 @@ upstream_cancel(uint64_t id)
 	xfer_put(x);
 }
 
+/*
+ * Run one transfer to its end on the worker's own multi handle (the
+ * others go on meanwhile; their outcomes are dropped, we are leaving).
+ * Not curl_easy_perform(): that makes a multi handle of its own, whose
+ * wake-up socketpair the sandbox does not allow, and a new connection.
+ */
+static CURLcode
+up_perform_last(CURL *e, long timeout_ms)
+{
+	CURLMsg		*m;
+	CURLcode	 rc = CURLE_OPERATION_TIMEDOUT;
+	uint64_t	 deadline = now_ms() + timeout_ms;
+	int		 n;
+
+	if (curl_multi_add_handle(up.multi, e) != CURLM_OK)
+		return (CURLE_FAILED_INIT);
+	while (now_ms() < deadline) {
+		curl_multi_perform(up.multi, &n);
+		while ((m = curl_multi_info_read(up.multi, &n)) != NULL) {
+			if (m->msg == CURLMSG_DONE && m->easy_handle == e) {
+				rc = m->data.result;
+				goto done;
+			}
+		}
+		curl_multi_poll(up.multi, NULL, 0, 50, NULL);
+	}
+done:
+	curl_multi_remove_handle(up.multi, e);
+	return (rc);
+}
+
 /* MSG_SHUTDOWN: end the session politely, within a second. */
 void
 upstream_shutdown(void)
@@ -1288,12 +1419,13 @@ upstream_shutdown(void)
 	curl_easy_setopt(e, CURLOPT_URL, up.url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+	curl_easy_setopt(e, CURLOPT_RESOLVE, up.resolve);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, l);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)UPSTREAM_DELETE_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, xfer_discard);
 	/* 405: the gateway does not let clients end sessions; fine. */
-	if (curl_easy_perform(e) == CURLE_OK) {
+	if (up_perform_last(e, UPSTREAM_DELETE_TIMEOUT_MS) == CURLE_OK) {
 		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 		log_debug("DELETE of the session: HTTP %ld", code);
 	}
@@ -1335,6 +1467,8 @@ upstream_free(void)
 	json_object_put(up.init);
 	json_object_put(up.tools);
 	up.init = up.tools = NULL;
+	curl_slist_free_all(up.resolve);
+	up.resolve = NULL;
 	for (i = 0; i < up.ncursors; i++)
 		free(up.cursors[i]);
 	free(up.cursors);

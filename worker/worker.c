@@ -9,6 +9,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <grp.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,9 +48,10 @@ static void	 worker_loghook(int, const char *);
 static void	 worker_hello(void);
 static const char *worker_conf_str(struct json_object *, const char *,
 		    size_t, int);
-static long	 worker_conf_ms(struct json_object *, const char *, long);
+static long	 worker_conf_int(struct json_object *, const char *, long,
+		    long, long);
 static void	 worker_configure(void);
-static void	 worker_harden(void);
+static void	 worker_drop_privileges(void);
 static void	 worker_read(void);
 static void	 worker_dispatch_supervisor(struct msg *);
 static void	 worker_msg_request(struct msg *);
@@ -56,7 +59,6 @@ static void	 worker_msg_notify(struct msg *);
 static void	 worker_msg_cancel(struct msg *);
 static void	 worker_msg_ping(struct msg *);
 static void	 worker_msg_shutdown(struct msg *);
-static __dead void worker_loop(void);
 
 static const struct worker_handler worker_handlers[] = {
 	{ MSG_REQUEST,		1, worker_msg_request },
@@ -186,8 +188,10 @@ worker_conf_str(struct json_object *o, const char *key, size_t max,
 	return (s);
 }
 
+/* An integer member in [min, max]; def if missing, -1 if bad. */
 static long
-worker_conf_ms(struct json_object *o, const char *key, long def)
+worker_conf_int(struct json_object *o, const char *key, long def, long min,
+    long max)
 {
 	struct json_object	*v;
 	int64_t			 n;
@@ -197,8 +201,7 @@ worker_conf_ms(struct json_object *o, const char *key, long def)
 	if (!json_object_is_type(v, json_type_int))
 		return (-1);
 	n = json_object_get_int64(v);
-	/* A day is already absurd for one call. */
-	if (n <= 0 || n > 24 * 3600 * 1000)
+	if (n < min || n > max)
 		return (-1);
 	return ((long)n);
 }
@@ -245,10 +248,20 @@ worker_configure(void)
 	worker_conf.url = xstrdup(url);
 	worker_conf.node_name = xstrdup(node);
 	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
-	worker_conf.request_timeout_ms = worker_conf_ms(o, "request_timeout_ms",
-	    REQUEST_TIMEOUT_MS);
-	worker_conf.connect_timeout_ms = worker_conf_ms(o, "connect_timeout_ms",
-	    UPSTREAM_CONNECT_TIMEOUT_MS);
+	/* A day is already absurd for one call. */
+	worker_conf.request_timeout_ms = worker_conf_int(o, "request_timeout_ms",
+	    REQUEST_TIMEOUT_MS, 1, 24 * 3600 * 1000);
+	worker_conf.connect_timeout_ms = worker_conf_int(o, "connect_timeout_ms",
+	    UPSTREAM_CONNECT_TIMEOUT_MS, 1, 24 * 3600 * 1000);
+	worker_conf.response_max = worker_conf_int(o, "response_max",
+	    UPSTREAM_RESPONSE_MAX, UPSTREAM_RESPONSE_MIN, UPSTREAM_RESPONSE_CAP);
+	worker_conf.memory_mb = worker_conf_int(o, "memory_mb",
+	    WORKER_MEMORY_MB, 0, WORKER_MEMORY_MB_CAP);
+	/* -2: absent (keep ours); -1 stays "bad". */
+	worker_conf.uid = worker_conf_int(o, "uid", -2, 1, UINT32_MAX - 1);
+	worker_conf.gid = worker_conf_int(o, "gid", -2, 1, UINT32_MAX - 1);
+	if (json_object_object_get_ex(o, "sandbox_debug", &v))
+		worker_conf.sandbox_debug = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "verbose", &v))
 		worker_conf.verbose = json_object_get_int(v) != 0;
 	json_object_put(o);
@@ -261,6 +274,10 @@ worker_configure(void)
 	if (worker_conf.request_timeout_ms == -1 ||
 	    worker_conf.connect_timeout_ms == -1)
 		worker_fail(EX_CONFIG, "bad timeout in CONFIG");
+	if (worker_conf.response_max == -1 || worker_conf.memory_mb == -1 ||
+	    worker_conf.uid == -1 || worker_conf.gid == -1 ||
+	    (worker_conf.uid == -2) != (worker_conf.gid == -2))
+		worker_fail(EX_CONFIG, "bad limit or user in CONFIG");
 	log_init(worker_conf.verbose);
 	snprintf(proc, sizeof(proc), "worker:%s", worker_conf.name);
 	log_procinit(proc);
@@ -268,27 +285,29 @@ worker_configure(void)
 }
 
 /*
- * What every sandbox wants first: no files written (FSIZE 0; SIGXFSZ is
- * ignored so a write fails instead of killing us), no core with the
- * gateway's data in it, no privilege gained by exec, and death with the
- * supervisor.
+ * Started by a supervisor running as root: become the user it names
+ * before anything else happens (set-up included: the resolver talks to
+ * the network).  Without a user in CONFIG a root worker refuses to run.
  */
 static void
-worker_harden(void)
+worker_drop_privileges(void)
 {
-	struct rlimit	rl = { 0, 0 };
+	gid_t	gid = (gid_t)worker_conf.gid;
+	uid_t	uid = (uid_t)worker_conf.uid;
 
-	if (setrlimit(RLIMIT_FSIZE, &rl) == -1 ||
-	    setrlimit(RLIMIT_CORE, &rl) == -1)
-		worker_fail(EX_OSERR, "setrlimit: %s", strerror(errno));
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
-		worker_fail(EX_OSERR, "prctl: %s", strerror(errno));
-	/* The parent may have died before PDEATHSIG was armed. */
-	if (getppid() != worker_ppid) {
-		log_warnx("supervisor gone before the sandbox was set up");
-		worker_exit(EX_OK);
+	if (worker_conf.uid == -2) {
+		if (geteuid() == 0 || getuid() == 0)
+			worker_fail(EX_CONFIG, "running as root and CONFIG "
+			    "names no user to become");
+		return;
 	}
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		worker_fail(EX_NOPERM, "cannot become uid %lu gid %lu: %s",
+		    (unsigned long)uid, (unsigned long)gid, strerror(errno));
+	/* Be sure there is no way back. */
+	if (setuid(0) != -1 || geteuid() == 0)
+		worker_fail(EX_SOFTWARE, "could get root back after dropping it");
 }
 
 static void
@@ -373,7 +392,7 @@ worker_read(void)
 	}
 }
 
-static __dead void
+__dead void
 worker_loop(void)
 {
 	struct curl_waitfd	 wfd;
@@ -399,15 +418,23 @@ worker_loop(void)
 		if (wfd.revents & CURL_WAIT_POLLIN)
 			worker_read();
 		upstream_run();
+		sandbox_report();
 		/* Write at once: waiting for POLLOUT costs a loop turn. */
 		if (msg_queued(&worker_mb) > 0 && msg_write(&worker_mb) == -1)
 			worker_exit(EX_OK);	/* EPIPE: supervisor gone */
 	}
 }
 
-int
-worker_main(void)
+/*
+ * Everything before the loop; the sandbox goes up last, before the first
+ * byte from the gateway.  tests/sandbox/ runs this too, then tries what
+ * the sandbox must refuse.
+ */
+void
+worker_setup(void)
 {
+	struct sandbox_policy	pol;
+
 	worker_ppid = getppid();
 	/*
 	 * The supervisor closed the rest already; be sure, and do it now:
@@ -421,18 +448,28 @@ worker_main(void)
 	log_procinit("worker");
 	if (fcntl(WORKER_FD, F_GETFD) == -1) {
 		log_warn("descriptor %d (the supervisor's socket)", WORKER_FD);
-		return (EX_SOFTWARE);
+		exit(EX_SOFTWARE);
 	}
 	if (fd_nonblock(WORKER_FD) == -1 || fd_cloexec(WORKER_FD, 1) == -1) {
 		log_warn("descriptor %d", WORKER_FD);
-		return (EX_SOFTWARE);
+		exit(EX_SOFTWARE);
 	}
 	msgbuf_init(&worker_mb, WORKER_FD, MSG_QUEUE_MAX);
 	worker_hello();
 	worker_configure();
+	worker_drop_privileges();
 	upstream_init();
-	worker_harden();
-	sandbox_enter();
+	memset(&pol, 0, sizeof(pol));
+	pol.port = upstream_port();
+	pol.memory_bytes = (uint64_t)worker_conf.memory_mb * 1024 * 1024;
+	pol.debug = worker_conf.sandbox_debug;
+	sandbox_enter(&pol);
+}
+
+int
+worker_main(void)
+{
+	worker_setup();
 	upstream_start();
 	worker_loop();
 }

@@ -25,6 +25,10 @@ struct worker_config {
 	char		*mesh_version;
 	long		 request_timeout_ms;
 	long		 connect_timeout_ms;
+	long		 response_max;		/* bytes of one answer */
+	long		 memory_mb;		/* RLIMIT_AS; 0: none */
+	long		 uid, gid;		/* -1: keep ours (not root) */
+	int		 sandbox_debug;		/* trap and report */
 	int		 verbose;
 };
 
@@ -32,6 +36,8 @@ struct worker_config {
 extern struct worker_config	 worker_conf;
 extern pid_t			 worker_ppid;
 int		 worker_main(void);
+void		 worker_setup(void);	/* everything up to the loop */
+__dead void	 worker_loop(void);
 void		 worker_send(uint16_t type, uint64_t id, const void *, size_t);
 void		 worker_send_reason(uint16_t type, uint64_t id, const char *);
 __dead void	 worker_fail(int status, const char *, ...)
@@ -40,6 +46,7 @@ __dead void	 worker_exit(int status);
 
 /* upstream.c */
 void		 upstream_init(void);
+uint16_t	 upstream_port(void);	/* the gateway's TCP port */
 void		 upstream_start(void);
 CURLM		*upstream_multi(void);
 int		 upstream_timeout(void);
