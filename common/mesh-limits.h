@@ -35,6 +35,7 @@
 #define UPSTREAM_XFER_KEEP_MAX		(64 * 1024)	/* buffer kept by an idle transfer */
 #define UPSTREAM_GET_RETRY_MS		5000	/* reopen a dropped GET stream */
 #define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
+#define UPSTREAM_DEADLINE_GRACE_MS	1000	/* curl's timeout after the deadline */
 #define UPSTREAM_ADDRS_MAX	8	/* addresses pinned for a host name */
 
 /* Downstream clients (front-ends). */

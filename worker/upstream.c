@@ -318,6 +318,17 @@ xfer_put(struct xfer *x)
 }
 
 /* POST x->body with the current session's headers. */
+/*
+ * libcurl's timeout of a request is a backstop, later than the
+ * supervisor's deadline for it: that deadline answers the client (naming
+ * itself) and cancels the request here first.
+ */
+static long
+up_xfer_timeout(void)
+{
+	return (worker_conf.request_timeout_ms + UPSTREAM_DEADLINE_GRACE_MS);
+}
+
 static void
 xfer_post(struct xfer *x, long timeout_ms)
 {
@@ -643,7 +654,7 @@ up_post_text(const char *buf, size_t len)
 		xq_move(x, &up.waiting);
 		return;
 	}
-	xfer_post(x, worker_conf.request_timeout_ms);
+	xfer_post(x, up_xfer_timeout());
 }
 
 /*
@@ -749,7 +760,7 @@ up_call_done(struct xfer *x, CURLcode rc)
 			up.reinit = 1;
 			up_init_start();
 		} else if (!up.reinit)
-			xfer_post(x, worker_conf.request_timeout_ms);
+			xfer_post(x, up_xfer_timeout());
 		return;
 	}
 	if (!x->answered) {
@@ -1057,7 +1068,7 @@ up_reinit_done(void)
 	up.reinit = 0;
 	log_info("new session established");
 	while ((x = TAILQ_FIRST(&up.waiting)) != NULL)
-		xfer_post(x, worker_conf.request_timeout_ms);
+		xfer_post(x, up_xfer_timeout());
 }
 
 /* The standalone GET stream: how the gateway says list_changed. */
@@ -1329,7 +1340,7 @@ upstream_request(uint64_t id, const char *buf, size_t len)
 	if (up.reinit)
 		xq_move(x, &up.waiting);
 	else
-		xfer_post(x, worker_conf.request_timeout_ms);
+		xfer_post(x, up_xfer_timeout());
 }
 
 /* MSG_NOTIFY_DOWN: a notification for the gateway, posted as it is. */

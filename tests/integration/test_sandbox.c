@@ -1,0 +1,382 @@
+/*
+ * The worker sandbox, proved from inside: the real mcp-mesh starts
+ * tests/sandbox/sandbox-probe (the real worker up to and including the
+ * sandbox) through --worker-path, and the probe tries what a taken-over
+ * worker would.  Exec and fork must kill it with SIGSYS, which the
+ * supervisor names a sandbox violation; writing a file, reading outside
+ * the TLS paths and connecting to a port that is not the peer's must be
+ * refused.  Also: the limits a real worker runs under, its empty
+ * environment and its user, the per-peer deadline and response cap, and
+ * the command line's refusals of bad limits.
+ */
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+
+#include "mesh-limits.h"
+#include "integration/harness.h"
+
+#define T_TIMEOUT	60	/* seconds, any one test */
+#define VERDICT_MS	10000	/* a probe's verdict is logged within */
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset	444
+#endif
+
+/* Landlock's ABI as the worker will see it (0: none). */
+static int
+landlock_abi(void)
+{
+	long	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, 1U);
+
+	return (abi < 0 ? 0 : (int)abi);
+}
+
+static int
+sanitized(void)
+{
+	return (getenv("MESH_SANITIZED") != NULL);
+}
+
+/*
+ * A mesh whose one peer NAME is served by the probe (against a real
+ * gateway); returns the mesh, its gateway in *gw.
+ */
+static struct proc *
+probe_mesh(const char *name, const char *query, struct proc **gw, int *mport)
+{
+	const char	*probe;
+	char		 spec[256];
+	int		 gport;
+	struct proc	*m;
+
+	probe = harness_bin("MESH_PROBE_BIN");
+	cr_assert_not_null(probe);
+	*gw = gateway_start("gateway", &gport, NULL);
+	cr_assert_not_null(*gw);
+	snprintf(spec, sizeof(spec), "%s=http://127.0.0.1:%d/mcp%s", name,
+	    gport, query != NULL ? query : "");
+	m = mesh_start(mport, "--worker-path", probe, "--bridge", spec, NULL);
+	cr_assert_not_null(m);
+	return (m);
+}
+
+static void
+expect_log(struct proc *mesh, const char *needle)
+{
+	char	*line;
+
+	line = proc_wait_log(mesh, needle, VERDICT_MS);
+	cr_assert_not_null(line, "mesh never logged \"%s\"", needle);
+	free(line);
+}
+
+static void
+expect_no_breach(struct proc *mesh, const char *act)
+{
+	char	 needle[64], *line;
+
+	snprintf(needle, sizeof(needle), "probe %s: NOT REFUSED", act);
+	line = proc_wait_log(mesh, needle, 0);
+	cr_assert_null(line, "sandbox breach: %s", line);
+}
+
+MESH_TEST(sandbox, exec_kills_the_worker, .timeout = T_TIMEOUT)
+{
+	int		 mport;
+	struct proc	*gw, *mesh = probe_mesh("exec", NULL, &gw, &mport);
+
+	expect_log(mesh, "peer exec: worker");
+	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	expect_no_breach(mesh, "exec");
+}
+
+MESH_TEST(sandbox, fork_kills_the_worker, .timeout = T_TIMEOUT)
+{
+	int		 mport;
+	struct proc	*gw, *mesh = probe_mesh("fork", NULL, &gw, &mport);
+
+	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	expect_no_breach(mesh, "fork");
+}
+
+MESH_TEST(sandbox, file_write_is_refused, .timeout = T_TIMEOUT)
+{
+	int		 mport;
+	struct proc	*gw, *mesh = probe_mesh("write", NULL, &gw, &mport);
+
+	expect_log(mesh, "probe write: refused: Permission denied");
+	cr_assert_eq(access("/tmp/mcp-mesh-sandbox-probe", F_OK), -1,
+	    "the probe's file exists");
+}
+
+MESH_TEST(sandbox, read_outside_tls_paths_is_refused, .timeout = T_TIMEOUT)
+{
+	struct proc	*gw, *mesh;
+	int		 mport;
+
+	if (landlock_abi() == 0) {
+		cr_log_warn("the kernel has no Landlock: read not limited");
+		return;
+	}
+	mesh = probe_mesh("read", NULL, &gw, &mport);
+	expect_log(mesh, "probe read: refused: Permission denied");
+}
+
+MESH_TEST(sandbox, connect_to_another_port_is_refused, .timeout = T_TIMEOUT)
+{
+	struct proc	*gw, *other, *mesh;
+	char		 q[32];
+	int		 oport, mport;
+
+	if (landlock_abi() < 4) {
+		cr_log_warn("Landlock ABI %d < 4: TCP ports not limited",
+		    landlock_abi());
+		return;
+	}
+	/* A port that does listen: a refusal cannot be ECONNREFUSED. */
+	other = gateway_start("other", &oport, NULL);
+	cr_assert_not_null(other);
+	snprintf(q, sizeof(q), "?connect=%d", oport);
+	mesh = probe_mesh("connect", q, &gw, &mport);
+	expect_log(mesh, "probe connect: refused: Permission denied");
+}
+
+/* The probe with nothing to try is a working worker: the control. */
+MESH_TEST(sandbox, probe_serves_when_it_tries_nothing, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct http_resp	 r;
+	struct json_object	*res;
+	struct proc		*gw, *mesh;
+	char			 url[128];
+	int			 mport;
+
+	mesh = probe_mesh("ok", NULL, &gw, &mport);
+	cr_assert_eq(mesh_wait_peer(mesh, "ok"), 0);
+	url_of(mport, url, sizeof(url));
+	cr_assert_eq(mcp_open(&c, url), 0);
+	res = mcp_call_tool(&c, "ok_echo", "{\"text\":\"sandboxed\"}", &r);
+	cr_assert_not_null(res, "ok_echo: %s", r.body ? r.body : "");
+	cr_assert_str_eq(tool_text(res), "sandboxed");
+	http_resp_free(&r);
+	mcp_close(&c);
+}
+
+/* One line of /proc/PID/FILE starting with key, or "" (static). */
+static const char *
+proc_line(pid_t pid, const char *file, const char *key)
+{
+	static char	 line[512];
+	char		 path[64];
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return ("");
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, key, strlen(key)) == 0) {
+			fclose(f);
+			return (line);
+		}
+	}
+	fclose(f);
+	return ("");
+}
+
+/* "Max open files  80  80  files": the soft limit, -1 for unlimited. */
+static long long
+limit_of(pid_t pid, const char *name)
+{
+	const char	*l = proc_line(pid, "limits", name);
+
+	if (*l == '\0')
+		return (-2);
+	l += strlen(name);
+	while (*l == ' ')
+		l++;
+	return (strncmp(l, "unlimited", 9) == 0 ? -1 : atoll(l));
+}
+
+/* The real worker, as a process: limits, flags, user, environment. */
+MESH_TEST(sandbox, real_worker_runs_confined, .timeout = T_TIMEOUT)
+{
+	struct proc	*gw, *mesh;
+	char		 spec[128], path[64], env[4096];
+	pid_t		 w[4];
+	FILE		*f;
+	size_t		 n, i;
+	int		 gport, mport;
+
+	gw = gateway_start("gateway", &gport, NULL);
+	cr_assert_not_null(gw);
+	snprintf(spec, sizeof(spec), "edge=http://127.0.0.1:%d/mcp", gport);
+	mesh = mesh_start(&mport, "--worker-memory", "300", "--bridge", spec,
+	    NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "edge"), 0);
+	cr_assert_eq(proc_children(mesh->pid, w, 4), 1);
+
+	cr_assert_eq(limit_of(w[0], "Max file size"), 0);
+	cr_assert_eq(limit_of(w[0], "Max core file size"), 0);
+	cr_assert_eq(limit_of(w[0], "Max open files"), WORKER_NOFILE_MAX);
+	if (!sanitized()) {
+		/* Sanitizer runtimes need threads-as-processes and terabytes. */
+		cr_assert_eq(limit_of(w[0], "Max processes"), 0);
+		cr_assert_eq(limit_of(w[0], "Max address space"),
+		    300LL * 1024 * 1024);
+	}
+	cr_assert(strstr(proc_line(w[0], "status", "NoNewPrivs:"), "1") !=
+	    NULL, "no_new_privs not set");
+#ifdef HAVE_SECCOMP
+	cr_assert(strstr(proc_line(w[0], "status", "Seccomp:"), "2") != NULL,
+	    "no seccomp filter: %s", proc_line(w[0], "status", "Seccomp:"));
+#endif
+	if (geteuid() == 0)
+		cr_assert(strstr(proc_line(w[0], "status", "Uid:"), "\t0\t") ==
+		    NULL, "a worker of a root mesh runs as root: %s",
+		    proc_line(w[0], "status", "Uid:"));
+
+	/* Nothing but the sanitizers' own variables. */
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)w[0]);
+	cr_assert_not_null(f = fopen(path, "r"));
+	n = fread(env, 1, sizeof(env) - 1, f);
+	fclose(f);
+	for (i = 0; i < n; i += strlen(env + i) + 1) {
+		env[n] = '\0';
+		cr_assert(strncmp(env + i, "ASAN_", 5) == 0 ||
+		    strncmp(env + i, "UBSAN_", 6) == 0 ||
+		    strncmp(env + i, "LSAN_", 5) == 0,
+		    "the worker was given %s", env + i);
+	}
+}
+
+/*
+ * --peer-timeout: one peer's deadline, the others keep --timeout.  And
+ * --peer-max-response: one peer's cap, at its edge.
+ */
+MESH_TEST(sandbox, per_peer_deadline_and_response_cap, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct http_resp	 r;
+	struct json_object	*res;
+	struct proc		*gw, *mesh;
+	char			 a[128], b[128], url[128], *args, *text;
+	int			 gport, mport;
+	size_t			 len;
+
+	gw = gateway_start("gateway", &gport, NULL);
+	cr_assert_not_null(gw);
+	snprintf(a, sizeof(a), "quick=http://127.0.0.1:%d/mcp", gport);
+	snprintf(b, sizeof(b), "patient=http://127.0.0.1:%d/mcp", gport);
+	mesh = mesh_start(&mport, "--timeout", "20000", "--bridge", a,
+	    "--bridge", b, "--peer-timeout", "quick=300",
+	    "--peer-max-response", "quick=4K", NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "quick"), 0);
+	cr_assert_eq(mesh_wait_peer(mesh, "patient"), 0);
+	url_of(mport, url, sizeof(url));
+	cr_assert_eq(mcp_open(&c, url), 0);
+
+	res = mcp_call_tool(&c, "quick_slow", "{\"ms\":1500}", &r);
+	cr_assert_not_null(res, "%s", r.body ? r.body : "");
+	cr_assert(json_object_get_boolean(json_path(res, "isError")) &&
+	    strstr(tool_text(res), "within 300 ms") != NULL,
+	    "quick_slow: want the 300 ms deadline, got %s", r.body);
+	http_resp_free(&r);
+	res = mcp_call_tool(&c, "patient_slow", "{\"ms\":1500}", &r);
+	cr_assert_not_null(res, "%s", r.body ? r.body : "");
+	cr_assert_str_eq(tool_text(res), "slept 1500 ms", "%s", r.body);
+	http_resp_free(&r);
+
+	/*
+	 * The echo answer is the text plus some 60 bytes of envelope: a
+	 * text of 3,900 bytes fits in 4 KiB, 4,100 does not.
+	 */
+	text = malloc(4101);
+	for (len = 3900; len <= 4100; len += 200) {
+		memset(text, 'x', len);
+		text[len] = '\0';
+		cr_assert_neq(asprintf(&args, "{\"text\":\"%s\"}", text), -1);
+		res = mcp_call_tool(&c, "quick_echo", args, &r);
+		cr_assert_not_null(res, "%s", r.body ? r.body : "");
+		if (len == 3900)
+			cr_assert_str_eq(tool_text(res), text);
+		else
+			cr_assert(strstr(tool_text(res),
+			    "response larger than 4096 bytes") != NULL,
+			    "want the 4 KiB cap: %.300s", r.body);
+		http_resp_free(&r);
+		res = mcp_call_tool(&c, "patient_echo", args, &r);
+		cr_assert_str_eq(tool_text(res), text, "the other peer's cap");
+		http_resp_free(&r);
+		free(args);
+	}
+	free(text);
+	mcp_close(&c);
+}
+
+/* mcp-mesh -n with ARGS...: exits 0 (ok) or not, log line wanted. */
+static void
+check_args(int ok, const char *want, ...)
+{
+	const char	*bin = harness_bin("MESH_BIN");
+	char		*argv[16], *line;
+	struct proc	*p;
+	va_list		 ap;
+	int		 n = 0;
+
+	argv[n++] = (char *)bin;
+	argv[n++] = (char *)"-n";
+	va_start(ap, want);
+	while (n < 15 && (argv[n] = va_arg(ap, char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	cr_assert_not_null(p = proc_spawn("mesh-n", 0, argv));
+	cr_assert_eq(proc_wait_exit(p, 5000), 0, "mcp-mesh -n did not exit");
+	cr_assert(WIFEXITED(p->status) &&
+	    (ok ? WEXITSTATUS(p->status) == 0 : WEXITSTATUS(p->status) != 0),
+	    "%s: status %#x", want ? want : "(valid)", p->status);
+	if (want != NULL) {
+		line = proc_wait_log(p, want, 0);
+		cr_assert_not_null(line, "no \"%s\" in the log", want);
+		free(line);
+	}
+}
+
+MESH_TEST(sandbox, bad_limits_are_refused_by_name, .timeout = T_TIMEOUT)
+{
+	const char	*u = "a=http://127.0.0.1:9/mcp";
+
+	check_args(0, "no bridged peer is named \"b\"", "--bridge", u,
+	    "--peer-timeout", "b=500", NULL);
+	check_args(0, "--peer-timeout a=99: too small", "--bridge", u,
+	    "--peer-timeout", "a=99", NULL);
+	check_args(1, NULL, "--bridge", u, "--peer-timeout", "a=100", NULL);
+	check_args(0, "--max-response 4095: a size from 4096", "--bridge", u,
+	    "--max-response", "4095", NULL);
+	check_args(1, NULL, "--bridge", u, "--max-response", "4096", NULL);
+	check_args(1, NULL, "--bridge", u, "--max-response", "8M", NULL);
+	check_args(0, "--max-response 8193K", "--bridge", u,
+	    "--max-response", "8193K", NULL);
+	check_args(0, "--peer-max-response a: NAME=VALUE", "--bridge", u,
+	    "--peer-max-response", "a", NULL);
+	check_args(0, "--worker-memory -1", "--worker-memory", "-1", NULL);
+	if (geteuid() == 0)
+		check_args(0, "--worker-user root: uid or gid 0",
+		    "--worker-user", "root", NULL);
+	check_args(geteuid() != 0, geteuid() == 0 ?
+	    "--worker-user no-such-user-here: no such user" : NULL,
+	    "--worker-user", "no-such-user-here", NULL);
+}
