@@ -68,13 +68,23 @@ static const struct worker_handler worker_handlers[] = {
 	{ MSG_SHUTDOWN,		0, worker_msg_shutdown },
 };
 
+/*
+ * At any exit, fatal() included (out of memory under RLIMIT_AS): the
+ * last LOG lines say why, so send what is queued, best effort.
+ */
+static void
+worker_flush(void)
+{
+	if (worker_mb.fd == WORKER_FD && msg_queued(&worker_mb) > 0)
+		msg_write(&worker_mb);
+}
+
 /* Free everything (leak checkers watch clean exits) and go. */
 __dead void
 worker_exit(int status)
 {
 	upstream_free();
-	if (worker_mb.fd == WORKER_FD && msg_queued(&worker_mb) > 0)
-		msg_write(&worker_mb);	/* last LOG lines, best effort */
+	worker_flush();
 	log_sethook(NULL);
 	msgbuf_clear(&worker_mb);
 	free(worker_conf.name);
@@ -137,6 +147,29 @@ worker_fail(int status, const char *fmt, ...)
 	worker_exit(status);
 }
 
+/*
+ * fatal() is about to exit (out of memory under RLIMIT_AS, most likely):
+ * its line also goes as FAIL, so the supervisor gives it as the cause to
+ * every request in flight.  Built without allocating; bytes that are not
+ * printable ASCII become '?' so the JSON is valid whatever the line.
+ */
+static void
+worker_fatal_reason(const char *line)
+{
+	char	buf[WORKER_LOG_LINE_MAX + 64];
+	size_t	o, i;
+	int	n;
+
+	o = strlcpy(buf, "{\"reason\":\"", sizeof(buf));
+	for (i = 0; line[i] != '\0' && o + 32 < sizeof(buf); i++) {
+		if (line[i] == '"' || line[i] == '\\')
+			buf[o++] = '\\';
+		buf[o++] = (line[i] >= ' ' && line[i] < 0x7f) ? line[i] : '?';
+	}
+	n = snprintf(buf + o, sizeof(buf) - o, "\",\"exit\":1}");
+	msg_compose(&worker_mb, MSG_FAIL, 0, 0, buf, o + (size_t)n);
+}
+
 /* Every log line goes to the supervisor as LOG: "<digit><text>". */
 static void
 worker_loghook(int level, const char *line)
@@ -152,6 +185,8 @@ worker_loghook(int level, const char *line)
 		len = sizeof(buf) - 2;
 	if (msg_compose(&worker_mb, MSG_LOG, 0, 0, buf, len + 1) == -1)
 		worker_overflow = 1;	/* no logging from here */
+	if (level == LOG_LVL_ERR)	/* only fatal() logs at this level */
+		worker_fatal_reason(line);
 }
 
 static void
@@ -455,6 +490,7 @@ worker_setup(void)
 		exit(EX_SOFTWARE);
 	}
 	msgbuf_init(&worker_mb, WORKER_FD, MSG_QUEUE_MAX);
+	atexit(worker_flush);
 	worker_hello();
 	worker_configure();
 	worker_drop_privileges();

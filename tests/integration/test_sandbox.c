@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -28,6 +29,7 @@
 
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define VERDICT_MS	10000	/* a probe's verdict is logged within */
+#define RECOVER_TRIES	50	/* calls 100 ms apart until a peer serves */
 
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset	444
@@ -395,4 +397,93 @@ MESH_TEST(sandbox, bad_limits_are_refused_by_name, .timeout = T_TIMEOUT)
 	check_args(geteuid() != 0, geteuid() == 0 ?
 	    "--worker-user no-such-user-here: no such user" : NULL,
 	    "--worker-user", "no-such-user-here", NULL);
+}
+
+/* VmSize of a process, kB (0 if unknown). */
+static long
+vm_size_kb(pid_t pid)
+{
+	return (atol(proc_line(pid, "status", "VmSize:") + 7));
+}
+
+/*
+ * --worker-memory at its edge: a worker given 8 MiB above what it maps
+ * when idle serves small calls, cannot take in a 4 MiB answer (its
+ * buffers and the parse need some 20 MiB), and that call gets a clear
+ * error; the same peer then serves again and the other peer never
+ * notices.  The idle size is measured first, so the edge does not
+ * depend on this machine's libraries.
+ */
+MESH_TEST(sandbox, worker_memory_cap_at_its_edge, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct http_resp	 r;
+	struct json_object	*res;
+	struct proc		*gw, *mesh;
+	char			 a[128], b[128], url[128], mb[32], *args;
+	const char		*text;
+	pid_t			 w[4];
+	int			 tries;
+	long			 idle_kb;
+	size_t			 len = 4 * 1024 * 1024 - 1024;
+	int			 gport, mport;
+
+	if (sanitized()) {
+		cr_log_warn("sanitizer builds run workers without RLIMIT_AS");
+		return;
+	}
+	gw = gateway_start("gateway", &gport, NULL);
+	cr_assert_not_null(gw);
+	snprintf(a, sizeof(a), "small=http://127.0.0.1:%d/mcp", gport);
+	snprintf(b, sizeof(b), "other=http://127.0.0.1:%d/mcp", gport);
+	mesh = mesh_start(&mport, "--bridge", a, NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "small"), 0);
+	cr_assert_eq(proc_children(mesh->pid, w, 4), 1);
+	idle_kb = vm_size_kb(w[0]);
+	cr_assert_gt(idle_kb, 0);
+	proc_stop(mesh);
+
+	snprintf(mb, sizeof(mb), "%ld", idle_kb / 1024 + 8);
+	mesh = mesh_start(&mport, "--worker-memory", mb, "--max-response",
+	    "8M", "--bridge", a, "--bridge", b, NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "small"), 0);
+	cr_assert_eq(mesh_wait_peer(mesh, "other"), 0);
+	url_of(mport, url, sizeof(url));
+	cr_assert_eq(mcp_open(&c, url), 0);
+
+	args = malloc(len + 32);
+	strlcpy(args, "{\"text\":\"", len + 32);
+	memset(args + 9, 'm', len);
+	strlcpy(args + 9 + len, "\"}", 3);
+	res = mcp_call_tool(&c, "small_echo", args, &r);
+	free(args);
+	cr_assert_eq(r.status, 200, "HTTP %ld", r.status);
+	cr_assert(res == NULL || json_object_get_boolean(json_path(res,
+	    "isError")), "a 4 MiB answer fit in %s MiB", mb);
+	cr_assert(strstr(r.body, "small") != NULL &&
+	    strcasestr(r.body, "memory") != NULL,
+	    "the error does not name the peer and the cause: %.300s", r.body);
+	cr_log_info("a 4 MiB answer under a %s MiB cap: %.300s", mb, r.body);
+	http_resp_free(&r);
+
+	/* The other peer (a worker under the same cap) was not touched. */
+	res = mcp_call_tool(&c, "other_echo", "{\"text\":\"still here\"}", &r);
+	cr_assert_str_eq(tool_text(res), "still here", "%s", r.body);
+	http_resp_free(&r);
+	/* The capped peer serves small calls (restarted if it died). */
+	for (tries = 0;; tries++) {
+		res = mcp_call_tool(&c, "small_echo",
+		    "{\"text\":\"small again\"}", &r);
+		if ((text = tool_text(res)) != NULL &&
+		    strcmp(text, "small again") == 0)
+			break;
+		cr_assert_lt(tries, RECOVER_TRIES, "small never served again: "
+		    "%s", r.body);
+		http_resp_free(&r);
+		harness_msleep(100);
+	}
+	http_resp_free(&r);
+	mcp_close(&c);
 }
