@@ -80,6 +80,12 @@ jsonrpc_utf8_valid(const unsigned char *p, size_t len)
 	return (1);
 }
 
+int
+jsonrpc_utf8_ok(const char *buf, size_t len)
+{
+	return (jsonrpc_utf8_valid((const unsigned char *)buf, len));
+}
+
 /* RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int
 jsonrpc_number_text_ok(const char *s)

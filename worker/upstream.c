@@ -673,10 +673,17 @@ up_call_answer(struct xfer *x, const char *buf, size_t len)
 {
 	struct json_object	*m, *mid;
 	const char		*why;
-	char			 reason[WORKER_REASON_MAX];
+	char			 reason[WORKER_REASON_MAX], *canon;
 	enum jsonrpc_kind	 kind;
+	size_t			 clen;
 
 	x->answered = 1;
+	/* A plain result goes in the shape the supervisor forwards fast. */
+	if ((clen = jsonrpc_canon_make(buf, len, x->id, &canon)) != 0) {
+		worker_send(MSG_RESPONSE, x->id, canon, clen);
+		free(canon);
+		return;
+	}
 	if ((m = jsonrpc_parse(buf, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    (kind = jsonrpc_check(m, &why)) == JSONRPC_INVALID) {
 		snprintf(reason, sizeof(reason), "the gateway answered with "
