@@ -21,6 +21,7 @@
 #include <sys/tree.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1040,6 +1041,8 @@ up_list_finish(void)
 			    up.version);
 	}
 	up.listing = 0;
+	/* The tool list's json-c trees are gone: give their pages back. */
+	malloc_trim(0);
 	if (!up.ready) {
 		up.ready = 1;
 		up_get_start();
