@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,6 +80,12 @@ jsonrpc_utf8_valid(const unsigned char *p, size_t len)
 	return (1);
 }
 
+int
+jsonrpc_utf8_ok(const char *buf, size_t len)
+{
+	return (jsonrpc_utf8_valid((const unsigned char *)buf, len));
+}
+
 /* RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int
 jsonrpc_number_text_ok(const char *s)
@@ -138,6 +145,47 @@ jsonrpc_check_numbers(struct json_object *obj)
 	return (json_c_visit(obj, 0, jsonrpc_visit_number, NULL) == -1 ? -1 : 0);
 }
 
+/*
+ * The tokener of the last depth asked for, reset instead of freed: a new
+ * one callocs its depth stack and buffer, which was a tenth of the
+ * supervisor's instructions per call.  Per thread, as json-c tokeners are
+ * not shared; a thread's last one is freed when the thread ends.
+ */
+static __thread struct json_tokener	*jsonrpc_tok;
+static __thread int			 jsonrpc_tok_depth;
+static pthread_key_t			 jsonrpc_tok_key;
+static pthread_once_t			 jsonrpc_tok_once = PTHREAD_ONCE_INIT;
+
+static void
+jsonrpc_tok_free(void *tok)
+{
+	json_tokener_free(tok);
+	jsonrpc_tok = NULL;
+}
+
+static void
+jsonrpc_tok_init(void)
+{
+	if (pthread_key_create(&jsonrpc_tok_key, jsonrpc_tok_free) != 0)
+		abort();
+}
+
+static struct json_tokener *
+jsonrpc_tokener(int maxdepth)
+{
+	if (jsonrpc_tok != NULL && jsonrpc_tok_depth == maxdepth) {
+		json_tokener_reset(jsonrpc_tok);
+		return (jsonrpc_tok);
+	}
+	pthread_once(&jsonrpc_tok_once, jsonrpc_tok_init);
+	if (jsonrpc_tok != NULL)
+		json_tokener_free(jsonrpc_tok);
+	jsonrpc_tok = json_tokener_new_ex(maxdepth);
+	jsonrpc_tok_depth = maxdepth;
+	pthread_setspecific(jsonrpc_tok_key, jsonrpc_tok);
+	return (jsonrpc_tok);
+}
+
 struct json_object *
 jsonrpc_parse(const char *buf, size_t len, int maxdepth, const char **why)
 {
@@ -159,7 +207,7 @@ jsonrpc_parse(const char *buf, size_t len, int maxdepth, const char **why)
 		*why = "invalid UTF-8 in JSON";
 		return (NULL);
 	}
-	if ((tok = json_tokener_new_ex(maxdepth)) == NULL) {
+	if ((tok = jsonrpc_tokener(maxdepth)) == NULL) {
 		*why = "out of memory";
 		return (NULL);
 	}
@@ -175,7 +223,6 @@ jsonrpc_parse(const char *buf, size_t len, int maxdepth, const char **why)
 		err = json_tokener_get_error(tok);
 		end = len;
 	}
-	json_tokener_free(tok);
 
 	if (obj == NULL) {
 		if (err == json_tokener_success)

@@ -8,8 +8,14 @@
 /* Framed message layer (supervisor <-> worker socketpair). */
 #define MSG_PAYLOAD_MAX		(8 * 1024 * 1024)	/* one frame's payload */
 #define MSG_QUEUE_MAX		(32 * 1024 * 1024)	/* bytes queued to one peer */
-#define MSG_READ_CHUNK		(64 * 1024)		/* one read(2) */
+#define MSG_READ_CHUNK		(16 * 1024)		/* one read(2) */
 #define MSG_BUF_KEEP		(4 * MSG_READ_CHUNK)	/* larger buffers freed when empty */
+/*
+ * glibc raises its mmap threshold after freeing a large block, so later
+ * large blocks (a 2.7 MB tools/list, its printed answer) come from the
+ * heap and stay there.  Fixed here, they are mmap'd and given back.
+ */
+#define MALLOC_MMAP_THRESHOLD	(128 * 1024)
 
 /* JSON */
 #define JSON_DEPTH_MAX		64	/* nesting accepted from anybody */

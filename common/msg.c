@@ -48,6 +48,21 @@ msgbuf_clear(struct msgbuf *mb)
 	mb->woff = mb->wlen = mb->wcap = 0;
 }
 
+void
+msgbuf_shrink(struct msgbuf *mb)
+{
+	if (mb->roff == mb->rlen) {
+		free(mb->rbuf);
+		mb->rbuf = NULL;
+		mb->roff = mb->rlen = mb->rcap = 0;
+	}
+	if (mb->woff == mb->wlen) {
+		free(mb->wbuf);
+		mb->wbuf = NULL;
+		mb->woff = mb->wlen = mb->wcap = 0;
+	}
+}
+
 size_t
 msg_queued(const struct msgbuf *mb)
 {

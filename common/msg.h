@@ -50,6 +50,11 @@ struct msgbuf {
 
 void	msgbuf_init(struct msgbuf *, int fd, size_t wmax);
 void	msgbuf_clear(struct msgbuf *);	/* frees buffers, does not close fd */
+/*
+ * Free the buffers that are empty.  For a peer that went quiet after a
+ * large message (READY with its tools): idle peers should cost nothing.
+ */
+void	msgbuf_shrink(struct msgbuf *);
 
 /*
  * Queue one frame.  Returns 0, or -1 with errno EMSGSIZE (payload over

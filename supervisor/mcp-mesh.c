@@ -3,6 +3,7 @@
  * Streamable HTTP), the peers and their workers.  It never daemonizes:
  * systemd and stdio clients both want it in the foreground.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,7 @@ main(int argc, char **argv)
 		return (0);
 	}
 	conf.started_ms = now_ms();
+	mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD);
 	signal(SIGPIPE, SIG_IGN);
 	/* Workers must not talk to systemd in our name. */
 	unsetenv("NOTIFY_SOCKET");

@@ -4,6 +4,7 @@
  * tools/call routed through the exposed-name table.  Front-ends hand in
  * checked JSON-RPC messages; answers go back through their callbacks.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,6 +375,12 @@ mcp_tools_changed_fire(evutil_socket_t fd, short events, void *arg)
 	n = jsonrpc_notification("notifications/tools/list_changed", NULL);
 	session_broadcast(n);
 	json_object_put(n);
+	/*
+	 * A burst of READY or TOOLS messages is over: their json-c trees
+	 * (some 5 KB a tool) were freed in the middle of the heap, where
+	 * only a trim gives the pages back.  Once per burst, not per call.
+	 */
+	malloc_trim(0);
 }
 
 /* Coalesced: a burst of peers coming up gives one notification. */

@@ -125,6 +125,7 @@ struct peer {
 	char			 protocol_version[PROTOCOL_VERSION_LEN];
 	int			 ntools;	/* exposed through the table */
 	int			 ever_ready;
+	int			 shrink;	/* free idle buffers after this read */
 
 	/* requests in flight to this peer */
 	uint64_t		 next_id;

@@ -202,6 +202,11 @@ worker_read(struct peer *p)
 		if (worker_dispatch(p, &m) == -1)
 			return;
 	}
+	if (p->shrink) {
+		/* A tool list came: the buffers it grew are not needed now. */
+		p->shrink = 0;
+		msgbuf_shrink(&p->mb);
+	}
 }
 
 static void
@@ -339,6 +344,7 @@ worker_ready(struct peer *p, struct msg *m)
 	log_info("peer %s: ready (%d tools, protocol %s, pid %d)", p->name, n,
 	    p->protocol_version, (int)p->pid);
 	worker_timer_arm(p, WORKER_PING_INTERVAL_MS);
+	p->shrink = 1;
 	mcp_tools_changed();
 	return (0);
 }
@@ -426,6 +432,7 @@ worker_tools(struct peer *p, struct msg *m)
 	p->ntools = n;
 	json_object_put(o);
 	log_info("peer %s: tool list changed (%d tools)", p->name, n);
+	p->shrink = 1;
 	mcp_tools_changed();
 	return (0);
 }

@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -692,10 +693,17 @@ up_call_answer(struct xfer *x, const char *buf, size_t len)
 {
 	struct json_object	*m, *mid;
 	const char		*why;
-	char			 reason[WORKER_REASON_MAX];
+	char			 reason[WORKER_REASON_MAX], *canon;
 	enum jsonrpc_kind	 kind;
+	size_t			 clen;
 
 	x->answered = 1;
+	/* A plain result goes in the shape the supervisor forwards fast. */
+	if ((clen = jsonrpc_canon_make(buf, len, x->id, &canon)) != 0) {
+		worker_send(MSG_RESPONSE, x->id, canon, clen);
+		free(canon);
+		return;
+	}
 	if ((m = jsonrpc_parse(buf, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    (kind = jsonrpc_check(m, &why)) == JSONRPC_INVALID) {
 		snprintf(reason, sizeof(reason), "the gateway answered with "
@@ -1052,6 +1060,8 @@ up_list_finish(void)
 			    up.version);
 	}
 	up.listing = 0;
+	/* The tool list's json-c trees are gone: give their pages back. */
+	malloc_trim(0);
 	if (!up.ready) {
 		up.ready = 1;
 		up_get_start();
