@@ -41,7 +41,10 @@
 #define UPSTREAM_XFER_KEEP_MAX		(64 * 1024)	/* buffer kept by an idle transfer */
 #define UPSTREAM_GET_RETRY_MS		5000	/* reopen a dropped GET stream */
 #define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
-#define UPSTREAM_DEADLINE_GRACE_MS	1000	/* curl's timeout after the deadline */
+#define UPSTREAM_DEADLINE_GRACE_MS	1000	/* curl's timeout of a non-call POST
+						   after the deadline */
+#define UPSTREAM_CONNECT_FAILS_MAX	3	/* calls in a row not connecting:
+						   the worker exits to re-resolve */
 #define UPSTREAM_ADDRS_MAX	8	/* addresses pinned for a host name */
 
 /* Downstream clients (front-ends). */
@@ -103,6 +106,7 @@
 #define WORKER_STABLE_MS	10000	/* ready this long: failures forgiven */
 #define WORKER_FAIL_WINDOW_MS	60000
 #define WORKER_FAIL_MAX		10	/* crashes in the window: FAILED */
-#define WORKER_LOG_LINE_MAX	1024	/* one LOG message from a worker */
+#define WORKER_LOG_LINE_MAX	1024	/* one LOG message or stderr line from a worker */
+#define WORKER_STDERR_MAX	(64 * 1024)	/* stderr bytes logged from one worker */
 
 #endif /* MESH_MESH_LIMITS_H */

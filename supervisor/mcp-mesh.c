@@ -96,6 +96,7 @@ static void
 mesh_cleanup(void)
 {
 	peer_free_all();
+	stderr_relay_free_all();
 	toolmap_clear();
 	mcp_shutdown();
 	proc_shutdown();

@@ -154,7 +154,12 @@ void		 worker_kill(struct peer *, const char *, ...)
 /* --- proc.c: spawn and reap worker processes ---------------------------- */
 void	 proc_init(void);
 void	 proc_shutdown(void);
-pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int *fd);
+pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int *fd,
+	    int *errfd);
+
+/* --- worker-stderr.c: workers' stderr, relayed line by line ------------ */
+void	 stderr_relay_start(const char *peer, int fd);
+void	 stderr_relay_free_all(void);
 
 /* --- toolmap.c: exposed name <-> (peer, tool) --------------------------- */
 /*

@@ -1,7 +1,7 @@
 /*
  * Worker processes: fork + exec with a fixed descriptor contract (the
- * socketpair on WORKER_FD, /dev/null on stdin and stdout, stderr kept for
- * early crashes, nothing else), an empty environment (configuration goes
+ * socketpair on WORKER_FD, /dev/null on stdin and stdout, a pipe on stderr
+ * whose lines the supervisor logs, nothing else), an empty environment (configuration goes
  * over the socket, so nothing shows in ps or /proc/PID/environ, and no
  * http_proxy or LD_PRELOAD reaches the worker), and reaping on SIGCHLD
  * from the loop.
@@ -84,7 +84,7 @@ proc_worker_env(char *envp[PROC_ENV_MAX])
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static __dead void
-proc_exec_child(const char *path, int fd, char **envp)
+proc_exec_child(const char *path, int fd, int errfd, char **envp)
 {
 	int		 null;
 	sigset_t	 set;
@@ -93,7 +93,8 @@ proc_exec_child(const char *path, int fd, char **envp)
 
 	if ((null = open("/dev/null", O_RDWR)) == -1)
 		_exit(71);
-	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1)
+	if (dup2(null, STDIN_FILENO) == -1 || dup2(null, STDOUT_FILENO) == -1 ||
+	    dup2(errfd, STDERR_FILENO) == -1)
 		_exit(71);
 	if (fd != WORKER_FD) {
 		if (dup2(fd, WORKER_FD) == -1)
@@ -116,10 +117,11 @@ proc_exec_child(const char *path, int fd, char **envp)
  * (non-blocking, close-on-exec), or -1.
  */
 pid_t
-proc_spawn_worker(const char *path, const char *peer_name, int *fd)
+proc_spawn_worker(const char *path, const char *peer_name, int *fd,
+    int *errfd)
 {
 	char	*envp[PROC_ENV_MAX];
-	int	 sp[2];
+	int	 sp[2], ep[2];
 	pid_t	 pid;
 
 	/* Built before fork: the child may only make async-signal-safe calls. */
@@ -130,20 +132,31 @@ proc_spawn_worker(const char *path, const char *peer_name, int *fd)
 		log_warn("peer %s: socketpair", peer_name);
 		return (-1);
 	}
+	/* Its stderr: a pipe we read (worker-stderr.c), never our own. */
+	if (pipe2(ep, O_CLOEXEC) == -1 || fd_nonblock(ep[0]) == -1) {
+		log_warn("peer %s: stderr pipe", peer_name);
+		close(sp[0]);
+		close(sp[1]);
+		return (-1);
+	}
 	switch (pid = fork()) {
 	case -1:
 		log_warn("peer %s: fork", peer_name);
 		close(sp[0]);
 		close(sp[1]);
+		close(ep[0]);
+		close(ep[1]);
 		return (-1);
 	case 0:
 		close(sp[0]);
 		/* The worker's end is blocking until it decides otherwise. */
 		fcntl(sp[1], F_SETFL, 0);
-		proc_exec_child(path, sp[1], envp);
+		proc_exec_child(path, sp[1], ep[1], envp);
 		/* NOTREACHED */
 	}
 	close(sp[1]);
+	close(ep[1]);
 	*fd = sp[0];
+	*errfd = ep[0];
 	return (pid);
 }

@@ -49,7 +49,8 @@ static void	 worker_finish(struct peer *);
 static const struct worker_handler worker_handlers[] = {
 	{ MSG_HELLO,	ST(WS_STARTING),		worker_hello },
 	{ MSG_READY,	ST(WS_STARTING),		worker_ready },
-	{ MSG_FAIL,	ST(WS_STARTING) | ST(WS_READY),	worker_fail },
+	{ MSG_FAIL,	ST(WS_STARTING) | ST(WS_READY) | ST(WS_STOPPING),
+			worker_fail },
 	{ MSG_RESPONSE,	ST(WS_READY) | ST(WS_STOPPING),	worker_response },
 	{ MSG_CALLFAIL,	ST(WS_READY) | ST(WS_STOPPING),	worker_callfail },
 	{ MSG_NOTIFY_UP, ST(WS_READY) | ST(WS_STOPPING), worker_notify },
@@ -488,12 +489,13 @@ worker_timer_arm(struct peer *p, uint64_t ms)
 void
 peer_start(struct peer *p)
 {
-	int	fd;
+	int	fd, errfd;
 	pid_t	pid;
 
 	p->hello = p->eof = p->reaped = 0;
 	p->ping_sent_ms = 0;
-	if ((pid = proc_spawn_worker(conf.worker_path, p->name, &fd)) == -1) {
+	if ((pid = proc_spawn_worker(conf.worker_path, p->name, &fd,
+	    &errfd)) == -1) {
 		strlcpy(p->cause, "could not start a worker", sizeof(p->cause));
 		worker_set_state(p, WS_BACKOFF);
 		p->backoff_ms = WORKER_BACKOFF_MAX_MS;
@@ -502,6 +504,7 @@ peer_start(struct peer *p)
 	}
 	p->pid = pid;
 	p->fd = fd;
+	stderr_relay_start(p->name, errfd);
 	msgbuf_init(&p->mb, fd, MSG_QUEUE_MAX);
 	if (p->ev == NULL)
 		p->ev = event_new(ev_base, fd, EV_READ | EV_PERSIST, worker_io, p);

@@ -10,11 +10,14 @@
  *
  * Some calls are allowed with their arguments checked: no executable
  * memory is mapped after start-up, files are opened only for reading
- * (else EACCES: Landlock then limits where), sockets are TCP/IP only,
- * signals go only to ourselves, and clone makes threads, never processes.
+ * (else EACCES: Landlock then limits where), sockets are TCP over IP
+ * only and never sent on with Fast Open, fcntl cannot aim SIGIO, signals
+ * and limit queries go only to ourselves, and clone makes threads, never
+ * processes.
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,11 +42,10 @@ static const int sandbox_allow[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(pread64), SCMP_SYS(close), SCMP_SYS(fstat),
 	SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(lseek),
-	SCMP_SYS(fcntl), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(connect), SCMP_SYS(getsockopt), SCMP_SYS(setsockopt),
-	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(sendto),
-	SCMP_SYS(recvfrom), SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
-	SCMP_SYS(shutdown),
+	SCMP_SYS(getsockname), SCMP_SYS(getpeername), SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg), SCMP_SYS(shutdown),
 	/* memory */
 	SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk), SCMP_SYS(madvise),
 	/* time, randomness, identity */
@@ -100,17 +102,96 @@ sandbox_rules_open(scmp_filter_ctx ctx, int nr, unsigned arg)
 	return (r);
 }
 
+/* One rule with up to three arguments checked, all of them to match. */
+static int
+sandbox_rule_n(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned n,
+    const struct scmp_arg_cmp *cmp)
+{
+	return (seccomp_rule_add_array(ctx, action, nr, n, cmp) < 0);
+}
+
+/*
+ * socket: TCP over IPv4 or IPv6, nothing else.  Landlock's port rules
+ * cover TCP only, so UDP, SCTP or MPTCP would reach any port.  The type
+ * may carry SOCK_NONBLOCK and SOCK_CLOEXEC; a filter compares whole
+ * values, so each combination is a rule.
+ */
+static int
+sandbox_rules_socket(scmp_filter_ctx ctx)
+{
+	static const scmp_datum_t fams[] = { AF_INET, AF_INET6 };
+	static const scmp_datum_t types[] = {
+		SOCK_STREAM, SOCK_STREAM | SOCK_NONBLOCK,
+		SOCK_STREAM | SOCK_CLOEXEC,
+		SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	};
+	static const scmp_datum_t protos[] = { 0, IPPROTO_TCP };
+	struct scmp_arg_cmp	 c[3];
+	size_t			 f, t, p;
+	int			 r = 0;
+
+	for (f = 0; f < sizeof(fams) / sizeof(*fams); f++)
+		for (t = 0; t < sizeof(types) / sizeof(*types); t++)
+			for (p = 0; p < sizeof(protos) / sizeof(*protos); p++) {
+				c[0] = SCMP_A0(SCMP_CMP_EQ, fams[f]);
+				c[1] = SCMP_A1(SCMP_CMP_EQ, types[t]);
+				c[2] = SCMP_A2(SCMP_CMP_EQ, protos[p]);
+				r |= sandbox_rule_n(ctx, SCMP_ACT_ALLOW,
+				    SCMP_SYS(socket), 3, c);
+			}
+	return (r);
+}
+
+/*
+ * fcntl: descriptor and status flags only.  F_SETOWN with O_ASYNC would
+ * aim SIGIO at any process of our user (Landlock's signal scope, ABI 6,
+ * stops that only on newer kernels).
+ */
+static int
+sandbox_rules_fcntl(scmp_filter_ctx ctx)
+{
+	static const scmp_datum_t cmds[] = {
+		F_GETFD, F_SETFD, F_GETFL, F_SETFL,
+	};
+	struct scmp_arg_cmp	 c;
+	size_t			 i;
+	int			 r = 0;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(*cmds); i++) {
+		c = SCMP_A1(SCMP_CMP_EQ, cmds[i]);
+		r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), &c);
+	}
+	return (r);
+}
+
+/*
+ * sendto and sendmsg without MSG_FASTOPEN: a TCP Fast Open send connects
+ * without passing Landlock's connect check, to any port.
+ */
+static int
+sandbox_rules_send(scmp_filter_ctx ctx)
+{
+	const struct scmp_arg_cmp c_to = SCMP_A3(SCMP_CMP_MASKED_EQ,
+	    MSG_FASTOPEN, 0);
+	const struct scmp_arg_cmp c_msg = SCMP_A2(SCMP_CMP_MASKED_EQ,
+	    MSG_FASTOPEN, 0);
+
+	return (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), &c_to) |
+	    sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), &c_msg));
+}
+
 /* Calls allowed with an argument checked. */
 static int
 sandbox_rules_checked(scmp_filter_ctx ctx)
 {
+	const scmp_datum_t pid = (scmp_datum_t)getpid();
 	const struct scmp_arg_cmp c_noexec_prot =
 	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-	const struct scmp_arg_cmp c_inet = SCMP_A0(SCMP_CMP_EQ, AF_INET);
-	const struct scmp_arg_cmp c_inet6 = SCMP_A0(SCMP_CMP_EQ, AF_INET6);
-	const struct scmp_arg_cmp c_self =
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
-	const struct scmp_arg_cmp c_getonly = SCMP_A2(SCMP_CMP_EQ, 0);
+	const struct scmp_arg_cmp c_self = SCMP_A0(SCMP_CMP_EQ, pid);
+	const struct scmp_arg_cmp c_get_self[2] = {
+		SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0) };
+	const struct scmp_arg_cmp c_get_pid[2] = {
+		SCMP_A0(SCMP_CMP_EQ, pid), SCMP_A2(SCMP_CMP_EQ, 0) };
 	const struct scmp_arg_cmp c_thread =
 	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
 	const struct scmp_arg_cmp c_sharevm =
@@ -119,19 +200,21 @@ sandbox_rules_checked(scmp_filter_ctx ctx)
 
 	r |= sandbox_rules_open(ctx, SCMP_SYS(openat), 2);
 	r |= sandbox_rules_open(ctx, SCMP_SYS(open), 1);
+	r |= sandbox_rules_socket(ctx);
+	r |= sandbox_rules_fcntl(ctx);
+	r |= sandbox_rules_send(ctx);
 	/* Memory: never executable after start-up. */
 	r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), &c_noexec_prot);
 	r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect),
 	    &c_noexec_prot);
-	/* Sockets: TCP/IP only (Landlock limits the port). */
-	r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), &c_inet);
-	r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), &c_inet6);
 	/* Signals: to ourselves only (abort(), raise()). */
 	r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), &c_self);
 	r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), &c_self);
-	/* Limits may be read, not set. */
-	r |= sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64),
-	    &c_getonly);
+	/* Our own limits may be read, not set. */
+	r |= sandbox_rule_n(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
+	    c_get_self);
+	r |= sandbox_rule_n(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
+	    c_get_pid);
 	/*
 	 * clone3 keeps its flags in memory a filter cannot read: ENOSYS
 	 * makes the C library fall back to clone, whose flags it can.
@@ -146,11 +229,13 @@ sandbox_rules_checked(scmp_filter_ctx ctx)
 }
 
 /* What the sanitizer runtimes do at exit (leak check) and on reports. */
+#if SANDBOX_SANITIZER
 static const int sandbox_allow_sanitizer[] = {
 	SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(prctl),
-	SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(readlink), SCMP_SYS(sched_getparam),
-	SCMP_SYS(getpgid), SCMP_SYS(getsid),
+	SCMP_SYS(getdents), SCMP_SYS(getdents64), SCMP_SYS(readlink),
+	SCMP_SYS(sched_getparam), SCMP_SYS(getpgid), SCMP_SYS(getsid),
 };
+#endif
 
 static int
 sandbox_rules(scmp_filter_ctx ctx)
@@ -161,11 +246,13 @@ sandbox_rules(scmp_filter_ctx ctx)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sandbox_allow[i],
 		    0) < 0)
 			return (-1);
-	for (i = 0; SANDBOX_SANITIZER && i < sizeof(sandbox_allow_sanitizer) /
+#if SANDBOX_SANITIZER
+	for (i = 0; i < sizeof(sandbox_allow_sanitizer) /
 	    sizeof(*sandbox_allow_sanitizer); i++)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 		    sandbox_allow_sanitizer[i], 0) < 0)
 			return (-1);
+#endif
 	return (sandbox_rules_checked(ctx));
 }
 
@@ -207,7 +294,7 @@ sandbox_trap(int sig, siginfo_t *si, void *ctx)
 #elif defined(__aarch64__)
 	uc->uc_mcontext.regs[0] = -ENOSYS;
 #else
-	(void)uc;
+#error "--sandbox-debug: set the return register of a trapped call here"
 #endif
 }
 

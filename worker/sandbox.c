@@ -19,21 +19,29 @@
 #include "worker.h"
 
 /*
- * Descriptors the worker holds when the sandbox goes up: stdio, its socket
- * and libcurl's wake-up pair.  One above that is a descriptor leaked from
- * set-up (or inherited): it would be usable from inside the sandbox.
+ * Descriptors above WORKER_FD when the sandbox goes up: the inherited ones
+ * were closed first thing (closefrom), so these are set-up's own, which
+ * should be libcurl's wake-up pair (or eventfd) and nothing else.  More
+ * means set-up leaked one (a resolver's socket to nscd, say) that would
+ * stay usable inside the sandbox.  Scanned up to the descriptor limit in
+ * force (at most SANDBOX_FD_SCAN_MAX), before it is lowered.
  */
-#define SANDBOX_FDS_AT_ENTRY	8
+#define SANDBOX_SETUP_FDS_MAX	4
+#define SANDBOX_FD_SCAN_MAX	65536
 
 static void
 sandbox_check_fds(void)
 {
-	int	fd;
+	struct rlimit	rl;
+	rlim_t		top = SANDBOX_FD_SCAN_MAX;
+	int		fd, n = 0;
 
-	for (fd = SANDBOX_FDS_AT_ENTRY; fd < SANDBOX_FDS_AT_ENTRY + 64; fd++)
-		if (fcntl(fd, F_GETFD) != -1)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
+		top = rl.rlim_cur;
+	for (fd = WORKER_FD + 1; (rlim_t)fd < top; fd++)
+		if (fcntl(fd, F_GETFD) != -1 && ++n > SANDBOX_SETUP_FDS_MAX)
 			worker_fail(EX_SOFTWARE, "descriptor %d open when the "
-			    "sandbox went up", fd);
+			    "sandbox went up (set-up leaked one)", fd);
 }
 
 static void
@@ -75,10 +83,13 @@ sandbox_prctl(void)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		worker_fail(EX_OSERR, "PR_SET_PDEATHSIG: %s", strerror(errno));
 	/*
-	 * Dropping root made us non-dumpable, which keeps other processes of
-	 * the worker user from tracing us; LeakSanitizer's tracer is one.
+	 * Not dumpable: no process of the same user (a sibling worker, when
+	 * the supervisor is not root and all share its user) may trace us or
+	 * read our memory or /proc files.  Dropping root already did this;
+	 * LeakSanitizer's tracer is such a process, so sanitizer builds
+	 * stay dumpable.
 	 */
-	if (SANDBOX_SANITIZER && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1)
+	if (prctl(PR_SET_DUMPABLE, SANDBOX_SANITIZER, 0, 0, 0) == -1)
 		worker_fail(EX_OSERR, "PR_SET_DUMPABLE: %s", strerror(errno));
 	/* The parent may have died before PDEATHSIG was armed. */
 	if (getppid() != worker_ppid) {

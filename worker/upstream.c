@@ -104,6 +104,7 @@ static struct {
 	char			 url[PEER_URL_MAX + 1];	/* without user:pass */
 	uint16_t		 port;		/* the gateway's, for Landlock */
 	struct curl_slist	*resolve;	/* pinned address, if a name */
+	int			 connect_fails;	/* calls in a row */
 	int			 ready;		/* READY sent */
 	int			 reinit;	/* re-initializing after 404 */
 	int			 listing;
@@ -158,6 +159,7 @@ static void	 up_server_request(struct json_object *);
 static void	 up_call_answer(struct xfer *, const char *, size_t);
 static void	 up_call_message(struct xfer *, const char *, size_t);
 static void	 up_call_done(struct xfer *, CURLcode);
+static void	 up_count_connect(CURLcode);
 static void	 up_own_request(const char *, struct json_object *,
 		    enum xfer_kind);
 static void	 up_handshake_fail(struct xfer *, int, const char *);
@@ -318,18 +320,21 @@ xfer_put(struct xfer *x)
 	free(x);
 }
 
-/* POST x->body with the current session's headers. */
 /*
- * libcurl's timeout of a request is a backstop, later than the
- * supervisor's deadline for it: that deadline answers the client (naming
- * itself) and cancels the request here first.
+ * A call has no libcurl timeout: the supervisor's deadline, which
+ * progress notifications extend, answers the client and cancels it here
+ * (MSG_CANCEL).  Other POSTs (notifications, answers to the gateway's
+ * requests, a re-initialize) have the deadline plus a grace.
  */
 static long
-up_xfer_timeout(void)
+up_xfer_timeout(struct xfer *x)
 {
+	if (x->kind == XFER_CALL)
+		return (0);
 	return (worker_conf.request_timeout_ms + UPSTREAM_DEADLINE_GRACE_MS);
 }
 
+/* POST x->body with the current session's headers. */
 static void
 xfer_post(struct xfer *x, long timeout_ms)
 {
@@ -655,7 +660,7 @@ up_post_text(const char *buf, size_t len)
 		xq_move(x, &up.waiting);
 		return;
 	}
-	xfer_post(x, up_xfer_timeout());
+	xfer_post(x, up_xfer_timeout(x));
 }
 
 /*
@@ -768,7 +773,7 @@ up_call_done(struct xfer *x, CURLcode rc)
 			up.reinit = 1;
 			up_init_start();
 		} else if (!up.reinit)
-			xfer_post(x, up_xfer_timeout());
+			xfer_post(x, up_xfer_timeout(x));
 		return;
 	}
 	if (!x->answered) {
@@ -790,6 +795,27 @@ up_call_done(struct xfer *x, CURLcode rc)
 	RB_REMOVE(xfer_tree, &up.calls, x);
 	up.ncalls--;
 	xfer_put(x);
+	up_count_connect(rc);
+}
+
+/*
+ * The gateway's host name was resolved once, before the sandbox.  When
+ * calls keep failing to connect, the name may point elsewhere now: exit
+ * (temporary failure) and let a new worker resolve it again.  A URL with
+ * an address has nothing to re-resolve and keeps trying call by call.
+ */
+static void
+up_count_connect(CURLcode rc)
+{
+	if (rc != CURLE_COULDNT_CONNECT) {
+		up.connect_fails = 0;
+		return;
+	}
+	if (up.resolve != NULL &&
+	    ++up.connect_fails >= UPSTREAM_CONNECT_FAILS_MAX)
+		worker_fail(EX_UNAVAILABLE, "%d calls in a row could not "
+		    "connect to %s; resolving its name again", up.connect_fails,
+		    up.url);
 }
 
 /* POST one of our own requests, within the handshake's deadline. */
@@ -1078,7 +1104,7 @@ up_reinit_done(void)
 	up.reinit = 0;
 	log_info("new session established");
 	while ((x = TAILQ_FIRST(&up.waiting)) != NULL)
-		xfer_post(x, up_xfer_timeout());
+		xfer_post(x, up_xfer_timeout(x));
 }
 
 /* The standalone GET stream: how the gateway says list_changed. */
@@ -1350,7 +1376,7 @@ upstream_request(uint64_t id, const char *buf, size_t len)
 	if (up.reinit)
 		xq_move(x, &up.waiting);
 	else
-		xfer_post(x, up_xfer_timeout());
+		xfer_post(x, up_xfer_timeout(x));
 }
 
 /* MSG_NOTIFY_DOWN: a notification for the gateway, posted as it is. */

@@ -149,9 +149,11 @@ worker_fail(int status, const char *fmt, ...)
 
 /*
  * fatal() is about to exit (out of memory under RLIMIT_AS, most likely):
- * its line also goes as FAIL, so the supervisor gives it as the cause to
- * every request in flight.  Built without allocating; bytes that are not
- * printable ASCII become '?' so the JSON is valid whatever the line.
+ * its line also goes as FAIL, sent at once, so the supervisor gives it as
+ * the cause to every request in flight.  The text is built on the stack;
+ * bytes that are not printable ASCII become '?' so the JSON is valid
+ * whatever the line.  Queueing it may itself fail for want of memory
+ * (that fatal() finds worker_in_hook set and only exits).
  */
 static void
 worker_fatal_reason(const char *line)
@@ -167,18 +169,23 @@ worker_fatal_reason(const char *line)
 		buf[o++] = (line[i] >= ' ' && line[i] < 0x7f) ? line[i] : '?';
 	}
 	n = snprintf(buf + o, sizeof(buf) - o, "\",\"exit\":1}");
-	msg_compose(&worker_mb, MSG_FAIL, 0, 0, buf, o + (size_t)n);
+	if (msg_compose(&worker_mb, MSG_FAIL, 0, 0, buf, o + (size_t)n) == 0)
+		msg_send_blocking(&worker_mb);
 }
 
 /* Every log line goes to the supervisor as LOG: "<digit><text>". */
 static void
 worker_loghook(int level, const char *line)
 {
-	char	buf[WORKER_LOG_LINE_MAX];
-	size_t	len;
+	static int	worker_in_hook;
+	char		buf[WORKER_LOG_LINE_MAX];
+	size_t		len;
 
+	if (worker_in_hook)
+		return;		/* fatal() from inside: just let it exit */
+	worker_in_hook = 1;
 	if (level < 0 || level > 7)
-		level = LOG_LVL_ERR;
+		level = LOG_LVL_WARNING;
 	buf[0] = '0' + level;
 	len = strlcpy(buf + 1, line, sizeof(buf) - 1);
 	if (len > sizeof(buf) - 2)
@@ -187,6 +194,7 @@ worker_loghook(int level, const char *line)
 		worker_overflow = 1;	/* no logging from here */
 	if (level == LOG_LVL_ERR)	/* only fatal() logs at this level */
 		worker_fatal_reason(line);
+	worker_in_hook = 0;
 }
 
 static void

@@ -53,6 +53,7 @@
 #define SESSIONS_MAX		100000
 #define SESSION_ID_BYTES	16	/* random bytes, hex in the header */
 #define SLOW_MS_MAX		600000
+#define ECHO_MAX		(64 * 1024 * 1024)	/* text * repeat */
 #define HANG_MS			(60 * 60 * 1000) /* then the connection drops */
 #define KEEPALIVE_MS		10000	/* ':' comments on the GET stream */
 #define TRICKLE_MS		1000	/* per byte */
@@ -432,14 +433,34 @@ arg_number(struct json_object *args, const char *key, struct json_object **v)
 	    json_object_is_type(*v, json_type_double)));
 }
 
+/* echo: the text, "repeat" times (a big answer from a small request). */
 static struct json_object *
 tool_echo(struct call *c, struct json_object *args)
 {
-	const char	*text;
+	struct json_object	*v, *res;
+	const char		*text;
+	char			*buf;
+	size_t			 len, i;
+	int64_t			 n = 1;
 
 	if ((text = arg_string(args, "text")) == NULL)
 		return (text_result("echo: 'text' must be a string", 1));
-	return (text_result(text, 0));
+	if (json_object_object_get_ex(args, "repeat", &v) &&
+	    (!json_object_is_type(v, json_type_int) ||
+	    (n = json_object_get_int64(v)) < 1 ||
+	    (uint64_t)n * strlen(text) > ECHO_MAX))
+		return (text_result("echo: 'repeat' must be an integer from 1, "
+		    "the answer at most 64 MiB", 1));
+	if (n == 1)
+		return (text_result(text, 0));
+	len = strlen(text);
+	buf = xmalloc(len * n + 1);
+	for (i = 0; i < (size_t)n; i++)
+		memcpy(buf + i * len, text, len);
+	buf[len * n] = '\0';
+	res = text_result(buf, 0);
+	free(buf);
+	return (res);
 }
 
 static struct json_object *
@@ -529,8 +550,10 @@ static const struct {
 } builtins[] = {
 	{ "echo", "Echo the text argument back as text content.",
 	    "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":"
-	    "\"string\",\"description\":\"Text to echo\"}},\"required\":"
-	    "[\"text\"]}", NULL, tool_echo },
+	    "\"string\",\"description\":\"Text to echo\"},\"repeat\":{"
+	    "\"type\":\"integer\",\"minimum\":1,\"description\":\"How "
+	    "many times (default 1)\"}},\"required\":[\"text\"]}", NULL,
+	    tool_echo },
 	{ "add", "Add two numbers; the sum comes back as text and as "
 	    "structuredContent {sum}.",
 	    "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"number\"},"

@@ -9,8 +9,16 @@
  *	fork	fork()				must kill it (SIGSYS)
  *	write	open a new file for writing	must fail (EACCES)
  *	read	open /etc/passwd for reading	must fail (Landlock)
- *	connect	TCP connect to the port in the URL's query "?connect=N",
+ *	connect	TCP connect to the port in the URL's query "?port=N",
  *		not the peer's			must fail (Landlock ABI 4)
+ *	tfo	the same with a TCP Fast Open sendto, which passes
+ *		Landlock's connect check	must kill it (SIGSYS)
+ *	udp	a UDP socket (Landlock limits TCP only)
+ *						must kill it (SIGSYS)
+ *	sigio	F_SETOWN on its socket, to aim SIGIO elsewhere
+ *						must kill it (SIGSYS)
+ *	stderr	write lines to stderr: a forged log line, control bytes,
+ *		then more than WORKER_STDERR_MAX bytes, and fail
  *	ok	nothing: serve as a worker	(the probe itself works)
  *
  * A refusal is reported as FAIL "probe NAME: refused: <errno text>" with
@@ -24,15 +32,17 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "mesh-proto.h"
 #include "worker.h"
 
-#define PROBE_FILE	"/tmp/mcp-mesh-sandbox-probe"
+#define PROBE_FILE	"/tmp/mcp-mesh-sandbox-probe"	/* .PID appended */
 
 static __dead void
 probe_result(const char *act, int rv)
@@ -67,12 +77,14 @@ probe_exec(void)
 static int
 probe_write(void)
 {
+	char	path[64];
 	int	fd;
 
-	if ((fd = open(PROBE_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
+	snprintf(path, sizeof(path), "%s.%ld", PROBE_FILE, (long)getpid());
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1)
 		return (-1);
 	close(fd);
-	unlink(PROBE_FILE);
+	unlink(path);
 	return (0);
 }
 
@@ -87,25 +99,86 @@ probe_read(void)
 	return (0);
 }
 
+/* The port in the URL's "?port=N": one that is not the peer's. */
+static void
+probe_other(struct sockaddr_in *sin)
+{
+	const char	*q, *errstr;
+	long long	 port;
+
+	if ((q = strstr(worker_conf.url, "?port=")) == NULL)
+		worker_fail(EX_CONFIG, "probe: no ?port=N in the URL");
+	port = strtonum(q + 6, 1, 65535, &errstr);
+	if (errstr != NULL)
+		worker_fail(EX_CONFIG, "probe: port %s", errstr);
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
 static int
 probe_connect(void)
 {
 	struct sockaddr_in	 sin;
-	const char		*q;
-	int			 fd, r, port;
+	int			 fd, r;
 
-	if ((q = strstr(worker_conf.url, "?connect=")) == NULL ||
-	    (port = atoi(q + 9)) <= 0 || port > 65535)
-		worker_fail(EX_CONFIG, "probe connect: no ?connect=PORT");
+	probe_other(&sin);
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return (-1);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
 	close(fd);
 	return (r);
+}
+
+static int
+probe_tfo(void)
+{
+	struct sockaddr_in	 sin;
+	int			 fd;
+	ssize_t			 n;
+
+	probe_other(&sin);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	n = sendto(fd, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&sin,
+	    sizeof(sin));
+	close(fd);
+	return (n == -1 ? -1 : 0);
+}
+
+static int
+probe_udp(void)
+{
+	struct sockaddr_in	 sin;
+	int			 fd;
+	ssize_t			 n;
+
+	probe_other(&sin);
+	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
+		return (-1);
+	n = sendto(fd, "x", 1, 0, (struct sockaddr *)&sin, sizeof(sin));
+	close(fd);
+	return (n == -1 ? -1 : 0);
+}
+
+static int
+probe_sigio(void)
+{
+	return (fcntl(WORKER_FD, F_SETOWN, (int)getppid()));
+}
+
+static int
+probe_stderr(void)
+{
+	static char	flood[WORKER_STDERR_MAX + 4096];
+
+	dprintf(STDERR_FILENO, "mcp-mesh: peer ok: ready (forged)\n");
+	dprintf(STDERR_FILENO, "bell\a and escape\033[31m\n");
+	memset(flood, 'f', sizeof(flood));
+	(void)!write(STDERR_FILENO, flood, sizeof(flood));
+	errno = EIO;
+	return (-1);
 }
 
 static const struct {
@@ -117,6 +190,10 @@ static const struct {
 	{ "write",	probe_write },
 	{ "read",	probe_read },
 	{ "connect",	probe_connect },
+	{ "tfo",	probe_tfo },
+	{ "udp",	probe_udp },
+	{ "sigio",	probe_sigio },
+	{ "stderr",	probe_stderr },
 };
 
 int
