@@ -238,23 +238,25 @@ static int
 config_size(const char *opt, const char *arg, uint64_t *out)
 {
 	char			*end;
-	unsigned long long	 n;
+	unsigned long long	 n, mult = 1;
 
+	if (!isdigit((unsigned char)*arg))
+		goto bad;
 	errno = 0;
 	n = strtoull(arg, &end, 10);
-	if (end == arg || errno != 0 || *arg == '-')
+	if (errno != 0)
 		goto bad;
-	if (*end == 'K' || *end == 'k') {
-		n *= 1024;
+	if (*end == 'K' || *end == 'k')
+		mult = 1024;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1024 * 1024;
+	if (mult != 1)
 		end++;
-	} else if (*end == 'M' || *end == 'm') {
-		n *= 1024 * 1024;
-		end++;
-	}
-	if (*end != '\0' || n < UPSTREAM_RESPONSE_MIN ||
-	    n > UPSTREAM_RESPONSE_CAP)
+	/* Compared before multiplying: no wrap-around to a small value. */
+	if (*end != '\0' || n > UPSTREAM_RESPONSE_CAP / mult ||
+	    n * mult < UPSTREAM_RESPONSE_MIN)
 		goto bad;
-	*out = n;
+	*out = n * mult;
 	return (0);
 bad:
 	log_warnx("%s %s: a size from %d to %d bytes (K and M suffixes "

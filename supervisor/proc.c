@@ -1,10 +1,10 @@
 /*
  * Worker processes: fork + exec with a fixed descriptor contract (the
- * socketpair on WORKER_FD, /dev/null on stdin and stdout, a pipe on stderr
- * whose lines the supervisor logs, nothing else), an empty environment (configuration goes
- * over the socket, so nothing shows in ps or /proc/PID/environ, and no
- * http_proxy or LD_PRELOAD reaches the worker), and reaping on SIGCHLD
- * from the loop.
+ * socketpair on WORKER_FD, /dev/null on stdin and stdout, a pipe on
+ * stderr whose lines the supervisor logs, nothing else), an empty
+ * environment (configuration goes over the socket, so nothing shows in
+ * ps or /proc/PID/environ, and no http_proxy or LD_PRELOAD reaches the
+ * worker), and reaping on SIGCHLD from the loop.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>

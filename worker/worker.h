@@ -27,7 +27,7 @@ struct worker_config {
 	long		 connect_timeout_ms;
 	long		 response_max;		/* bytes of one answer */
 	long		 memory_mb;		/* RLIMIT_AS; 0: none */
-	long		 uid, gid;		/* -1: keep ours (not root) */
+	long		 uid, gid;		/* -2: absent, keep ours (not root) */
 	int		 sandbox_debug;		/* trap and report */
 	int		 verbose;
 };

@@ -533,6 +533,11 @@ MESH_TEST(sandbox, bad_limits_are_refused_by_name, .timeout = T_TIMEOUT)
 	check_args(1, NULL, "--bridge", u, "--max-response", "8M", NULL);
 	check_args(0, "--max-response 8193K", "--bridge", u,
 	    "--max-response", "8193K", NULL);
+	/* Would wrap to 1 MiB; a sign after a blank. */
+	check_args(0, "--max-response 17592186044417M", "--bridge", u,
+	    "--max-response", "17592186044417M", NULL);
+	check_args(0, "--max-response  -18446744073709547520", "--bridge", u,
+	    "--max-response", " -18446744073709547520", NULL);
 	check_args(0, "--peer-max-response a: NAME=VALUE", "--bridge", u,
 	    "--peer-max-response", "a", NULL);
 	check_args(0, "--worker-memory -1", "--worker-memory", "-1", NULL);
@@ -620,6 +625,54 @@ MESH_TEST(sandbox, worker_memory_cap_at_its_edge, .timeout = T_TIMEOUT)
 			break;
 		cr_assert_lt(tries, RECOVER_TRIES, "small never served again: "
 		    "%s", r.body);
+		http_resp_free(&r);
+		harness_msleep(100);
+	}
+	http_resp_free(&r);
+	mcp_close(&c);
+}
+
+/*
+ * A gateway named by host name is resolved once, before the sandbox.
+ * When calls keep failing to connect, the worker exits so that its
+ * successor resolves the name again; the peer serves once the gateway
+ * is back.
+ */
+MESH_TEST(sandbox, named_host_is_resolved_again, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct http_resp	 r;
+	struct proc		*gw, *mesh;
+	char			 spec[128], url[128], port[16];
+	int			 gport, mport, i;
+
+	gw = gateway_start("gateway", &gport, NULL);
+	cr_assert_not_null(gw);
+	snprintf(spec, sizeof(spec), "named=http://localhost:%d/mcp", gport);
+	mesh = mesh_start(&mport, "--bridge", spec, NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "named"), 0);
+	url_of(mport, url, sizeof(url));
+	cr_assert_eq(mcp_open(&c, url), 0);
+
+	proc_stop(gw);
+	for (i = 0; i < UPSTREAM_CONNECT_FAILS_MAX; i++) {
+		mcp_call_tool(&c, "named_echo", "{\"text\":\"x\"}", &r);
+		http_resp_free(&r);
+	}
+	expect_log(mesh, "could not connect to http://localhost:");
+	expect_log(mesh, "resolving its name again");
+
+	snprintf(port, sizeof(port), "%d", gport);
+	gw = gateway_start("gateway2", &gport, "--port", port, NULL);
+	cr_assert_not_null(gw, "the gateway did not come back on its port");
+	for (i = 0;; i++) {
+		mcp_call_tool(&c, "named_echo", "{\"text\":\"back\"}", &r);
+		if (tool_text(json_path(r.json, "result")) != NULL &&
+		    strcmp(tool_text(json_path(r.json, "result")), "back") == 0)
+			break;
+		cr_assert_lt(i, RECOVER_TRIES * 4, "never served again: %s",
+		    r.body);
 		http_resp_free(&r);
 		harness_msleep(100);
 	}
