@@ -82,13 +82,14 @@ struct hconn {
 	struct MHD_Connection	*conn;
 	int			 fd;
 	struct event		*deadline;	/* request must be in by then */
-	struct event		*watch;		/* hang-up while suspended */
+	struct event		*watch;		/* hang-up, edge-triggered */
 
 	/* The current request. */
 	enum hstate		 state;
 	struct hsess		*hs;		/* session bound, or NULL */
 	int			 suspended;
 	int			 gone;		/* client left: close, answer nothing */
+	int			 hup;		/* the watch saw the hang-up */
 	int			 ended;		/* session deleted meanwhile */
 	int			 init;		/* initialize: the session is new */
 	int			 batch;
@@ -284,25 +285,30 @@ http_run_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * MHD must run soon: a connection was resumed from outside its callbacks.
- * The ITC would wake the epoll fd too; this does not depend on it.
+ * The ITC would wake the epoll fd too; this does not depend on it.  The
+ * run is made active rather than put on a zero timer: it happens in this
+ * same turn of the loop, without another epoll_wait.
  */
 static void
 http_wake(void)
 {
-	static const struct timeval	zero = { 0, 0 };
-
 	http_kick = 1;
-	evtimer_add(http_timer, &zero);
+	event_active(http_timer, EV_TIMEOUT, 1);
 }
 
+/*
+ * MHD does not see a hang-up while a connection is suspended, so each
+ * connection has its own watch.  It stays registered for the connection's
+ * life, edge-triggered (two epoll_ctl a call saved): a hang-up seen while
+ * MHD still had the connection is remembered and acted on at suspend.
+ */
 static void
 http_suspend(struct hconn *hc)
 {
 	MHD_suspend_connection(hc->conn);
 	hc->suspended = 1;
-	/* MHD does not see a hang-up while suspended; we watch for it. */
-	if (hc->watch != NULL)
-		event_add(hc->watch, NULL);
+	if (hc->hup)
+		event_active(hc->watch, EV_CLOSED, 1);
 }
 
 static void
@@ -310,8 +316,6 @@ http_resume(struct hconn *hc)
 {
 	if (!hc->suspended)
 		return;
-	if (hc->watch != NULL)
-		event_del(hc->watch);
 	hc->suspended = 0;
 	MHD_resume_connection(hc->conn);
 	http_wake();
@@ -1130,6 +1134,7 @@ http_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hconn	*hc = arg;
 
+	hc->hup = 1;
 	if (!hc->suspended)
 		return;
 	if (hc->state == HS_STREAM) {
@@ -1158,9 +1163,13 @@ http_connection(void *cls, struct MHD_Connection *conn, void **sock_ctx,
 		hc->deadline = evtimer_new(ev_base, http_deadline_cb, hc);
 		evtimer_add(hc->deadline, http_deadline_tv);
 		if (hc->fd != -1 && (event_base_get_features(ev_base) &
-		    EV_FEATURE_EARLY_CLOSE))
-			hc->watch = event_new(ev_base, hc->fd, EV_CLOSED,
-			    http_watch_cb, hc);
+		    (EV_FEATURE_EARLY_CLOSE | EV_FEATURE_ET)) ==
+		    (EV_FEATURE_EARLY_CLOSE | EV_FEATURE_ET)) {
+			hc->watch = event_new(ev_base, hc->fd, EV_CLOSED |
+			    EV_ET | EV_PERSIST, http_watch_cb, hc);
+			if (hc->watch != NULL)
+				event_add(hc->watch, NULL);
+		}
 		*sock_ctx = hc;
 		return;
 	}
