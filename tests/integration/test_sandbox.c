@@ -561,8 +561,8 @@ vm_size_kb(pid_t pid)
  * when idle serves small calls, cannot take in a 4 MiB answer to a small
  * request (its buffers and the parse need some 20 MiB), and that call gets
  * a clear error naming the cause; the same peer then serves again and the
- * other peer never notices.  The idle size is measured first, so the edge does not
- * depend on this machine's libraries.
+ * other peer never notices.  The idle size is measured first, so the edge
+ * does not depend on this machine's libraries.
  */
 MESH_TEST(sandbox, worker_memory_cap_at_its_edge, .timeout = T_TIMEOUT)
 {
