@@ -93,6 +93,7 @@
 #define WORKER_MEMORY_MB	512	/* RLIMIT_AS; --worker-memory, 0: none */
 #define WORKER_MEMORY_MB_CAP	(1024 * 1024)	/* largest --worker-memory */
 #define WORKER_NOFILE_MAX	(UPSTREAM_HOST_CONNECTIONS_MAX + 16)	/* RLIMIT_NOFILE */
+#define PROC_ZYGOTE_TIMEOUT_MS	1000	/* the zygote answers a spawn within */
 #define WORKER_USER_DEFAULT	"nobody"	/* --worker-user when run as root */
 
 /* Worker supervision. */

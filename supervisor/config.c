@@ -30,6 +30,7 @@ enum {
 	OPT_WORKER_MEMORY,
 	OPT_WORKER_USER,
 	OPT_SANDBOX_DEBUG,
+	OPT_WORKER_EXEC,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -48,6 +49,7 @@ static const struct option longopts[] = {
 	{ "worker-memory", required_argument,	NULL, OPT_WORKER_MEMORY },
 	{ "worker-user", required_argument,	NULL, OPT_WORKER_USER },
 	{ "sandbox-debug", no_argument,		NULL, OPT_SANDBOX_DEBUG },
+	{ "worker-exec", no_argument,		NULL, OPT_WORKER_EXEC },
 	{ "help",	 no_argument,		NULL, OPT_HELP },
 	{ "version",	 no_argument,		NULL, OPT_VERSION },
 	{ NULL,		 0,			NULL, 0 }
@@ -62,7 +64,8 @@ config_usage(void)
 	    "                [--max-response size] [--peer-timeout name=ms]...\n"
 	    "                [--peer-max-response name=size]...\n"
 	    "                [--worker-memory MiB] [--worker-user user]\n"
-	    "                [--sandbox-debug] [--worker-path path]\n"
+	    "                [--sandbox-debug] [--worker-exec]\n"
+	    "                [--worker-path path]\n"
 	    "  --stdio           serve MCP on stdin/stdout (HTTP only with --port)\n"
 	    "  --port N          Streamable HTTP port (default %d; 0: any free port)\n"
 	    "  --listen ADDR     HTTP address (default 127.0.0.1)\n"
@@ -79,6 +82,8 @@ config_usage(void)
 	    "                    (default %s)\n"
 	    "  --sandbox-debug   report system calls outside the workers'\n"
 	    "                    allow-list instead of killing the worker\n"
+	    "  --worker-exec     exec each worker (own address-space layout)\n"
+	    "                    instead of forking it from the zygote\n"
 	    "  --worker-path P   worker program (default %s/mcp-mesh-worker)\n"
 	    "  -n                check the configuration and exit\n"
 	    "  -v                verbose (debug) logging\n",
@@ -427,6 +432,9 @@ config_option(struct mesh_config *c, int ch, const char *arg)
 		break;
 	case OPT_SANDBOX_DEBUG:
 		c->sandbox_debug = 1;
+		break;
+	case OPT_WORKER_EXEC:
+		c->worker_exec = 1;
 		break;
 	case 'n':
 		c->check_only = 1;

@@ -64,6 +64,7 @@ struct mesh_config {
 	char		 worker_user[64];		/* --worker-user */
 	long		 worker_uid, worker_gid;	/* -1: not root */
 	int		 sandbox_debug;			/* --sandbox-debug */
+	int		 worker_exec;			/* --worker-exec: no zygote */
 	struct bridge_specs bridges;			/* --bridge */
 	struct peer_options peer_options;		/* --peer-* */
 	uint64_t	 started_ms;
@@ -158,7 +159,7 @@ pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int *fd,
 	    int *errfd);
 
 /* --- worker-stderr.c: workers' stderr, relayed line by line ------------ */
-void	 stderr_relay_start(const char *peer, int fd);
+void	 stderr_relay_start(const char *who, int fd);
 void	 stderr_relay_free_all(void);
 
 /* --- toolmap.c: exposed name <-> (peer, tool) --------------------------- */

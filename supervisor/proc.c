@@ -5,13 +5,23 @@
  * environment (configuration goes over the socket, so nothing shows in
  * ps or /proc/PID/environ, and no http_proxy or LD_PRELOAD reaches the
  * worker), and reaping on SIGCHLD from the loop.
+ *
+ * Workers come from the zygote (worker/zygote.c) unless --worker-exec:
+ * the zygote is exec'd once with that contract and forks each worker,
+ * handed the same descriptors over a SOCK_SEQPACKET socket.  The
+ * supervisor is a child subreaper, so those workers, grandchildren of the
+ * zygote, become its children and are reaped here like exec'd ones.  If
+ * the zygote fails or dies, workers are exec'd from then on.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +33,11 @@
 #include "mesh.h"
 
 static struct event	*ev_sigchld;
+static pid_t		 zygote_pid = -1;
+static int		 zygote_fd = -1;	/* SOCK_SEQPACKET to it */
+
+static void	 proc_zygote_start(const char *);
+static void	 proc_zygote_lost(const char *);
 
 /*
  * The only variables a worker is given: the sanitizer runtimes' own, so a
@@ -40,8 +55,13 @@ proc_sigchld(evutil_socket_t sig, short events, void *arg)
 	int	status;
 
 	/* Reap everything: one signal may stand for many deaths. */
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		worker_exited(pid, status);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == zygote_pid) {
+			zygote_pid = -1;
+			proc_zygote_lost("it exited");
+		} else
+			worker_exited(pid, status);
+	}
 }
 
 void
@@ -50,11 +70,20 @@ proc_init(void)
 	ev_sigchld = evsignal_new(ev_base, SIGCHLD, proc_sigchld, NULL);
 	if (ev_sigchld == NULL || evsignal_add(ev_sigchld, NULL) == -1)
 		fatalx("proc_init: SIGCHLD event");
+	/* The zygote's grandchildren, our workers, are re-parented to us. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
+		log_warn("PR_SET_CHILD_SUBREAPER: workers are exec'd");
+	else if (!conf.worker_exec)
+		proc_zygote_start(conf.worker_path);
 }
 
 void
 proc_shutdown(void)
 {
+	if (zygote_fd != -1) {
+		close(zygote_fd);	/* it exits on end of file */
+		zygote_fd = -1;
+	}
 	if (ev_sigchld != NULL) {
 		event_free(ev_sigchld);
 		ev_sigchld = NULL;
@@ -84,11 +113,12 @@ proc_worker_env(char *envp[PROC_ENV_MAX])
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static __dead void
-proc_exec_child(const char *path, int fd, int errfd, char **envp)
+proc_exec_child(const char *path, const char *arg, int fd, int errfd,
+    char **envp)
 {
 	int		 null;
 	sigset_t	 set;
-	char		*argv[] = { (char *)"mcp-mesh-worker", NULL };
+	char		*argv[] = { (char *)"mcp-mesh-worker", (char *)arg, NULL };
 	static const char msg[] = "mcp-mesh: cannot exec the worker\n";
 
 	if ((null = open("/dev/null", O_RDWR)) == -1)
@@ -113,49 +143,151 @@ proc_exec_child(const char *path, int fd, int errfd, char **envp)
 }
 
 /*
+ * fork and exec PATH [ARG] with FD as its WORKER_FD and ERRFD as its
+ * stderr; both are ours still, to close.
+ */
+static pid_t
+proc_fork_exec(const char *path, const char *arg, int fd, int errfd)
+{
+	char	*envp[PROC_ENV_MAX];
+	pid_t	 pid;
+
+	/* Built before fork: the child may only make async-signal-safe calls. */
+	proc_worker_env(envp);
+	if ((pid = fork()) == 0) {
+		/* Its end of the socket is blocking until it decides otherwise. */
+		fcntl(fd, F_SETFL, 0);
+		proc_exec_child(path, arg, fd, errfd, envp);
+		/* NOTREACHED */
+	}
+	return (pid);
+}
+
+/* A socketpair for the worker (sp[1] its end) and its stderr pipe. */
+static int
+proc_channels(const char *who, int type, int sp[2], int ep[2])
+{
+	if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("%s: socketpair", who);
+		return (-1);
+	}
+	if (pipe2(ep, O_CLOEXEC) == -1 || fd_nonblock(ep[0]) == -1) {
+		log_warn("%s: stderr pipe", who);
+		close(sp[0]);
+		close(sp[1]);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+proc_zygote_start(const char *path)
+{
+	int	zs[2], ep[2];
+	pid_t	pid;
+
+	if (proc_channels("zygote", SOCK_SEQPACKET, zs, ep) == -1)
+		return;
+	pid = proc_fork_exec(path, "zygote", zs[1], ep[1]);
+	close(zs[1]);
+	close(ep[1]);
+	if (pid == -1) {
+		log_warn("zygote: fork; workers are exec'd");
+		close(zs[0]);
+		close(ep[0]);
+		return;
+	}
+	zygote_pid = pid;
+	zygote_fd = zs[0];
+	stderr_relay_start("zygote", ep[0]);
+	log_debug("zygote: pid %d", (int)pid);
+}
+
+/* The zygote failed: workers are exec'd from now on. */
+static void
+proc_zygote_lost(const char *why)
+{
+	if (zygote_fd == -1)
+		return;
+	log_warnx("zygote: %s; workers are exec'd from now on", why);
+	close(zygote_fd);
+	zygote_fd = -1;
+	if (zygote_pid != -1)
+		kill(zygote_pid, SIGKILL);	/* reaped by proc_sigchld */
+}
+
+/* Hand FD and ERRFD to the zygote; the new worker's pid, or -1. */
+static pid_t
+proc_zygote_spawn(int fd, int errfd)
+{
+	struct msghdr	 msg;
+	struct cmsghdr	*cmsg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cbuf;
+	struct iovec	 iov;
+	struct pollfd	 pfd;
+	char		 op = 'S';
+	int32_t		 pid;
+	int		 fds[2] = { fd, errfd };
+
+	memset(&msg, 0, sizeof(msg));
+	memset(&cbuf, 0, sizeof(cbuf));
+	iov.iov_base = &op;
+	iov.iov_len = 1;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
+	/* The worker's end is blocking until it decides otherwise. */
+	fcntl(fd, F_SETFL, 0);
+	if (sendmsg(zygote_fd, &msg, MSG_NOSIGNAL) != 1) {
+		proc_zygote_lost("cannot send it a request");
+		return (-1);
+	}
+	/* The zygote is ours and quick: a short blocking wait is fine. */
+	pfd.fd = zygote_fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, PROC_ZYGOTE_TIMEOUT_MS) != 1 ||
+	    recv(zygote_fd, &pid, sizeof(pid), 0) != sizeof(pid) || pid <= 0) {
+		proc_zygote_lost("no new worker from it");
+		return (-1);
+	}
+	return ((pid_t)pid);
+}
+
+/*
  * Spawn one worker.  Returns its pid and our end of the socketpair in *fd
- * (non-blocking, close-on-exec), or -1.
+ * (non-blocking, close-on-exec) and of its stderr pipe in *errfd, or -1.
  */
 pid_t
 proc_spawn_worker(const char *path, const char *peer_name, int *fd,
     int *errfd)
 {
-	char	*envp[PROC_ENV_MAX];
-	int	 sp[2], ep[2];
-	pid_t	 pid;
+	int	sp[2], ep[2];
+	pid_t	pid = -1;
 
-	/* Built before fork: the child may only make async-signal-safe calls. */
-	proc_worker_env(envp);
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sp) == -1) {
-		log_warn("peer %s: socketpair", peer_name);
+	if (proc_channels(peer_name, SOCK_STREAM | SOCK_NONBLOCK, sp, ep) ==
+	    -1)
 		return (-1);
-	}
-	/* Its stderr: a pipe we read (worker-stderr.c), never our own. */
-	if (pipe2(ep, O_CLOEXEC) == -1 || fd_nonblock(ep[0]) == -1) {
-		log_warn("peer %s: stderr pipe", peer_name);
-		close(sp[0]);
-		close(sp[1]);
-		return (-1);
-	}
-	switch (pid = fork()) {
-	case -1:
+	if (zygote_fd != -1)
+		pid = proc_zygote_spawn(sp[1], ep[1]);
+	if (pid == -1 && (pid = proc_fork_exec(path, NULL, sp[1], ep[1])) ==
+	    -1)
 		log_warn("peer %s: fork", peer_name);
-		close(sp[0]);
-		close(sp[1]);
-		close(ep[0]);
-		close(ep[1]);
-		return (-1);
-	case 0:
-		close(sp[0]);
-		/* The worker's end is blocking until it decides otherwise. */
-		fcntl(sp[1], F_SETFL, 0);
-		proc_exec_child(path, sp[1], ep[1], envp);
-		/* NOTREACHED */
-	}
 	close(sp[1]);
 	close(ep[1]);
+	if (pid == -1) {
+		close(sp[0]);
+		close(ep[0]);
+		return (-1);
+	}
 	*fd = sp[0];
 	*errfd = ep[0];
 	return (pid);

@@ -1,6 +1,6 @@
 /*
- * Workers' stderr: a pipe per worker whose lines the supervisor logs as
- * "peer NAME: stderr: ...".  Three reasons.  A worker's stderr must not
+ * Workers' stderr: a pipe per worker (and one for the zygote) whose lines
+ * the supervisor logs as "peer NAME: stderr: ..." ("zygote: stderr: ...").  Three reasons.  A worker's stderr must not
  * be a file (RLIMIT_FSIZE 0 makes every write to one fail, and that would
  * silence a crash, a sanitizer report or the sandbox debug trap).  What a
  * worker writes there is untrusted: it is escaped and cut into bounded
@@ -26,7 +26,7 @@
 
 struct stderr_relay {
 	TAILQ_ENTRY(stderr_relay) entry;
-	char		 peer[PEER_NAME_MAX + 1];
+	char		 who[PEER_NAME_MAX + 8];	/* "peer NAME", "zygote" */
 	int		 fd;
 	struct event	*ev;
 	size_t		 total;		/* bytes taken from this worker */
@@ -45,7 +45,7 @@ relay_emit(struct stderr_relay *r)
 	if (r->len == 0)
 		return;
 	log_escape(esc, sizeof(esc), r->line, r->len);
-	log_warnx("peer %s: stderr: %s", r->peer, esc);
+	log_warnx("%s: stderr: %s", r->who, esc);
 	r->len = 0;
 }
 
@@ -90,8 +90,8 @@ relay_read(evutil_socket_t fd, short events, void *arg)
 			relay_take(r, buf, n);
 			if ((r->total += n) == WORKER_STDERR_MAX) {
 				relay_emit(r);
-				log_warnx("peer %s: stderr: more than %d bytes, "
-				    "the rest is ignored", r->peer,
+				log_warnx("%s: stderr: more than %d bytes, "
+				    "the rest is ignored", r->who,
 				    WORKER_STDERR_MAX);
 			}
 		}
@@ -100,14 +100,17 @@ relay_read(evutil_socket_t fd, short events, void *arg)
 		relay_free(r);
 }
 
-/* Watch fd, the read end of a new worker's stderr, now ours. */
+/*
+ * Watch fd, the read end of a new worker's stderr, now ours; its lines
+ * are logged as "WHO: stderr: ...".
+ */
 void
-stderr_relay_start(const char *peer, int fd)
+stderr_relay_start(const char *who, int fd)
 {
 	struct stderr_relay	*r;
 
 	r = xcalloc(1, sizeof(*r));
-	strlcpy(r->peer, peer, sizeof(r->peer));
+	strlcpy(r->who, who, sizeof(r->who));
 	r->fd = fd;
 	if ((r->ev = event_new(ev_base, fd, EV_READ | EV_PERSIST, relay_read,
 	    r)) == NULL || event_add(r->ev, NULL) == -1)

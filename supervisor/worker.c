@@ -489,6 +489,7 @@ worker_timer_arm(struct peer *p, uint64_t ms)
 void
 peer_start(struct peer *p)
 {
+	char	who[PEER_NAME_MAX + 8];
 	int	fd, errfd;
 	pid_t	pid;
 
@@ -504,7 +505,8 @@ peer_start(struct peer *p)
 	}
 	p->pid = pid;
 	p->fd = fd;
-	stderr_relay_start(p->name, errfd);
+	snprintf(who, sizeof(who), "peer %s", p->name);
+	stderr_relay_start(who, errfd);
 	msgbuf_init(&p->mb, fd, MSG_QUEUE_MAX);
 	if (p->ev == NULL)
 		p->ev = event_new(ev_base, fd, EV_READ | EV_PERSIST, worker_io, p);

@@ -58,6 +58,9 @@ void		 upstream_cancel(uint64_t id);
 void		 upstream_shutdown(void);
 void		 upstream_free(void);
 
+/* zygote.c: returns only in a new worker */
+void		 zygote_main(char *arg);
+
 /* sandbox-*.c: see sandbox.h */
 
 #endif

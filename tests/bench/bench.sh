@@ -144,13 +144,16 @@ pin() {
 }
 ALL_CPUS="0-$(($(nproc) - 1))"
 
-# The mesh's workers (its other children, like the log stamper, are not).
+# The mesh's workers (its other children, like the log stamper and the
+# zygote that forks the workers, are not).
 workers_of() {
-	local pid
+	local pid comm
 	for pid in $(pgrep -P "$1"); do
-		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = loadgen ] || echo "$pid"
+		comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+		case $comm in loadgen|mcp-mesh-zygote) ;; *) echo "$pid" ;; esac
 	done
 }
+zygote_of() { pgrep -P "$1" -x mcp-mesh-zygote | head -n 1; }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo nan; }
 pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo nan; }
@@ -275,7 +278,7 @@ phase_main() {
 	MESH1_URL=$MESH_URL
 	MESH1_LOG=$MESH_LOG
 	WORKER1_PID=$(worker_pid "$MESH1_LOG" factory)
-	[ -n "$WORKER1_PID" ] || WORKER1_PID=$(pgrep -P "$MESH1_PID" | head -n 1)
+	[ -n "$WORKER1_PID" ] || WORKER1_PID=$(workers_of "$MESH1_PID" | head -n 1)
 	log "gateway $GW1_URL, mesh $MESH1_URL (pid $MESH1_PID, worker $WORKER1_PID)"
 	rec sup_rss_idle_start_kb "$(rss_kb "$MESH1_PID")"
 	rec worker_rss_idle_start_kb "$(rss_kb "$WORKER1_PID")"
@@ -398,7 +401,7 @@ throughput_round() {
 # --- phase 2: many peers, many tools ------------------------------------------
 
 phase_scale() {
-	local i name files=() scale_gw=() bridges=() pid kb wrss=0 wpss=0 r
+	local i name files=() scale_gw=() bridges=() pid kb wrss=0 wpss=0 zpid zpss n r
 	local mid=$((SCALE_PEERS / 2)) midname midworker
 
 	log "scale: $SCALE_PEERS peers x $SCALE_TOOLS tools"
@@ -447,8 +450,14 @@ phase_scale() {
 	rec scale_sup_pss_kb "$(pss_kb "$MESH2_PID")"
 	rec scale_workers_rss_kb "$wrss"
 	rec scale_workers_pss_kb "$wpss"
-	rec scale_total_pss_kb $(( $(pss_kb "$MESH2_PID") + wpss ))
+	zpid=$(zygote_of "$MESH2_PID")
+	zpss=0
+	[ -z "$zpid" ] || zpss=$(pss_kb "$zpid")
+	rec scale_zygote_pss_kb "$zpss"
+	rec scale_total_pss_kb $(( $(pss_kb "$MESH2_PID") + wpss + zpss ))
 	rec scale_workers "$(workers_of "$MESH2_PID" | wc -l)"
+	n=$(workers_of "$MESH2_PID" | wc -l)
+	[ "$n" -gt 0 ] && rec scale_worker_pss_each_kb $(( wpss / n ))
 }
 
 # scale_latency ROUND URL TOOL TAG CPUS
@@ -577,7 +586,10 @@ print_table() {
 	    "$(M scale_sup_rss_kb) / $(M scale_sup_pss_kb)" ""
 	row "workers ($(M scale_workers)) RSS / PSS sum (KiB)" "" \
 	    "$(M scale_workers_rss_kb) / $(M scale_workers_pss_kb)" ""
-	row "total PSS, supervisor + workers (KiB)" "" "$(M scale_total_pss_kb)" ""
+	row "  PSS of one worker, average / the zygote (KiB)" "" \
+	    "$(M scale_worker_pss_each_kb) / $(M scale_zygote_pss_kb)" ""
+	row "total PSS, supervisor + zygote + workers (KiB)" "" \
+	    "$(M scale_total_pss_kb)" ""
 	section "5. recovery: worker SIGKILLed under load ($REC_ROUNDS times)"
 	row "time until its peer serves again (ms)" "" \
 	    "$(M rec_recover_ms) (max $(maxof rec_recover_ms))" ""
@@ -606,7 +618,9 @@ print_table() {
 	    "$(calc "2 * $pfloor")" us
 	target "mesh p99 latency (us)" "$(M lat_mesh_p99_us)" "<" 1000 us
 	target "mesh CPU per call at 64 clients (us)" "$(M cpu_mesh_64_us)" "<" 50 us
-	target "worker PSS after load (KiB)" "$(M worker_pss_load_kb)" "<" 1024 KiB
+	target "worker PSS after load, one peer (KiB)" "$(M worker_pss_load_kb)" "<" 1024 KiB
+	target "worker PSS, each of $(M scale_workers) peers (KiB)" \
+	    "$(M scale_worker_pss_each_kb)" "<" 1024 KiB
 	target "supervisor RSS, $SCALE_PEERS peers (KiB)" "$(M scale_sup_rss_kb)" "<" 16384 KiB
 	target "$SCALE_PEERS peers ready (ms)" "$(M scale_ready_ms)" "<" 1000 ms
 	target "tools/list of $(M scale_list_tools) tools (ms)" "$(M scale_list_p50_ms)" "<" 50 ms

@@ -508,13 +508,13 @@ proc_dump(struct proc *p, FILE *out)
 	fprintf(out, "----- end of %s -----\n", p->name);
 }
 
-/* Live processes whose parent is parent (from /proc). */
-int
-proc_children(pid_t parent, pid_t *out, int max)
+/* Live processes whose parent is parent, but those named skip (/proc). */
+static int
+children_but(pid_t parent, const char *skip, pid_t *out, int max)
 {
 	DIR		*d;
 	struct dirent	*de;
-	char		 path[300], buf[512], *rp;
+	char		 path[300], buf[512], *rp, *lp;
 	FILE		*f;
 	int		 n = 0, ppid;
 	char		 state;
@@ -528,14 +528,31 @@ proc_children(pid_t parent, pid_t *out, int max)
 		if ((f = fopen(path, "r")) == NULL)
 			continue;
 		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (lp = strchr(buf, '(')) != NULL &&
 		    (rp = strrchr(buf, ')')) != NULL &&
 		    sscanf(rp + 1, " %c %d", &state, &ppid) == 2 &&
-		    ppid == (int)parent && state != 'Z')
+		    ppid == (int)parent && state != 'Z' &&
+		    (skip == NULL || (size_t)(rp - lp - 1) != strlen(skip) ||
+		    strncmp(lp + 1, skip, rp - lp - 1) != 0))
 			out[n++] = (pid_t)atoi(de->d_name);
 		fclose(f);
 	}
 	closedir(d);
 	return (n);
+}
+
+/* Live processes whose parent is parent (from /proc). */
+int
+proc_children(pid_t parent, pid_t *out, int max)
+{
+	return (children_but(parent, NULL, out, max));
+}
+
+/* A mesh's workers: its children but the zygote. */
+int
+mesh_workers(pid_t mesh, pid_t *out, int max)
+{
+	return (children_but(mesh, "mcp-mesh-zygote", out, max));
 }
 
 /* Wait until pid no longer runs (gone, or a zombie, reaped if ours). */

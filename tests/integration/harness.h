@@ -97,6 +97,7 @@ int		 proc_alive(struct proc *);
 void		 proc_stop(struct proc *);
 void		 proc_dump(struct proc *, FILE *);
 int		 proc_children(pid_t parent, pid_t *out, int max);
+int		 mesh_workers(pid_t mesh, pid_t *out, int max);
 int		 pid_gone(pid_t pid, int timeout_ms);
 
 /* The programs under test. */

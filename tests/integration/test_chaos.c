@@ -278,46 +278,6 @@ client_main(void *arg)
 
 /* --- the killer ---------------------------------------------------------- */
 
-static int
-is_worker(pid_t pid)
-{
-	char	 path[64], comm[64];
-	FILE	*f;
-	int	 ok = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (0);
-	if (fgets(comm, sizeof(comm), f) != NULL &&
-	    strncmp(comm, "mcp-mesh-worker", 15) == 0)
-		ok = 1;
-	fclose(f);
-	return (ok);
-}
-
-/* The mcp-mesh-worker children of the mesh. */
-static int
-mesh_workers(pid_t mesh, pid_t *out, int max)
-{
-	pid_t	 kids[64];
-	char	 path[96];
-	FILE	*f;
-	int	 i, n = 0, k, pid;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)mesh,
-	    (int)mesh);
-	if ((f = fopen(path, "r")) != NULL) {
-		while (n < 64 && fscanf(f, "%d", &pid) == 1)
-			kids[n++] = (pid_t)pid;
-		fclose(f);
-	} else
-		n = proc_children(mesh, kids, 64);
-	for (i = 0, k = 0; i < n && k < max; i++)
-		if (is_worker(kids[i]))
-			out[k++] = kids[i];
-	return (k);
-}
-
 /* mesh_node_info's structuredContent (to put), or NULL; tallied. */
 static struct json_object *
 node_info(struct mcp_client *c, struct tally *t)

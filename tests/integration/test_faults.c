@@ -389,7 +389,7 @@ is_worker(pid_t mesh, pid_t pid)
 	FILE	*f;
 	int	 i, n, ok = 0;
 
-	n = proc_children(mesh, kids, 64);
+	n = mesh_workers(mesh, kids, 64);
 	for (i = 0; i < n; i++)
 		if (kids[i] == pid)
 			break;

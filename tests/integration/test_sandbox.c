@@ -340,7 +340,7 @@ MESH_TEST(sandbox, real_worker_runs_confined, .timeout = T_TIMEOUT)
 	    NULL);
 	cr_assert_not_null(mesh);
 	cr_assert_eq(mesh_wait_peer(mesh, "edge"), 0);
-	cr_assert_eq(proc_children(mesh->pid, w, 4), 1);
+	cr_assert_eq(mesh_workers(mesh->pid, w, 4), 1);
 
 	cr_assert_eq(limit_of(w[0], "Max file size"), 0);
 	cr_assert_eq(limit_of(w[0], "Max core file size"), 0);
@@ -586,7 +586,7 @@ MESH_TEST(sandbox, worker_memory_cap_at_its_edge, .timeout = T_TIMEOUT)
 	mesh = mesh_start(&mport, "--bridge", a, NULL);
 	cr_assert_not_null(mesh);
 	cr_assert_eq(mesh_wait_peer(mesh, "small"), 0);
-	cr_assert_eq(proc_children(mesh->pid, w, 4), 1);
+	cr_assert_eq(mesh_workers(mesh->pid, w, 4), 1);
 	idle_kb = vm_size_kb(w[0]);
 	cr_assert_gt(idle_kb, 0);
 	proc_stop(mesh);

@@ -357,7 +357,7 @@ MESH_TEST(stdio, eof_exits_and_stdout_is_jsonrpc, .timeout = T_TIMEOUT)
 	r = rpc(m, 3, "tools/call", "{\"name\":\"edge_echo\","
 	    "\"arguments\":{\"text\":\"bye\"}}");
 	json_object_put(r);
-	n = proc_children(m->pid, workers, 16);
+	n = mesh_workers(m->pid, workers, 16);
 	cr_assert_geq(n, 2, "want a worker per peer, found %d children", n);
 	proc_close_stdin(m);
 	/* Whatever is left on stdout must be JSON-RPC too, then EOF. */

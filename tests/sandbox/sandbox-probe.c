@@ -201,6 +201,8 @@ main(int argc, char *argv[])
 {
 	size_t	i;
 
+	if (argc == 2 && strcmp(argv[1], "zygote") == 0)
+		zygote_main(argv[1]);	/* returns in each new worker */
 	worker_setup();
 	for (i = 0; i < sizeof(probes) / sizeof(*probes); i++)
 		if (strcmp(worker_conf.name, probes[i].name) == 0)
