@@ -1,0 +1,185 @@
+/*
+ * How workers are started: by default forked by the zygote (one
+ * pre-initialized worker process, worker/zygote.c), re-parented to the
+ * mesh; with --worker-exec, or once the zygote is gone, by fork and exec.
+ * Either way a worker is the mesh's child, serves, and is replaced when
+ * it dies.
+ */
+#include <sys/types.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+
+#include "mesh-limits.h"
+#include "integration/harness.h"
+
+#define T_TIMEOUT	60	/* seconds, any one test */
+#define SERVE_TRIES	100	/* calls 100 ms apart until a peer serves */
+
+/* The mesh's zygote, or -1. */
+static pid_t
+zygote_of(pid_t mesh)
+{
+	pid_t	all[8], workers[8];
+	int	n, nw, i, j;
+
+	n = proc_children(mesh, all, 8);
+	nw = mesh_workers(mesh, workers, 8);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nw && workers[j] != all[i]; j++)
+			;
+		if (j == nw)
+			return (all[i]);
+	}
+	return (-1);
+}
+
+/* /proc/PID/cmdline with NULs as spaces, trailing ones dropped. */
+static void
+cmdline_of(pid_t pid, char *buf, size_t len)
+{
+	char	 path[64];
+	FILE	*f;
+	size_t	 n, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	buf[0] = '\0';
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+}
+
+/* Call PEER_echo until it answers (a restart may be under way). */
+static void
+expect_serves(struct mcp_client *c, const char *peer)
+{
+	struct http_resp	 r;
+	char			 tool[64];
+	const char		*text;
+	int			 i;
+
+	snprintf(tool, sizeof(tool), "%s_echo", peer);
+	for (i = 0;; i++) {
+		text = tool_text(mcp_call_tool(c, tool, "{\"text\":\"up\"}", &r));
+		if (text != NULL && strcmp(text, "up") == 0)
+			break;
+		cr_assert_lt(i, SERVE_TRIES, "%s never served: %s", peer,
+		    r.body ? r.body : "");
+		http_resp_free(&r);
+		harness_msleep(100);
+	}
+	http_resp_free(&r);
+}
+
+/* A gateway, a mesh bridging it as "a" and "b" with extra ARG, a client. */
+static struct proc *
+spawn_fixture(const char *arg, struct mcp_client *c)
+{
+	struct proc	*gw, *mesh;
+	char		 a[128], b[128], url[128];
+	int		 gport, mport;
+
+	gw = gateway_start("gateway", &gport, NULL);
+	cr_assert_not_null(gw);
+	snprintf(a, sizeof(a), "a=http://127.0.0.1:%d/mcp", gport);
+	snprintf(b, sizeof(b), "b=http://127.0.0.1:%d/mcp", gport);
+	mesh = mesh_start(&mport, "--bridge", a, "--bridge", b, arg, NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "a"), 0);
+	cr_assert_eq(mesh_wait_peer(mesh, "b"), 0);
+	url_of(mport, url, sizeof(url));
+	cr_assert_eq(mcp_open(c, url), 0);
+	return (mesh);
+}
+
+MESH_TEST(spawn, workers_come_from_the_zygote, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct proc		*mesh;
+	pid_t			 w[8], z;
+	char			 cmd[256];
+	int			 i, n;
+
+	mesh = spawn_fixture(NULL, &c);
+	cr_assert_gt(z = zygote_of(mesh->pid), 0, "no zygote");
+	cmdline_of(z, cmd, sizeof(cmd));
+	cr_assert(strstr(cmd, "zygote") != NULL, "zygote's command: %s", cmd);
+	cr_assert_eq(n = mesh_workers(mesh->pid, w, 8), 2);
+	for (i = 0; i < n; i++) {
+		/* The mesh's children (re-parented), named as workers. */
+		cmdline_of(w[i], cmd, sizeof(cmd));
+		cr_assert(strstr(cmd, "zygote") == NULL,
+		    "a worker's command line says zygote: %s", cmd);
+	}
+	expect_serves(&c, "a");
+	expect_serves(&c, "b");
+
+	/* A killed worker is forked again by the zygote. */
+	kill(w[0], SIGKILL);
+	harness_msleep(200);
+	expect_serves(&c, "a");
+	expect_serves(&c, "b");
+	cr_assert_eq(zygote_of(mesh->pid), z, "the zygote changed");
+	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
+	mcp_close(&c);
+}
+
+/* The zygote dies: workers are exec'd from then on, nobody notices. */
+MESH_TEST(spawn, zygote_death_falls_back_to_exec, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct proc		*mesh;
+	pid_t			 w[8], z;
+	char			*line;
+	int			 i, n;
+
+	mesh = spawn_fixture(NULL, &c);
+	cr_assert_gt(z = zygote_of(mesh->pid), 0, "no zygote");
+	kill(z, SIGKILL);
+	line = proc_wait_log(mesh, "zygote: it exited; workers are exec'd "
+	    "from now on", 5000);
+	cr_assert_not_null(line);
+	free(line);
+	expect_serves(&c, "a");
+
+	n = mesh_workers(mesh->pid, w, 8);
+	cr_assert_eq(n, 2, "workers went with the zygote");
+	for (i = 0; i < n; i++)
+		kill(w[i], SIGKILL);
+	harness_msleep(200);
+	expect_serves(&c, "a");
+	expect_serves(&c, "b");
+	cr_assert_eq(zygote_of(mesh->pid), -1, "a zygote came back");
+	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
+	mcp_close(&c);
+}
+
+MESH_TEST(spawn, worker_exec_starts_no_zygote, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct proc		*mesh;
+	pid_t			 w[8];
+
+	mesh = spawn_fixture("--worker-exec", &c);
+	cr_assert_eq(zygote_of(mesh->pid), -1, "a zygote with --worker-exec");
+	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
+	expect_serves(&c, "a");
+	kill(w[1], SIGKILL);
+	harness_msleep(200);
+	expect_serves(&c, "a");
+	expect_serves(&c, "b");
+	mcp_close(&c);
+}
