@@ -93,7 +93,9 @@ say "tools/call edge_add {\"a\":2,\"b\":3}"
 mcp tools/call '{"name":"edge_add","arguments":{"a":2,"b":3}}'
 
 say "tools/call mesh_node_info"
-mcp tools/call '{"name":"mesh_node_info","arguments":{}}' | head -c 600; echo
+# Cut for the screen; kept whole first, as head would break the pipe.
+mcp tools/call '{"name":"mesh_node_info","arguments":{}}' > "$work/info.json"
+head -c 600 "$work/info.json"; echo
 
 say "tools/call nosuch_tool (an error, as it should be)"
 mcp tools/call '{"name":"nosuch_tool","arguments":{}}'
