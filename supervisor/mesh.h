@@ -107,6 +107,7 @@ struct peer {
 	int			 killed;	/* we killed it */
 	int			 crashed;	/* last exit counts as a crash */
 	int			 permanent;	/* last exit: do not restart */
+	int			 signaled;	/* last exit: killed by a signal */
 	struct msgbuf		 mb;
 	struct event		*ev;		/* read/write on fd */
 	struct event		*timer;		/* handshake/ping/backoff/stop */
@@ -155,8 +156,8 @@ void		 worker_kill(struct peer *, const char *, ...)
 /* --- proc.c: spawn and reap worker processes ---------------------------- */
 void	 proc_init(void);
 void	 proc_shutdown(void);
-pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int *fd,
-	    int *errfd);
+pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int exec,
+	    int *fd, int *errfd);
 
 /* --- worker-stderr.c: workers' stderr, relayed line by line ------------ */
 void	 stderr_relay_start(const char *who, int fd);

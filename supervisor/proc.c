@@ -116,7 +116,7 @@ static __dead void
 proc_exec_child(const char *path, const char *arg, int fd, int errfd,
     char **envp)
 {
-	int		 null;
+	int		 null, sig;
 	sigset_t	 set;
 	char		*argv[] = { (char *)"mcp-mesh-worker", (char *)arg, NULL };
 	static const char msg[] = "mcp-mesh: cannot exec the worker\n";
@@ -132,11 +132,11 @@ proc_exec_child(const char *path, const char *arg, int fd, int errfd,
 	} else if (fcntl(fd, F_SETFD, 0) == -1)
 		_exit(71);
 	closefrom(WORKER_FD + 1);
-	/* libevent blocks nothing, but be sure the worker starts clean. */
+	/* Start clean: no blocked signal, every disposition the default. */
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	execve(path, argv, envp);
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	_exit(127);
@@ -216,7 +216,48 @@ proc_zygote_lost(const char *why)
 		kill(zygote_pid, SIGKILL);	/* reaped by proc_sigchld */
 }
 
-/* Hand FD and ERRFD to the zygote; the new worker's pid, or -1. */
+/*
+ * Wait for the zygote's answer, restarting after signals; 1 with the
+ * pid, 0 when it said it could not fork, -1 on timeout, EOF or garbage.
+ */
+static int
+proc_zygote_answer(pid_t *pidp)
+{
+	struct pollfd	 pfd;
+	uint64_t	 deadline = now_ms() + PROC_ZYGOTE_TIMEOUT_MS, now;
+	int32_t		 pid;
+	ssize_t		 n;
+	int		 r;
+
+	pfd.fd = zygote_fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if ((now = now_ms()) >= deadline)
+			return (-1);
+		r = poll(&pfd, 1, (int)(deadline - now));
+		if (r == 1)
+			break;
+		if (r == 0 || errno != EINTR)
+			return (-1);
+	}
+	/* MSG_TRUNC: the datagram's real length, to refuse a longer one. */
+	n = recv(zygote_fd, &pid, sizeof(pid), MSG_TRUNC | MSG_DONTWAIT);
+	if (n != sizeof(pid))
+		return (-1);
+	if (pid == -1)
+		return (0);
+	if (pid <= 0)
+		return (-1);
+	*pidp = pid;
+	return (1);
+}
+
+/*
+ * Hand FD and ERRFD to the zygote.  Returns the new worker's pid; 0 when
+ * the zygote could not fork (nothing was started: the descriptors may be
+ * used again); -1 when it is lost, after which a worker may or may not
+ * hold the descriptors, so they must not be given to another.
+ */
 static pid_t
 proc_zygote_spawn(int fd, int errfd)
 {
@@ -227,9 +268,8 @@ proc_zygote_spawn(int fd, int errfd)
 		char		buf[CMSG_SPACE(2 * sizeof(int))];
 	} cbuf;
 	struct iovec	 iov;
-	struct pollfd	 pfd;
 	char		 op = 'S';
-	int32_t		 pid;
+	pid_t		 pid = 0;
 	int		 fds[2] = { fd, errfd };
 
 	memset(&msg, 0, sizeof(msg));
@@ -247,38 +287,65 @@ proc_zygote_spawn(int fd, int errfd)
 	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
 	/* The worker's end is blocking until it decides otherwise. */
 	fcntl(fd, F_SETFL, 0);
-	if (sendmsg(zygote_fd, &msg, MSG_NOSIGNAL) != 1) {
+	if (sendmsg(zygote_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
 		proc_zygote_lost("cannot send it a request");
-		return (-1);
+		return (0);	/* it has not got the descriptors */
 	}
 	/* The zygote is ours and quick: a short blocking wait is fine. */
-	pfd.fd = zygote_fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, PROC_ZYGOTE_TIMEOUT_MS) != 1 ||
-	    recv(zygote_fd, &pid, sizeof(pid), 0) != sizeof(pid) || pid <= 0) {
+	switch (proc_zygote_answer(&pid)) {
+	case 1:
+		return (pid);
+	case 0:
+		log_warnx("zygote: it could not fork; this worker is exec'd");
+		return (0);
+	default:
 		proc_zygote_lost("no new worker from it");
 		return (-1);
 	}
-	return ((pid_t)pid);
+}
+
+/* A socketpair and a stderr pipe for a worker (or the zygote). */
+static int
+proc_worker_channels(const char *peer_name, int sp[2], int ep[2])
+{
+	return (proc_channels(peer_name, SOCK_STREAM | SOCK_NONBLOCK, sp, ep));
+}
+
+static void
+proc_close4(int sp[2], int ep[2])
+{
+	close(sp[0]);
+	close(sp[1]);
+	close(ep[0]);
+	close(ep[1]);
 }
 
 /*
- * Spawn one worker.  Returns its pid and our end of the socketpair in *fd
- * (non-blocking, close-on-exec) and of its stderr pipe in *errfd, or -1.
+ * Spawn one worker: forked by the zygote, or exec'd (--worker-exec, no
+ * zygote, or EXEC set: the peer's last worker crashed on a signal, and
+ * one forked from the zygote would share its stack canary and pointer
+ * guard, letting a gateway guess them crash by crash).  Returns its pid
+ * and our end of the socketpair in *fd (non-blocking, close-on-exec) and
+ * of its stderr pipe in *errfd, or -1.
  */
 pid_t
-proc_spawn_worker(const char *path, const char *peer_name, int *fd,
-    int *errfd)
+proc_spawn_worker(const char *path, const char *peer_name, int exec,
+    int *fd, int *errfd)
 {
 	int	sp[2], ep[2];
-	pid_t	pid = -1;
+	pid_t	pid = 0;
 
-	if (proc_channels(peer_name, SOCK_STREAM | SOCK_NONBLOCK, sp, ep) ==
-	    -1)
+	if (proc_worker_channels(peer_name, sp, ep) == -1)
 		return (-1);
-	if (zygote_fd != -1)
-		pid = proc_zygote_spawn(sp[1], ep[1]);
-	if (pid == -1 && (pid = proc_fork_exec(path, NULL, sp[1], ep[1])) ==
+	if (zygote_fd != -1 && !exec &&
+	    (pid = proc_zygote_spawn(sp[1], ep[1])) == -1) {
+		/* A worker may hold these now: new ones for the exec'd one. */
+		proc_close4(sp, ep);
+		if (proc_worker_channels(peer_name, sp, ep) == -1)
+			return (-1);
+		pid = 0;
+	}
+	if (pid == 0 && (pid = proc_fork_exec(path, NULL, sp[1], ep[1])) ==
 	    -1)
 		log_warn("peer %s: fork", peer_name);
 	close(sp[1]);

@@ -495,8 +495,8 @@ peer_start(struct peer *p)
 
 	p->hello = p->eof = p->reaped = 0;
 	p->ping_sent_ms = 0;
-	if ((pid = proc_spawn_worker(conf.worker_path, p->name, &fd,
-	    &errfd)) == -1) {
+	if ((pid = proc_spawn_worker(conf.worker_path, p->name, p->signaled,
+	    &fd, &errfd)) == -1) {
 		strlcpy(p->cause, "could not start a worker", sizeof(p->cause));
 		worker_set_state(p, WS_BACKOFF);
 		p->backoff_ms = WORKER_BACKOFF_MAX_MS;
@@ -648,6 +648,27 @@ worker_finish(struct peer *p)
 	worker_schedule_restart(p);
 }
 
+/*
+ * Signals a gateway could cause: a stack smash (SIGABRT), a wild pointer,
+ * the sandbox.  SIGKILL or SIGTERM from outside tell an attacker nothing.
+ */
+static int
+worker_signal_is_crash(int sig)
+{
+	switch (sig) {
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGILL:
+	case SIGFPE:
+	case SIGABRT:
+	case SIGTRAP:
+	case SIGSYS:
+		return (1);
+	default:
+		return (0);
+	}
+}
+
 void
 worker_exited(pid_t pid, int status)
 {
@@ -662,6 +683,9 @@ worker_exited(pid_t pid, int status)
 	p->reaped = 1;
 	exit_reason(status, why, sizeof(why));
 	p->crashed = p->killed || worker_exit_is_crash(status);
+	/* A crash: its successor is exec'd (see proc_spawn_worker()). */
+	p->signaled = WIFSIGNALED(status) && worker_signal_is_crash(
+	    WTERMSIG(status));
 	p->permanent = WIFEXITED(status) &&
 	    (WEXITSTATUS(status) == EX_CONFIG || WEXITSTATUS(status) == EX_NOPERM);
 	if (p->state != WS_STOPPING) {

@@ -10,7 +10,10 @@
  * exec; `mcp-mesh --worker-exec` takes the other side of that trade.
  *
  * The zygote never sees a peer's configuration: it knows nothing worth
- * stealing.  It talks only to the supervisor, on WORKER_FD, a
+ * stealing.  It is not dumpable and has no_new_privs.  A worker whose
+ * predecessor crashed on a signal is exec'd instead (proc.c): forked
+ * ones share the zygote's stack canary and pointer guard, which a
+ * gateway could otherwise guess crash by crash.  It talks only to the supervisor, on WORKER_FD, a
  * SOCK_SEQPACKET socket: each request is one byte with two descriptors
  * attached (the new worker's socketpair end and its stderr pipe); the
  * answer is the new worker's pid.  The worker is a grandchild: the child
@@ -37,6 +40,7 @@
 #include <curl/curl.h>
 
 #include "mesh-proto.h"
+#include "sandbox.h"
 #include "worker.h"
 
 /* A new worker waits this long to be re-parented to the supervisor. */
@@ -130,6 +134,8 @@ zygote_spawn(int fd, int errfd)
 	switch (mid = fork()) {
 	case -1:
 		log_warn("zygote: fork");
+		close(fd);
+		close(errfd);
 		zygote_reply(-1);
 		return (-1);
 	case 0:
@@ -167,6 +173,16 @@ zygote_main(char *arg)
 	prctl(PR_SET_NAME, "mcp-mesh-zygote", 0, 0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
 	    getppid() != zygote_supervisor)
+		exit(EX_OSERR);
+	/*
+	 * Every worker is forked from this memory: no process of our user
+	 * (a worker without Landlock and seccomp, say) may trace it or
+	 * write it.  Workers become dumpable again only in sanitizer builds
+	 * (sandbox.c), and setuid is not exec: no_new_privs does not stop
+	 * them becoming --worker-user.
+	 */
+	if (prctl(PR_SET_DUMPABLE, SANDBOX_SANITIZER, 0, 0, 0) == -1 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		exit(EX_OSERR);
 	/* What every worker would otherwise do for itself. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

@@ -548,11 +548,42 @@ proc_children(pid_t parent, pid_t *out, int max)
 	return (children_but(parent, NULL, out, max));
 }
 
-/* A mesh's workers: its children but the zygote. */
+/* Whether /proc/PID/cmdline has the argument "zygote". */
+static int
+is_zygote(pid_t pid)
+{
+	char	 path[64], buf[256];
+	FILE	*f;
+	size_t	 n, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (i = 0; i < n; i += strlen(buf + i) + 1)
+		if (strcmp(buf + i, "zygote") == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * A mesh's workers: its children but the zygote (by argument: its name
+ * is set only once it runs) and anything else (a zygote's child in
+ * between, re-parented when the zygote died).
+ */
 int
 mesh_workers(pid_t mesh, pid_t *out, int max)
 {
-	return (children_but(mesh, "mcp-mesh-zygote", out, max));
+	pid_t	kids[64];
+	int	i, n, k = 0;
+
+	n = children_but(mesh, "mcp-mesh-zygote", kids, 64);
+	for (i = 0; i < n && k < max; i++)
+		if (!is_zygote(kids[i]))
+			out[k++] = kids[i];
+	return (k);
 }
 
 /* Wait until pid no longer runs (gone, or a zombie, reaped if ours). */

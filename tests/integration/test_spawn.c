@@ -62,6 +62,43 @@ cmdline_of(pid_t pid, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
+/*
+ * Where libcurl is mapped in PID (0: unknown).  Forked workers have the
+ * zygote's layout; an exec'd one has its own (ASLR).
+ */
+static unsigned long
+curl_base(pid_t pid)
+{
+	char		 path[64], line[512];
+	unsigned long	 base = 0;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "libcurl") != NULL) {
+			base = strtoul(line, NULL, 16);
+			break;
+		}
+	fclose(f);
+	return (base);
+}
+
+/* The worker of PEER (by its pid in the mesh's "ready" line), or -1. */
+static pid_t
+worker_of(pid_t mesh, pid_t not)
+{
+	pid_t	w[8];
+	int	i, n;
+
+	n = mesh_workers(mesh, w, 8);
+	for (i = 0; i < n; i++)
+		if (w[i] != not)
+			return (w[i]);
+	return (-1);
+}
+
 /* Call PEER_echo until it answers (a restart may be under way). */
 static void
 expect_serves(struct mcp_client *c, const char *peer)
@@ -109,31 +146,83 @@ MESH_TEST(spawn, workers_come_from_the_zygote, .timeout = T_TIMEOUT)
 {
 	struct mcp_client	 c;
 	struct proc		*mesh;
-	pid_t			 w[8], z;
+	pid_t			 w[8], z, other, fresh;
 	char			 cmd[256];
+	unsigned long		 zbase;
 	int			 i, n;
 
 	mesh = spawn_fixture(NULL, &c);
 	cr_assert_gt(z = zygote_of(mesh->pid), 0, "no zygote");
 	cmdline_of(z, cmd, sizeof(cmd));
 	cr_assert(strstr(cmd, "zygote") != NULL, "zygote's command: %s", cmd);
+	if ((zbase = curl_base(z)) == 0)
+		cr_skip_test("cannot read /proc/%d/maps", (int)z);
 	cr_assert_eq(n = mesh_workers(mesh->pid, w, 8), 2);
 	for (i = 0; i < n; i++) {
 		/* The mesh's children (re-parented), named as workers. */
 		cmdline_of(w[i], cmd, sizeof(cmd));
 		cr_assert(strstr(cmd, "zygote") == NULL,
 		    "a worker's command line says zygote: %s", cmd);
+		cr_assert_eq(curl_base(w[i]), zbase, "worker %d not forked "
+		    "from the zygote", (int)w[i]);
 	}
 	expect_serves(&c, "a");
 	expect_serves(&c, "b");
 
-	/* A killed worker is forked again by the zygote. */
+	/* SIGKILL from outside is no crash: forked again. */
+	other = w[1];
 	kill(w[0], SIGKILL);
+	harness_msleep(200);
+	expect_serves(&c, "a");
+	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
+	fresh = worker_of(mesh->pid, other);
+	cr_assert_eq(curl_base(fresh), zbase, "a SIGKILLed worker's "
+	    "successor was not forked from the zygote");
+
+	/*
+	 * A crash (SIGSEGV): its successor is exec'd, with a layout of its
+	 * own, not one more guess at the zygote's canary.
+	 */
+	kill(fresh, SIGSEGV);
 	harness_msleep(200);
 	expect_serves(&c, "a");
 	expect_serves(&c, "b");
 	cr_assert_eq(zygote_of(mesh->pid), z, "the zygote changed");
 	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
+	fresh = worker_of(mesh->pid, other);
+	cr_assert_gt(fresh, 0);
+	cr_assert_neq(curl_base(fresh), zbase, "the successor of a worker "
+	    "killed by a signal was forked from the zygote");
+	mcp_close(&c);
+}
+
+/*
+ * A zygote that does not answer (stopped) costs one spawn's wait: the
+ * worker is exec'd on new descriptors, so no two workers ever share a
+ * socket (one HELLO each), and the mesh goes on without the zygote.
+ */
+MESH_TEST(spawn, stopped_zygote_is_replaced_by_exec, .timeout = T_TIMEOUT)
+{
+	struct mcp_client	 c;
+	struct proc		*mesh;
+	pid_t			 w[8], z;
+	char			*line;
+
+	mesh = spawn_fixture(NULL, &c);
+	cr_assert_gt(z = zygote_of(mesh->pid), 0, "no zygote");
+	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
+	kill(z, SIGSTOP);
+	/* No crash: its successor is asked of the zygote, which is stopped. */
+	kill(w[0], SIGKILL);
+	line = proc_wait_log(mesh, "zygote: no new worker from it; workers "
+	    "are exec'd from now on", 10000);
+	cr_assert_not_null(line, "the stopped zygote was not given up");
+	free(line);
+	expect_serves(&c, "a");
+	expect_serves(&c, "b");
+	line = proc_wait_log(mesh, "HELLO twice", 0);
+	cr_assert_null(line, "two workers on one socket: %s", line);
+	cr_assert_eq(zygote_of(mesh->pid), -1, "the zygote is still there");
 	mcp_close(&c);
 }
 
