@@ -17,6 +17,7 @@
  */
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 
 #include <errno.h>
@@ -252,6 +253,10 @@ sandbox_rules(scmp_filter_ctx ctx)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 		    sandbox_allow_sanitizer[i], 0) < 0)
 			return (-1);
+	/* A report asks whether stderr is a terminal (isatty). */
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    SCMP_A1(SCMP_CMP_EQ, TCGETS)) < 0)
+		return (-1);
 #endif
 	return (sandbox_rules_checked(ctx));
 }
