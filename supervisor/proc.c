@@ -28,6 +28,7 @@
 
 #include <event2/event.h>
 
+#include "fdpass.h"
 #include "log.h"
 #include "mesh-proto.h"
 #include "mesh.h"
@@ -261,33 +262,12 @@ proc_zygote_answer(pid_t *pidp)
 static pid_t
 proc_zygote_spawn(int fd, int errfd)
 {
-	struct msghdr	 msg;
-	struct cmsghdr	*cmsg;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
-	struct iovec	 iov;
-	char		 op = 'S';
-	pid_t		 pid = 0;
-	int		 fds[2] = { fd, errfd };
+	pid_t	pid = 0;
+	int	fds[2] = { fd, errfd };
 
-	memset(&msg, 0, sizeof(msg));
-	memset(&cbuf, 0, sizeof(cbuf));
-	iov.iov_base = &op;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
 	/* The worker's end is blocking until it decides otherwise. */
 	fcntl(fd, F_SETFL, 0);
-	if (sendmsg(zygote_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+	if (fdpass_send(zygote_fd, 'S', fds, 2, MSG_DONTWAIT) == -1) {
 		proc_zygote_lost("cannot send it a request");
 		return (0);	/* it has not got the descriptors */
 	}

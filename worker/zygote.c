@@ -39,6 +39,7 @@
 
 #include <curl/curl.h>
 
+#include "fdpass.h"
 #include "mesh-proto.h"
 #include "sandbox.h"
 #include "worker.h"
@@ -53,37 +54,17 @@ static char	*zygote_arg;		/* "zygote" in argv, for ps */
 static int
 zygote_recv(int *fd, int *errfd)
 {
-	struct msghdr	 msg;
-	struct cmsghdr	*cmsg;
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
-	struct iovec	 iov;
-	char		 op;
-	ssize_t		 n;
-	int		 fds[2];
+	char	op;
+	int	fds[2], r;
 
-	memset(&msg, 0, sizeof(msg));
-	iov.iov_base = &op;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	while ((n = recvmsg(WORKER_FD, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
-	    errno == EINTR)
-		;
-	if (n <= 0)
-		return (n == 0 ? 0 : -1);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (op != 'S' || cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET ||
-	    cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
-		log_warnx("zygote: malformed request from the supervisor");
+	if ((r = fdpass_recv(WORKER_FD, &op, fds, 2)) != 1)
+		return (r);
+	if (op != 'S') {
+		close(fds[0]);
+		close(fds[1]);
+		log_warnx("zygote: unknown request from the supervisor");
 		return (-1);
 	}
-	memcpy(fds, CMSG_DATA(cmsg), sizeof(fds));
 	*fd = fds[0];
 	*errfd = fds[1];
 	return (1);
@@ -162,7 +143,7 @@ zygote_spawn(int fd, int errfd)
 void
 zygote_main(char *arg)
 {
-	int	fd, errfd, r;
+	int	fd = -1, errfd = -1, r;
 
 	zygote_arg = arg;
 	zygote_supervisor = getppid();
