@@ -15,7 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_gateway NAME: a test gateway on a free port; prints the port.
+# start_gateway NAME: a test gateway on a free port; sets PORT.  Not
+# called as $(...): a subshell's pids+=() would not reach cleanup().
 start_gateway() {
 	local name=$1 port=""
 	"$MESH_GATEWAY_BIN" --port 0 --name "$name" >"$work/$name.out" \
@@ -27,7 +28,7 @@ start_gateway() {
 		sleep 0.05
 	done
 	[ -n "$port" ] || { echo "gateway $name did not start" >&2; exit 1; }
-	echo "$port"
+	PORT=$port
 }
 
 # wait_log FILE TEXT: until a log line shows up (10 s at most).
@@ -43,8 +44,8 @@ wait_log() {
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
-factory=$(start_gateway factory)
-edge=$(start_gateway edge)
+start_gateway factory; factory=$PORT
+start_gateway edge; edge=$PORT
 say "gateways: factory on 127.0.0.1:$factory, edge on 127.0.0.1:$edge"
 
 "$MESH_BIN" --port 0 --name demo-mesh --worker-path "$MESH_WORKER_BIN" \

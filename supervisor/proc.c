@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -78,13 +79,34 @@ proc_init(void)
 		proc_zygote_start(conf.worker_path);
 }
 
+/* The zygote exits on end of file: reap it, or kill it after a while. */
+static void
+proc_zygote_stop(void)
+{
+	struct timespec	 ts = { 0, 1000000 };
+	int		 ms, status;
+
+	if (zygote_fd != -1) {
+		close(zygote_fd);
+		zygote_fd = -1;
+	}
+	if (zygote_pid == -1)
+		return;
+	for (ms = 0; waitpid(zygote_pid, &status, WNOHANG) == 0; ms++) {
+		if (ms == WORKER_STOP_TIMEOUT_MS) {
+			kill(zygote_pid, SIGKILL);
+			waitpid(zygote_pid, &status, 0);
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	zygote_pid = -1;
+}
+
 void
 proc_shutdown(void)
 {
-	if (zygote_fd != -1) {
-		close(zygote_fd);	/* it exits on end of file */
-		zygote_fd = -1;
-	}
+	proc_zygote_stop();
 	if (ev_sigchld != NULL) {
 		event_free(ev_sigchld);
 		ev_sigchld = NULL;
