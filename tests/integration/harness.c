@@ -548,24 +548,38 @@ proc_children(pid_t parent, pid_t *out, int max)
 	return (children_but(parent, NULL, out, max));
 }
 
-/* Whether /proc/PID/cmdline has the argument "zygote". */
-static int
-is_zygote(pid_t pid)
+/* /proc/PID/cmdline with its NULs as spaces, trailing ones dropped. */
+void
+proc_cmdline(pid_t pid, char *buf, size_t len)
 {
-	char	 path[64], buf[256];
+	char	 path[64];
 	FILE	*f;
 	size_t	 n, i;
 
+	buf[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	if ((f = fopen(path, "r")) == NULL)
-		return (0);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+		return;
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
 	buf[n] = '\0';
-	for (i = 0; i < n; i += strlen(buf + i) + 1)
-		if (strcmp(buf + i, "zygote") == 0)
-			return (1);
-	return (0);
+}
+
+/* Whether PID was started with the argument "zygote" (its last one). */
+static int
+is_zygote(pid_t pid)
+{
+	char	buf[256];
+	size_t	n;
+
+	proc_cmdline(pid, buf, sizeof(buf));
+	n = strlen(buf);
+	return (n >= 7 && strcmp(buf + n - 7, " zygote") == 0);
 }
 
 /*
@@ -584,6 +598,20 @@ mesh_workers(pid_t mesh, pid_t *out, int max)
 		if (!is_zygote(kids[i]))
 			out[k++] = kids[i];
 	return (k);
+}
+
+/* A mesh's zygote, or -1. */
+pid_t
+mesh_zygote(pid_t mesh)
+{
+	pid_t	kids[64];
+	int	i, n;
+
+	n = proc_children(mesh, kids, 64);
+	for (i = 0; i < n; i++)
+		if (is_zygote(kids[i]))
+			return (kids[i]);
+	return (-1);
 }
 
 /* Wait until pid no longer runs (gone, or a zombie, reaped if ours). */
@@ -1310,21 +1338,36 @@ proc_fd_count(pid_t pid)
 }
 
 /* VmRSS of pid in kB, or -1. */
+/* The line of /proc/PID/FILE that starts with key, in buf; NULL if none. */
+char *
+proc_file_line(pid_t pid, const char *file, const char *key, char *buf,
+    size_t len)
+{
+	char	 path[64];
+	FILE	*f;
+	char	*line = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if ((f = fopen(path, "r")) == NULL)
+		return (NULL);
+	while (fgets(buf, len, f) != NULL)
+		if (strncmp(buf, key, strlen(key)) == 0) {
+			line = buf;
+			break;
+		}
+	fclose(f);
+	return (line);
+}
+
 long
 proc_rss_kb(pid_t pid)
 {
-	char	 path[64], line[256];
-	FILE	*f;
-	long	 kb = -1;
+	char	line[256];
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
+	if (proc_file_line(pid, "status", "VmRSS:", line, sizeof(line)) ==
+	    NULL)
 		return (-1);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return (kb);
+	return (strtol(line + 6, NULL, 10));
 }
 
 /*

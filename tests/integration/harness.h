@@ -82,6 +82,11 @@ void		 harness_msleep(int ms);
 #define HARNESS_ASAN_QUARANTINE		"quarantine_size_mb=4"
 void		 harness_asan_small_quarantine(void);
 long		 proc_rss_kb(pid_t);
+/* The line of /proc/PID/FILE that starts with key, in buf; NULL if none. */
+char		*proc_file_line(pid_t, const char *file, const char *key,
+		    char *buf, size_t len);
+/* /proc/PID/cmdline, arguments separated by spaces. */
+void		 proc_cmdline(pid_t, char *buf, size_t len);
 long		 proc_rss_slack_kb(pid_t);
 int		 proc_fd_count(pid_t);
 
@@ -98,6 +103,7 @@ void		 proc_stop(struct proc *);
 void		 proc_dump(struct proc *, FILE *);
 int		 proc_children(pid_t parent, pid_t *out, int max);
 int		 mesh_workers(pid_t mesh, pid_t *out, int max);
+pid_t		 mesh_zygote(pid_t mesh);	/* -1 if none */
 int		 pid_gone(pid_t pid, int timeout_ms);
 
 /* The programs under test. */

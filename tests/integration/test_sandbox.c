@@ -266,20 +266,10 @@ static const char *
 proc_line(pid_t pid, const char *file, const char *key)
 {
 	static char	 line[512];
-	char		 path[64];
-	FILE		*f;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	if ((f = fopen(path, "r")) == NULL)
+	if (proc_file_line(pid, file, key, line, sizeof(line)) == NULL)
 		return ("");
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, key, strlen(key)) == 0) {
-			fclose(f);
-			return (line);
-		}
-	}
-	fclose(f);
-	return ("");
+	return (line);
 }
 
 /* "Max open files  80  80  files": the soft limit, -1 for unlimited. */

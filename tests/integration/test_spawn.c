@@ -22,46 +22,6 @@
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define SERVE_TRIES	100	/* calls 100 ms apart until a peer serves */
 
-/* The mesh's zygote, or -1. */
-static pid_t
-zygote_of(pid_t mesh)
-{
-	pid_t	all[8], workers[8];
-	int	n, nw, i, j;
-
-	n = proc_children(mesh, all, 8);
-	nw = mesh_workers(mesh, workers, 8);
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < nw && workers[j] != all[i]; j++)
-			;
-		if (j == nw)
-			return (all[i]);
-	}
-	return (-1);
-}
-
-/* /proc/PID/cmdline with NULs as spaces, trailing ones dropped. */
-static void
-cmdline_of(pid_t pid, char *buf, size_t len)
-{
-	char	 path[64];
-	FILE	*f;
-	size_t	 n, i;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	buf[0] = '\0';
-	if ((f = fopen(path, "r")) == NULL)
-		return;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	while (n > 0 && buf[n - 1] == '\0')
-		n--;
-	for (i = 0; i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[n] = '\0';
-}
-
 /*
  * Where libcurl is mapped in PID (0: unknown).  Forked workers have the
  * zygote's layout; an exec'd one has its own (ASLR).
@@ -152,15 +112,15 @@ MESH_TEST(spawn, workers_come_from_the_zygote, .timeout = T_TIMEOUT)
 	int			 i, n;
 
 	mesh = spawn_fixture(NULL, &c);
-	cr_assert_gt(z = zygote_of(mesh->pid), 0, "no zygote");
-	cmdline_of(z, cmd, sizeof(cmd));
+	cr_assert_gt(z = mesh_zygote(mesh->pid), 0, "no zygote");
+	proc_cmdline(z, cmd, sizeof(cmd));
 	cr_assert(strstr(cmd, "zygote") != NULL, "zygote's command: %s", cmd);
 	if ((zbase = curl_base(z)) == 0)
 		cr_skip_test("cannot read /proc/%d/maps", (int)z);
 	cr_assert_eq(n = mesh_workers(mesh->pid, w, 8), 2);
 	for (i = 0; i < n; i++) {
 		/* The mesh's children (re-parented), named as workers. */
-		cmdline_of(w[i], cmd, sizeof(cmd));
+		proc_cmdline(w[i], cmd, sizeof(cmd));
 		cr_assert(strstr(cmd, "zygote") == NULL,
 		    "a worker's command line says zygote: %s", cmd);
 		cr_assert_eq(curl_base(w[i]), zbase, "worker %d not forked "
@@ -188,7 +148,7 @@ MESH_TEST(spawn, workers_come_from_the_zygote, .timeout = T_TIMEOUT)
 	harness_msleep(200);
 	expect_serves(&c, "a");
 	expect_serves(&c, "b");
-	cr_assert_eq(zygote_of(mesh->pid), z, "the zygote changed");
+	cr_assert_eq(mesh_zygote(mesh->pid), z, "the zygote changed");
 	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
 	fresh = worker_of(mesh->pid, other);
 	cr_assert_gt(fresh, 0);
@@ -210,7 +170,7 @@ MESH_TEST(spawn, stopped_zygote_is_replaced_by_exec, .timeout = T_TIMEOUT)
 	char			*line;
 
 	mesh = spawn_fixture(NULL, &c);
-	cr_assert_gt(z = zygote_of(mesh->pid), 0, "no zygote");
+	cr_assert_gt(z = mesh_zygote(mesh->pid), 0, "no zygote");
 	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
 	kill(z, SIGSTOP);
 	/* No crash: its successor is asked of the zygote, which is stopped. */
@@ -223,7 +183,7 @@ MESH_TEST(spawn, stopped_zygote_is_replaced_by_exec, .timeout = T_TIMEOUT)
 	expect_serves(&c, "b");
 	line = proc_wait_log(mesh, "HELLO twice", 0);
 	cr_assert_null(line, "two workers on one socket: %s", line);
-	cr_assert_eq(zygote_of(mesh->pid), -1, "the zygote is still there");
+	cr_assert_eq(mesh_zygote(mesh->pid), -1, "the zygote is still there");
 	mcp_close(&c);
 }
 
@@ -237,7 +197,7 @@ MESH_TEST(spawn, zygote_death_falls_back_to_exec, .timeout = T_TIMEOUT)
 	int			 i, n;
 
 	mesh = spawn_fixture(NULL, &c);
-	cr_assert_gt(z = zygote_of(mesh->pid), 0, "no zygote");
+	cr_assert_gt(z = mesh_zygote(mesh->pid), 0, "no zygote");
 	kill(z, SIGKILL);
 	line = proc_wait_log(mesh, "zygote: it exited; workers are exec'd "
 	    "from now on", 5000);
@@ -252,7 +212,7 @@ MESH_TEST(spawn, zygote_death_falls_back_to_exec, .timeout = T_TIMEOUT)
 	harness_msleep(200);
 	expect_serves(&c, "a");
 	expect_serves(&c, "b");
-	cr_assert_eq(zygote_of(mesh->pid), -1, "a zygote came back");
+	cr_assert_eq(mesh_zygote(mesh->pid), -1, "a zygote came back");
 	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
 	mcp_close(&c);
 }
@@ -264,7 +224,7 @@ MESH_TEST(spawn, worker_exec_starts_no_zygote, .timeout = T_TIMEOUT)
 	pid_t			 w[8];
 
 	mesh = spawn_fixture("--worker-exec", &c);
-	cr_assert_eq(zygote_of(mesh->pid), -1, "a zygote with --worker-exec");
+	cr_assert_eq(mesh_zygote(mesh->pid), -1, "a zygote with --worker-exec");
 	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
 	expect_serves(&c, "a");
 	kill(w[1], SIGKILL);
