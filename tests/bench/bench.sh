@@ -21,6 +21,7 @@
 # is stopped on exit.
 
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 
 : "${MESH_BIN:?set MESH_BIN}"
 : "${MESH_WORKER_BIN:?set MESH_WORKER_BIN}"
@@ -83,15 +84,8 @@ stop_all() {
 
 	for pid in "${meshes[@]}"; do
 		kids+=($(pgrep -P "$pid" 2>/dev/null))
-		kill -TERM "$pid" 2>/dev/null
 	done
-	for pid in "${meshes[@]}"; do
-		for _ in $(seq 40); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$pid" 2>/dev/null
-	done
+	stop_pids 2000 "${meshes[@]}"
 	for pid in "${kids[@]}" "${gateways[@]}"; do
 		kill -KILL "$pid" 2>/dev/null
 	done

@@ -6,6 +6,7 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
 : "${MESH_BIN:?MESH_BIN is not set (run: make interop)}"
 : "${MESH_WORKER_BIN:?MESH_WORKER_BIN is not set}"
 : "${MESH_GATEWAY_BIN:?MESH_GATEWAY_BIN is not set}"
@@ -18,18 +19,7 @@ failed=0
 passed=0
 
 cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${pids[@]}"; do
-		for _ in $(seq 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	stop_pids 3000 "${pids[@]}"
 	rm -rf "$work"
 }
 trap cleanup EXIT
