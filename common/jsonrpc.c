@@ -374,6 +374,21 @@ jsonrpc_method(struct json_object *msg)
 	return (json_object_get_string(v));
 }
 
+const char *
+jsonrpc_get_str(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+	const char		*s;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return (NULL);
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return (NULL);
+	return (s);
+}
+
 struct json_object *
 jsonrpc_id(struct json_object *msg)
 {

@@ -45,6 +45,11 @@ enum jsonrpc_kind jsonrpc_check(struct json_object *msg, const char **why);
 
 /* Accessors on a checked message (borrowed references). */
 const char	    *jsonrpc_method(struct json_object *msg);
+/*
+ * The string member key of object o, or NULL when it is missing, not a
+ * string, or holds a NUL (a C string would be cut short there).
+ */
+const char	    *jsonrpc_get_str(struct json_object *o, const char *key);
 struct json_object  *jsonrpc_id(struct json_object *msg);
 struct json_object  *jsonrpc_params(struct json_object *msg);
 
@@ -64,45 +69,6 @@ struct json_object *mcp_error_result(const char *fmt, ...)
 
 /* RFC 3629 UTF-8 (no overlong forms, surrogates, or over U+10FFFF). */
 int		 jsonrpc_utf8_ok(const char *buf, size_t len);
-
-/*
- * jsonscan.c: a strict RFC 8259 scanner and the canonical response shape
- * {"jsonrpc":"2.0","id":N,"result":V} a worker relays a result in (see
- * ARCHITECTURE.md, "Message flow").
- */
-#define JSONRPC_CANON_HEAD	"{\"jsonrpc\":\"2.0\",\"id\":"
-
-/*
- * The length of the one JSON value at the start of buf (no leading
- * space), nested at most maxdepth deep, or 0 if buf does not start with
- * a valid value.  Allocates nothing; UTF-8 is not checked here.
- */
-size_t		 jsonrpc_scan(const char *buf, size_t len, int maxdepth);
-
-/*
- * Worker: buf is the gateway's answer to request id.  If it is a result
- * response for id with nothing but jsonrpc, id and result, each once, put
- * it in canonical shape (V byte for byte) in a new *out and return its
- * length; otherwise 0 (send it as received).
- */
-size_t		 jsonrpc_canon_make(const char *buf, size_t len, uint64_t id,
-		    char **out);
-
-/*
- * Supervisor: 0 and the offset of V if buf is exactly the canonical
- * result response for id with V one valid JSON value in valid UTF-8
- * (V ends one byte before buf's end), else -1.
- */
-int		 jsonrpc_canon_result(const char *buf, size_t len, uint64_t id,
-		    size_t *voff);
-
-/*
- * A response {"jsonrpc":"2.0","id":<id>,"result":<result>} whose text is
- * made now from result's bytes (checked by the caller): a json-c object
- * that prints as that text and has no members of its own.
- */
-struct json_object *jsonrpc_result_raw(struct json_object *id,
-		    const char *result, size_t len);
 
 /* Compact serialisation (no newlines: safe for stdio framing). */
 const char *jsonrpc_string(struct json_object *msg, size_t *len);

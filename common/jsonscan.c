@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "jsonrpc.h"
+#include "jsonscan.h"
 #include "log.h"
 #include "mesh-limits.h"
 #include "xmalloc.h"

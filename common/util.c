@@ -56,6 +56,16 @@ now_ms(void)
 	return (now_us() / 1000);
 }
 
+struct timeval
+ms_tv(uint64_t ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return (tv);
+}
+
 const char *
 sysexit_name(int code)
 {

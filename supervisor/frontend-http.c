@@ -41,8 +41,6 @@
 #define HTTP_ALLOW		"GET, POST, DELETE"
 #define HTTP_SESSION_HEADER	"Mcp-Session-Id"
 #define HTTP_VERSION_HEADER	"MCP-Protocol-Version"
-#define HTTP_DEFAULT_VERSION	"2025-03-26"	/* no header: the spec says so */
-#define HTTP_BATCH_VERSION	"2025-03-26"	/* the only one with batches */
 #define HTTP_VERSION_ECHO_MAX	32	/* bytes of a bad version quoted back */
 
 struct hconn;
@@ -564,7 +562,7 @@ http_session(struct hconn *hc, enum MHD_Result *ret)
 	}
 	v = MHD_lookup_connection_value(hc->conn, MHD_HEADER_KIND,
 	    HTTP_VERSION_HEADER);
-	if (v != NULL && !mcp_version_supported(v)) {
+	if (v != NULL && mcp_version_find(v, strlen(v)) == NULL) {
 		/* The client's bytes, escaped: the answer must stay UTF-8. */
 		log_escape(esc, sizeof(esc), v, strnlen(v, HTTP_VERSION_ECHO_MAX));
 		*ret = http_error(hc, MHD_HTTP_BAD_REQUEST, MCP_BAD_REQUEST,
@@ -786,7 +784,8 @@ http_post_batch(struct hconn *hc, struct json_object *arr)
 
 	if ((s = http_session(hc, &ret)) == NULL)
 		return (ret);
-	if (strcmp(s->version, HTTP_BATCH_VERSION) != 0)
+	if (!(mcp_version_find(s->version, strlen(s->version))->flags &
+	    MCP_VF_BATCH))
 		return (http_error(hc, MHD_HTTP_BAD_REQUEST,
 		    JSONRPC_INVALID_REQUEST, "batches are not supported in "
 		    "protocol version %s", s->version));

@@ -16,10 +16,6 @@
 #include "mesh.h"
 #include "xmalloc.h"
 
-const char *mcp_versions[] = {
-	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
-};
-
 /*
  * The serialised tools array, shared by every tools/list answer until the
  * table changes: 20,000 tools are not re-serialised per request.
@@ -33,17 +29,6 @@ struct tools_blob {
 static struct tools_blob	*tools_blob;
 static struct event		*ev_tools_changed;
 
-
-int
-mcp_version_supported(const char *v)
-{
-	int	i;
-
-	for (i = 0; mcp_versions[i] != NULL; i++)
-		if (strcmp(v, mcp_versions[i]) == 0)
-			return (1);
-	return (0);
-}
 
 static struct json_object *
 mcp_invalid_params(struct json_object *req, const char *fmt, ...)
@@ -65,7 +50,7 @@ static struct json_object *
 mcp_initialize(struct session *s, struct json_object *req)
 {
 	struct json_object	*params = jsonrpc_params(req), *v, *res, *caps;
-	const char		*want;
+	const struct mcp_version *ver;
 
 	if (s->initialized)
 		return (jsonrpc_error(jsonrpc_id(req), JSONRPC_INVALID_REQUEST,
@@ -75,10 +60,12 @@ mcp_initialize(struct session *s, struct json_object *req)
 	    !json_object_is_type(v, json_type_string))
 		return (mcp_invalid_params(req, "initialize: params.protocolVersion "
 		    "(a string) is required"));
-	want = json_object_get_string(v);
 	/* Echo a version we speak; otherwise offer our newest. */
-	strlcpy(s->version, mcp_version_supported(want) ? want : mcp_versions[0],
-	    sizeof(s->version));
+	if ((ver = mcp_version_find(json_object_get_string(v),
+	    json_object_get_string_len(v))) == NULL ||
+	    !(ver->era & MCP_ERA_LEGACY))
+		ver = mcp_version_newest(MCP_ERA_LEGACY);
+	strlcpy(s->version, ver->name, sizeof(s->version));
 	if (json_object_object_get_ex(params, "clientInfo", &v))
 		s->client_info = json_object_get(v);
 	s->initialized = 1;

@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "jsonrpc.h"
+#include "mcp-version.h"
 #include "mesh-limits.h"
 #include "msg.h"
 #include "util.h"
@@ -21,7 +22,7 @@
 #define MESH_VERSION		PACKAGE_VERSION
 #define MESH_SERVER_NAME	"mcp-mesh"
 #define SESSION_ID_LEN		32	/* hex characters, 128 random bits */
-#define PROTOCOL_VERSION_LEN	16
+#define PROTOCOL_VERSION_LEN	MCP_VERSION_LEN_MAX
 
 struct event_base;
 struct event;
@@ -235,9 +236,6 @@ struct session	*session_next(struct session *);
  * HTTP front-end ends that exchange without a body (202).
  */
 typedef void (*mcp_reply_cb)(void *arg, struct json_object *response);
-
-extern const char *mcp_versions[];	/* supported, newest first */
-int		 mcp_version_supported(const char *);
 
 /*
  * Handle one checked JSON-RPC request from session s.  The answer comes

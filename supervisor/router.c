@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "jsonscan.h"
 #include "log.h"
 #include "mesh-proto.h"
 #include "mesh.h"

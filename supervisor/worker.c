@@ -295,17 +295,6 @@ worker_hello(struct peer *p, struct msg *m)
 	return (p->fd == -1 ? -1 : 0);
 }
 
-static const char *
-json_get_string(struct json_object *o, const char *key)
-{
-	struct json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return (NULL);
-	return (json_object_get_string(v));
-}
-
 static int
 worker_ready(struct peer *p, struct msg *m)
 {
@@ -319,10 +308,10 @@ worker_ready(struct peer *p, struct msg *m)
 	}
 	if ((o = worker_json(p, m, "READY")) == NULL)
 		return (-1);
-	version = json_get_string(o, "protocolVersion");
+	version = jsonrpc_get_str(o, "protocolVersion");
 	if (!json_object_object_get_ex(o, "tools", &tools) ||
 	    !json_object_is_type(tools, json_type_array) || version == NULL ||
-	    !mcp_version_supported(version)) {
+	    mcp_version_find(version, strlen(version)) == NULL) {
 		json_object_put(o);
 		worker_kill(p, "worker sent a READY without tools or a "
 		    "supported protocol version");
@@ -359,7 +348,7 @@ worker_fail(struct peer *p, struct msg *m)
 
 	if ((o = worker_json(p, m, "FAIL")) == NULL)
 		return (-1);
-	if ((reason = json_get_string(o, "reason")) == NULL)
+	if ((reason = jsonrpc_get_str(o, "reason")) == NULL)
 		reason = "no reason given";
 	log_escape(esc, sizeof(esc), reason, strlen(reason));
 	strlcpy(p->cause, esc, sizeof(p->cause));
@@ -384,7 +373,7 @@ worker_callfail(struct peer *p, struct msg *m)
 
 	if ((o = worker_json(p, m, "CALLFAIL")) == NULL)
 		return (-1);
-	if ((reason = json_get_string(o, "reason")) == NULL)
+	if ((reason = jsonrpc_get_str(o, "reason")) == NULL)
 		reason = "the peer's answer could not be used";
 	log_escape(esc, sizeof(esc), reason, strlen(reason));
 	json_object_put(o);

@@ -37,6 +37,8 @@
 #include <json-c/json.h>
 
 #include "jsonrpc.h"
+#include "jsonscan.h"
+#include "mcp-version.h"
 #include "mesh-proto.h"
 #include "sse.h"
 #include "util.h"
@@ -128,10 +130,6 @@ static struct {
 	struct xfer_tree	 calls;
 	size_t			 ncalls;
 } up;
-
-static const char *up_versions[] = {
-	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"
-};
 
 static int	 xfer_cmp(struct xfer *, struct xfer *);
 RB_PROTOTYPE_STATIC(xfer_tree, xfer, node, xfer_cmp);
@@ -879,7 +877,7 @@ up_init_start(void)
 	up.hdrs = up_hdrs_new();
 	p = json_object_new_object();
 	json_object_object_add(p, "protocolVersion",
-	    json_object_new_string(up_versions[0]));
+	    json_object_new_string(mcp_version_newest(MCP_ERA_LEGACY)->name));
 	json_object_object_add(p, "capabilities", json_object_new_object());
 	ci = json_object_new_object();
 	json_object_object_add(ci, "name", json_object_new_string("mcp-mesh"));
@@ -893,9 +891,9 @@ static void
 up_init_done(struct xfer *x, CURLcode rc)
 {
 	struct json_object	*m, *r, *v;
+	const struct mcp_version *ver;
 	char			 reason[WORKER_REASON_MAX], esc[64];
 	const char		*s;
-	size_t			 i;
 	int			 ex;
 
 	if ((m = xfer_answer(x, rc, &ex, reason, sizeof(reason))) == NULL) {
@@ -913,10 +911,8 @@ up_init_done(struct xfer *x, CURLcode rc)
 		return;
 	}
 	s = json_object_get_string(v);
-	for (i = 0; i < sizeof(up_versions) / sizeof(up_versions[0]); i++)
-		if (strcmp(s, up_versions[i]) == 0)
-			break;
-	if (i == sizeof(up_versions) / sizeof(up_versions[0])) {
+	if ((ver = mcp_version_find(s, json_object_get_string_len(v))) ==
+	    NULL || !(ver->era & MCP_ERA_LEGACY)) {
 		log_escape(esc, sizeof(esc), s, strlen(s));
 		snprintf(reason, sizeof(reason), "%s speaks unsupported "
 		    "protocol version %s", up.url, esc);
@@ -924,7 +920,7 @@ up_init_done(struct xfer *x, CURLcode rc)
 		up_handshake_fail(x, EX_PROTOCOL, reason);
 		return;
 	}
-	strlcpy(up.version, up_versions[i], sizeof(up.version));
+	strlcpy(up.version, ver->name, sizeof(up.version));
 	strlcpy(up.session, up.newsession, sizeof(up.session));
 	up.gen++;
 	up_hdrs_unref(up.hdrs);

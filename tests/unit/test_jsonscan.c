@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "jsonrpc.h"
+#include "jsonscan.h"
 #include "mesh-limits.h"
 
 static size_t
