@@ -49,11 +49,18 @@
 
 /* Downstream clients (front-ends). */
 #define HTTP_BODY_MAX		(4 * 1024 * 1024)	/* one POST body */
-#define HTTP_SESSIONS_MAX	1024
-#define HTTP_CONNECTIONS_MAX	1024
-#define HTTP_PER_IP_CONNECTIONS_MAX	512
+#define HTTP_SESSIONS_MAX	1024	/* then the least recently used
+					   idle one is evicted */
+#define HTTP_CONNECTIONS_MAX	1024	/* lower if descriptors are few */
+#define HTTP_CONNECTIONS_SPARE	64	/* over the cap: answered 503 */
+#define HTTP_HEADER_TIMEOUT_MS	5000	/* a new connection's headers */
 #define HTTP_CONN_IDLE_TIMEOUT_S	30	/* idle or slow connection */
 #define HTTP_SESSION_IDLE_TIMEOUT_MS	(30 * 60 * 1000)
+#define HTTP_SESSION_FRESH_TIMEOUT_MS	60000	/* never used after initialize */
+#define HTTP_ANSWER_MAX		(32 * 1024 * 1024)	/* one answer, or a
+							   batch's together */
+#define HTTP_ANSWER_BUDGET	(256 * 1024 * 1024)	/* answer bytes held for
+							   all HTTP clients */
 #define HTTP_SSE_KEEPALIVE_MS	15000	/* ':' comment on open GET streams */
 #define HTTP_SSE_QUEUE_MAX	(4 * 1024 * 1024) /* bytes queued to one GET stream */
 #define HTTP_PORT_DEFAULT	45679
@@ -65,10 +72,16 @@
 #define HTTP_CONN_MEMORY_MAX	(16 * 1024)
 #define HTTP_BODY_KEEP		(64 * 1024)	/* body buffer kept between requests */
 #define HTTP_SSE_BLOCK		(16 * 1024)	/* one read from a GET stream */
-#define HTTP_SESSION_SWEEP_MS	60000		/* idle sessions looked for */
+#define HTTP_SESSION_SWEEP_MS	10000		/* idle sessions looked for */
 #define HTTP_BATCH_MAX		256		/* messages in one 2025-03-26 batch */
 #define STDIO_LINE_MAX		HTTP_BODY_MAX	/* one stdin message */
 #define STDIO_OUT_QUEUE_MAX	(64 * 1024 * 1024)	/* unread stdout bytes */
+#define STDIO_FLUSH_MS		2000	/* stdout written at exit, at most */
+
+/* Descriptors (RLIMIT_NOFILE, raised to its hard limit at start). */
+#define FD_RESERVE_BASE		32	/* the loop, logs, the zygote, MHD */
+#define FD_PER_PEER		4	/* socketpair, stderr pipe, a spawn's */
+#define FD_PEERS_ROOM		64	/* peers that may be added at run time */
 #define CLIENT_INFLIGHT_MAX	4096	/* requests in flight, whole mesh */
 
 /* Peers and tools. */
@@ -81,8 +94,11 @@
 #define NODE_NAME_MAX		64
 
 /* Requests routed to a worker. */
-#define REQUEST_TIMEOUT_MS	60000	/* default deadline of one call;
+#define REQUEST_TIMEOUT_MS	60000	/* default idle deadline of one call
+					   (progress pushes it out);
 					   --timeout, --peer-timeout */
+#define REQUEST_CEILING_FACTOR	10	/* a call ends after this many
+					   timeouts, whatever its progress */
 #define REQUEST_TIMEOUT_MIN_MS	100
 #define REQUEST_TIMEOUT_MAX_MS	(3600 * 1000)
 #define PEER_INFLIGHT_MAX	512	/* per peer, then refused at once */
@@ -100,8 +116,24 @@
 #define WORKER_HELLO_TIMEOUT_MS	5000	/* exec to HELLO */
 #define WORKER_READY_TIMEOUT_MS	(UPSTREAM_INIT_TIMEOUT_MS + 5000)
 #define WORKER_PING_INTERVAL_MS	5000
-#define WORKER_PING_TIMEOUT_MS	10000	/* no PONG by then: killed */
-#define WORKER_STOP_TIMEOUT_MS	2000	/* SIGTERM, then SIGKILL */
+#define WORKER_PING_TIMEOUT_MS	5000	/* no PONG by then: killed; a call
+					   to a stopped worker waits at most
+					   the two together */
+#define WORKER_STALL_MS		10000	/* messages wait, none read: killed */
+#define WORKER_STOP_TIMEOUT_MS	2000	/* SHUTDOWN, then SIGKILL */
+#define WORKER_SPAWN_RETRY_MS	1000	/* out of descriptors: try again */
+#define WORKER_FAILED_RETRY_MS	(5 * 60 * 1000)	/* --failed-retry */
+#define WORKER_FAILED_RETRY_MIN_MS	1000
+/* Bytes queued toward one worker (flow control, see router.c). */
+#define WORKER_DOWNQUEUE_HIGH	(16 * 1024 * 1024)	/* calls refused as busy */
+#define WORKER_DOWNQUEUE_SMALL	(64 * 1024)	/* a call this small ... */
+#define WORKER_DOWNQUEUE_RESERVE (4 * 1024 * 1024)	/* ... may use this */
+#define WORKER_DOWNQUEUE_MAX	(WORKER_DOWNQUEUE_HIGH + \
+				    WORKER_DOWNQUEUE_RESERVE + \
+				    MSG_PAYLOAD_MAX + 64 * 1024)
+#define WORKER_LOG_RATE		(16 * 1024)	/* LOG bytes/s from one worker */
+#define WORKER_LOG_BURST	(64 * 1024)
+#define WORKER_TOOLS_APPLY_MS	250	/* between two tool lists applied */
 #define WORKER_BACKOFF_MIN_MS	50	/* first restart is fast */
 #define WORKER_BACKOFF_MAX_MS	30000
 #define WORKER_STABLE_MS	10000	/* ready this long: failures forgiven */

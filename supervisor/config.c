@@ -31,6 +31,7 @@ enum {
 	OPT_WORKER_USER,
 	OPT_SANDBOX_DEBUG,
 	OPT_WORKER_EXEC,
+	OPT_FAILED_RETRY,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -50,6 +51,7 @@ static const struct option longopts[] = {
 	{ "worker-user", required_argument,	NULL, OPT_WORKER_USER },
 	{ "sandbox-debug", no_argument,		NULL, OPT_SANDBOX_DEBUG },
 	{ "worker-exec", no_argument,		NULL, OPT_WORKER_EXEC },
+	{ "failed-retry", required_argument,	NULL, OPT_FAILED_RETRY },
 	{ "help",	 no_argument,		NULL, OPT_HELP },
 	{ "version",	 no_argument,		NULL, OPT_VERSION },
 	{ NULL,		 0,			NULL, 0 }
@@ -65,7 +67,7 @@ config_usage(void)
 	    "                [--peer-max-response name=size]...\n"
 	    "                [--worker-memory MiB] [--worker-user user]\n"
 	    "                [--sandbox-debug] [--worker-exec]\n"
-	    "                [--worker-path path]\n"
+	    "                [--failed-retry ms] [--worker-path path]\n"
 	    "  --stdio           serve MCP on stdin/stdout (HTTP only with --port)\n"
 	    "  --port N          Streamable HTTP port (default %d; 0: any free port)\n"
 	    "  --listen ADDR     HTTP address (default 127.0.0.1)\n"
@@ -84,11 +86,14 @@ config_usage(void)
 	    "                    allow-list instead of killing the worker\n"
 	    "  --worker-exec     exec each worker (own address-space layout)\n"
 	    "                    instead of forking it from the zygote\n"
+	    "  --failed-retry MS a failed peer is tried again after MS\n"
+	    "                    (default %d)\n"
 	    "  --worker-path P   worker program (default %s/mcp-mesh-worker)\n"
 	    "  -n                check the configuration and exit\n"
 	    "  -v                verbose (debug) logging\n",
 	    HTTP_PORT_DEFAULT, REQUEST_TIMEOUT_MS, UPSTREAM_RESPONSE_MAX,
-	    WORKER_MEMORY_MB, WORKER_USER_DEFAULT, LIBEXECDIR);
+	    WORKER_MEMORY_MB, WORKER_USER_DEFAULT, WORKER_FAILED_RETRY_MS,
+	    LIBEXECDIR);
 }
 
 /* Peer names prefix tool names: keep them short and [a-z0-9-]. */
@@ -174,6 +179,7 @@ bridge_spec_parse(const char *spec, struct bridge_spec *b, char *err,
 		return (-1);
 	}
 	strlcpy(b->url, url, sizeof(b->url));
+	b->bridged = 1;
 	if (b->name[0] == '\0')
 		peer_name_from_url(url, b->name, sizeof(b->name));
 	return (0);
@@ -218,6 +224,7 @@ config_defaults(struct mesh_config *c)
 	c->request_timeout_ms = REQUEST_TIMEOUT_MS;
 	c->response_max = UPSTREAM_RESPONSE_MAX;
 	c->worker_memory_mb = WORKER_MEMORY_MB;
+	c->failed_retry_ms = WORKER_FAILED_RETRY_MS;
 	strlcpy(c->worker_user, WORKER_USER_DEFAULT, sizeof(c->worker_user));
 	c->worker_uid = c->worker_gid = -1;
 	if ((w = getenv("MCP_MESH_WORKER")) != NULL && *w != '\0')
@@ -239,7 +246,7 @@ config_defaults(struct mesh_config *c)
  * A byte count with an optional K or M (binary) suffix, within the caps
  * a worker accepts.
  */
-static int
+int
 config_size(const char *opt, const char *arg, uint64_t *out)
 {
 	char			*end;
@@ -435,6 +442,16 @@ config_option(struct mesh_config *c, int ch, const char *arg)
 		break;
 	case OPT_WORKER_EXEC:
 		c->worker_exec = 1;
+		break;
+	case OPT_FAILED_RETRY:
+		c->failed_retry_ms = strtonum(arg, WORKER_FAILED_RETRY_MIN_MS,
+		    REQUEST_TIMEOUT_MAX_MS, &errstr);
+		if (errstr != NULL) {
+			log_warnx("--failed-retry %s: %s (%d-%d ms)", arg,
+			    errstr, WORKER_FAILED_RETRY_MIN_MS,
+			    REQUEST_TIMEOUT_MAX_MS);
+			return (-1);
+		}
 		break;
 	case 'n':
 		c->check_only = 1;

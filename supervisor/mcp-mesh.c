@@ -3,6 +3,8 @@
  * Streamable HTTP), the peers and their workers.  It never daemonizes:
  * systemd and stdio clients both want it in the foreground.
  */
+#include <sys/resource.h>
+
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,8 +90,43 @@ mesh_setup_peers(void)
 
 	TAILQ_FOREACH(b, &conf.bridges, entry) {
 		peer_add(b);
-		log_info("peer %s: bridging %s", b->name, b->url);
+		log_info("peer %s: %s %s", b->name, b->bridged ? "bridging" :
+		    "connecting to", b->url);
 	}
+}
+
+/*
+ * Descriptors: the soft limit goes up to the hard one (systemd leaves it
+ * at 1024), and HTTP connections get what peers do not need, so that
+ * idle connections can never starve a worker's respawn.
+ */
+static unsigned
+mesh_fd_budget(void)
+{
+	struct rlimit	rl;
+	rlim_t		reserve, room;
+
+	reserve = FD_RESERVE_BASE + (rlim_t)FD_PER_PEER * (npeers +
+	    FD_PEERS_ROOM);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("raising the descriptor limit");
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	room = rl.rlim_cur > reserve ? rl.rlim_cur - reserve : 0;
+	if (room < HTTP_CONNECTIONS_MAX + HTTP_CONNECTIONS_SPARE) {
+		room = room > HTTP_CONNECTIONS_SPARE ?
+		    room - HTTP_CONNECTIONS_SPARE : 1;
+		log_warnx("descriptor limit %llu: %llu kept for peers, so "
+		    "%llu HTTP connections at most (raise LimitNOFILE)",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)reserve, (unsigned long long)room);
+		return ((unsigned)room);
+	}
+	return (HTTP_CONNECTIONS_MAX);
 }
 
 static void
@@ -147,7 +184,8 @@ main(int argc, char **argv)
 	meshtools_register();
 	mesh_setup_peers();
 
-	if (conf.http && http_start(conf.listen, conf.port) == -1)
+	if (conf.http && http_start(conf.listen, conf.port,
+	    mesh_fd_budget()) == -1)
 		fatalx("cannot serve HTTP on %s:%d", conf.listen, conf.port);
 	if (conf.stdio && stdio_start() == -1)
 		fatalx("cannot serve stdio");

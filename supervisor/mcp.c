@@ -1,8 +1,9 @@
 /*
- * The MCP server the clients see: lifecycle (initialize, ping), one
- * tools/list holding the mesh's own tools and every bridged tool, and
- * tools/call routed through the exposed-name table.  Front-ends hand in
- * checked JSON-RPC messages; answers go back through their callbacks.
+ * The MCP server the clients see: the method table every request goes
+ * through, the lifecycle (initialize, ping, notifications), and
+ * notifications/tools/list_changed.  Front-ends hand in checked JSON-RPC
+ * messages with an origin and reply operations; every request becomes a
+ * call (call.c) that its handler answers now or routes (router.c).
  */
 #include <malloc.h>
 #include <stdarg.h>
@@ -16,50 +17,136 @@
 #include "mesh.h"
 #include "xmalloc.h"
 
-/*
- * The serialised tools array, shared by every tools/list answer until the
- * table changes: 20,000 tools are not re-serialised per request.
- */
-struct tools_blob {
-	int	 refs;
-	size_t	 len;
-	char	*text;
+#define MCP_M_INIT	0x01	/* only in an initialized session */
+
+struct mcp_method {
+	const char	*name;
+	unsigned	 flags;		/* MCP_M_* */
+	unsigned	 eras;		/* MCP_ERA_* it exists in */
+	void		(*fn)(struct call *, struct json_object *req);
 };
 
-static struct tools_blob	*tools_blob;
-static struct event		*ev_tools_changed;
+struct mcp_notice {
+	const char	*name;
+	void		(*fn)(struct origin *, struct json_object *msg);
+};
 
+static void	 mcp_initialize(struct call *, struct json_object *);
+static void	 mcp_ping(struct call *, struct json_object *);
+static void	 mcp_initialized(struct origin *, struct json_object *);
+static void	 mcp_cancelled(struct origin *, struct json_object *);
 
-static struct json_object *
-mcp_invalid_params(struct json_object *req, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static const struct mcp_method mcp_methods[] = {
+	{ "initialize",	0,		MCP_ERA_LEGACY,	mcp_initialize },
+	{ "ping",	0,		MCP_ERA_ALL,	mcp_ping },
+	{ "tools/list",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_list },
+	{ "tools/call",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_call },
+};
 
-static struct json_object *
-mcp_invalid_params(struct json_object *req, const char *fmt, ...)
+static const struct mcp_notice mcp_notices[] = {
+	{ "notifications/initialized",	mcp_initialized },
+	{ "notifications/cancelled",	mcp_cancelled },
+};
+
+static struct event	*ev_tools_changed;
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * The method of a checked message, with its length: a name with a NUL
+ * inside ("tools/list\u0000junk") must not be taken for a shorter one.
+ */
+static const char *
+mcp_method_of(struct json_object *msg, size_t *len)
 {
-	va_list	ap;
-	char	msg[512];
+	struct json_object	*v;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return (jsonrpc_error(jsonrpc_id(req), JSONRPC_INVALID_PARAMS, msg, NULL));
+	json_object_object_get_ex(msg, "method", &v);
+	*len = (size_t)json_object_get_string_len(v);
+	return (json_object_get_string(v));
+}
+
+static int
+mcp_name_is(const char *want, const char *name, size_t len)
+{
+	return (strlen(want) == len && memcmp(want, name, len) == 0);
+}
+
+const struct mcp_version *
+mcp_origin_version(const struct origin *o)
+{
+	const struct mcp_version	*v = NULL;
+
+	if (o->session != NULL && o->session->version[0] != '\0')
+		v = mcp_version_find(o->session->version,
+		    strlen(o->session->version));
+	return (v != NULL ? v : mcp_version_newest(MCP_ERA_LEGACY));
+}
+
+/* The eras whose methods an origin may call. */
+static unsigned
+mcp_origin_eras(const struct origin *o)
+{
+	switch (o->kind) {
+	case ORIGIN_SESSION:
+		return (MCP_ERA_LEGACY);
+	case ORIGIN_EXCHANGE:
+		return (MCP_ERA_STATELESS);
+	default:
+		return (MCP_ERA_ALL);
+	}
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+static struct json_object *
+mcp_capabilities(void)
+{
+	struct json_object	*caps, *v;
+
+	caps = json_object_new_object();
+	v = json_object_new_object();
+	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
+	json_object_object_add(caps, "tools", v);
+	return (caps);
 }
 
 static struct json_object *
-mcp_initialize(struct session *s, struct json_object *req)
+mcp_server_info(void)
 {
-	struct json_object	*params = jsonrpc_params(req), *v, *res, *caps;
-	const struct mcp_version *ver;
+	struct json_object	*v;
 
-	if (s->initialized)
-		return (jsonrpc_error(jsonrpc_id(req), JSONRPC_INVALID_REQUEST,
-		    "session is already initialized", NULL));
+	v = json_object_new_object();
+	json_object_object_add(v, "name", json_object_new_string(MESH_SERVER_NAME));
+	json_object_object_add(v, "title", json_object_new_string(conf.name));
+	json_object_object_add(v, "version", json_object_new_string(MESH_VERSION));
+	return (v);
+}
+
+static void
+mcp_initialize(struct call *c, struct json_object *req)
+{
+	struct session			*s = c->origin->session;
+	struct json_object		*params = jsonrpc_params(req), *v, *res;
+	const struct mcp_version	*ver;
+
+	if (s == NULL) {
+		call_error(c, JSONRPC_INVALID_REQUEST, "initialize needs a "
+		    "session");
+		return;
+	}
+	if (s->initialized) {
+		call_error(c, JSONRPC_INVALID_REQUEST, "session is already "
+		    "initialized");
+		return;
+	}
 	if (params == NULL || !json_object_is_type(params, json_type_object) ||
 	    !json_object_object_get_ex(params, "protocolVersion", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return (mcp_invalid_params(req, "initialize: params.protocolVersion "
-		    "(a string) is required"));
+	    !json_object_is_type(v, json_type_string)) {
+		call_error(c, JSONRPC_INVALID_PARAMS, "initialize: "
+		    "params.protocolVersion (a string) is required");
+		return;
+	}
 	/* Echo a version we speak; otherwise offer our newest. */
 	if ((ver = mcp_version_find(json_object_get_string(v),
 	    json_object_get_string_len(v))) == NULL ||
@@ -68,288 +155,146 @@ mcp_initialize(struct session *s, struct json_object *req)
 	strlcpy(s->version, ver->name, sizeof(s->version));
 	if (json_object_object_get_ex(params, "clientInfo", &v))
 		s->client_info = json_object_get(v);
+	if (json_object_object_get_ex(params, "capabilities", &v) &&
+	    json_object_is_type(v, json_type_object))
+		s->client_caps = json_object_get(v);
 	s->initialized = 1;
 
 	res = json_object_new_object();
 	json_object_object_add(res, "protocolVersion",
 	    json_object_new_string(s->version));
-	caps = json_object_new_object();
-	v = json_object_new_object();
-	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
-	json_object_object_add(caps, "tools", v);
-	json_object_object_add(res, "capabilities", caps);
-	v = json_object_new_object();
-	json_object_object_add(v, "name", json_object_new_string(MESH_SERVER_NAME));
-	json_object_object_add(v, "title", json_object_new_string(conf.name));
-	json_object_object_add(v, "version", json_object_new_string(MESH_VERSION));
-	json_object_object_add(res, "serverInfo", v);
+	json_object_object_add(res, "capabilities", mcp_capabilities());
+	json_object_object_add(res, "serverInfo", mcp_server_info());
 	json_object_object_add(res, "instructions", json_object_new_string(
 	    "mcp-mesh bridges several MCP servers. A tool named <peer>_<tool> "
 	    "runs <tool> on that peer; mesh_node_info describes this node and "
 	    "its peers."));
-	log_info("session %.8s: initialized, protocol %s", s->id, s->version);
-	return (jsonrpc_result(jsonrpc_id(req), res));
-}
-
-/* --- tools/list ---------------------------------------------------------- */
-
-static void
-tools_blob_unref(struct tools_blob *b)
-{
-	if (b != NULL && --b->refs == 0) {
-		free(b->text);
-		free(b);
-	}
-}
-
-static int
-tools_blob_serialize(struct json_object *o, struct printbuf *pb, int level,
-    int flags)
-{
-	struct tools_blob	*b = json_object_get_userdata(o);
-
-	return (printbuf_memappend(pb, b->text, b->len));
+	log_info("%s: initialized, protocol %s", c->origin->name, s->version);
+	call_result(c, res);
 }
 
 static void
-tools_blob_delete(struct json_object *o, void *userdata)
+mcp_ping(struct call *c, struct json_object *req)
 {
-	tools_blob_unref(userdata);
-}
-
-/* A json object that prints as the cached tools array. */
-static struct json_object *
-mcp_tools_array(void)
-{
-	struct json_object	*arr;
-	char			*text;
-	size_t			 len;
-
-	if (tools_blob == NULL) {
-		text = toolmap_json_take(&len);
-		tools_blob = xcalloc(1, sizeof(*tools_blob));
-		tools_blob->refs = 1;
-		tools_blob->text = text;
-		tools_blob->len = len;
-	}
-	tools_blob->refs++;
-	arr = json_object_new_array();
-	json_object_set_serializer(arr, tools_blob_serialize, tools_blob,
-	    tools_blob_delete);
-	return (arr);
-}
-
-static struct json_object *
-mcp_tools_list(struct session *s, struct json_object *req)
-{
-	struct json_object	*params = jsonrpc_params(req), *v, *res;
-
-	/* We never hand out a cursor, so any cursor is not one of ours. */
-	if (params != NULL && json_object_is_type(params, json_type_object) &&
-	    json_object_object_get_ex(params, "cursor", &v))
-		return (mcp_invalid_params(req, "tools/list: invalid cursor "
-		    "(this server returns every tool in one page)"));
-	res = json_object_new_object();
-	json_object_object_add(res, "tools", mcp_tools_array());
-	return (jsonrpc_result(jsonrpc_id(req), res));
+	call_result(c, json_object_new_object());
 }
 
 static void
-mcp_tools_list_resume(struct pending *pd)
+mcp_initialized(struct origin *o, struct json_object *msg)
 {
-	router_reply(pd, mcp_tools_list(pd->session, pd->req));
-}
-
-/* --- tools/call ---------------------------------------------------------- */
-
-/*
- * The peer whose prefix a tool name carries: peer names are [a-z0-9-], so
- * at most one peer's name followed by '_' starts it.
- */
-static struct peer *
-mcp_tool_peer(const char *name)
-{
-	struct peer	*p;
-	size_t		 n;
-
-	TAILQ_FOREACH(p, &peers, entry) {
-		n = strlen(p->name);
-		if (strncmp(name, p->name, n) == 0 && name[n] == '_')
-			return (p);
-	}
-	return (NULL);
-}
-
-/* A peer on its first start may be about to offer this name. */
-static int
-mcp_tool_may_come(const char *name)
-{
-	struct peer	*p = mcp_tool_peer(name);
-
-	return (p != NULL && !p->ever_ready && p->state == WS_STARTING);
-}
-
-/* No such tool; but if it names a peer that is down, say so instead. */
-static struct json_object *
-mcp_unknown_tool(struct json_object *req, const char *name)
-{
-	struct peer	*p = mcp_tool_peer(name);
-	char		 esc[TOOL_NAME_MAX * 4 + 1];
-
-	if (p != NULL && p->state != WS_READY)
-		return (jsonrpc_result(jsonrpc_id(req), mcp_error_result(
-		    "peer %s is not reachable (%s): %s", p->name,
-		    worker_state_name(p->state),
-		    p->cause[0] ? p->cause : "its worker is starting")));
-	log_escape(esc, sizeof(esc), name, strnlen(name, TOOL_NAME_MAX + 1));
-	return (mcp_invalid_params(req, "Unknown tool: %s", esc));
-}
-
-static const char *
-mcp_tool_name(struct json_object *req)
-{
-	struct json_object	*v;
-
-	json_object_object_get_ex(jsonrpc_params(req), "name", &v);
-	return (json_object_get_string(v));
-}
-
-/* The peers settled: route the parked call, or say why not. */
-static void
-mcp_tools_call_resume(struct pending *pd)
-{
-	struct toolent	*te;
-	const char	*name = mcp_tool_name(pd->req);
-
-	if ((te = toolmap_lookup(name)) != NULL && te->peer != NULL)
-		router_route(pd, te->peer, te->exposed, te->tool, pd->req);
-	else
-		router_reply(pd, mcp_unknown_tool(pd->req, name));
-}
-
-static struct pending *
-mcp_tools_call(struct session *s, struct json_object *req, mcp_reply_cb cb,
-    void *arg)
-{
-	struct json_object	*params = jsonrpc_params(req), *v, *args = NULL;
-	struct json_object	*result;
-	struct toolent		*te;
-	const char		*name;
-
-	if (params == NULL || !json_object_is_type(params, json_type_object) ||
-	    !json_object_object_get_ex(params, "name", &v) ||
-	    !json_object_is_type(v, json_type_string)) {
-		cb(arg, mcp_invalid_params(req, "tools/call: params.name (a "
-		    "string) is required"));
-		return (NULL);
-	}
-	name = json_object_get_string(v);
-	if (json_object_object_get_ex(params, "arguments", &args) &&
-	    !json_object_is_type(args, json_type_object) &&
-	    !json_object_is_type(args, json_type_null)) {
-		cb(arg, mcp_invalid_params(req, "tools/call: params.arguments "
-		    "must be an object"));
-		return (NULL);
-	}
-	if ((te = toolmap_lookup(name)) == NULL) {
-		if (mcp_tool_may_come(name))
-			return (router_park(s, req, mcp_tools_call_resume, cb,
-			    arg));
-		cb(arg, mcp_unknown_tool(req, name));
-		return (NULL);
-	}
-	if (te->peer != NULL)
-		return (router_call(s, te->peer, te->exposed, te->tool, req, cb,
-		    arg));
-	if (meshtools_call(s, name, args, &result) == -1) {
-		cb(arg, mcp_unknown_tool(req, name));
-		return (NULL);
-	}
-	cb(arg, jsonrpc_result(jsonrpc_id(req), result));
-	return (NULL);
-}
-
-/* --- dispatch ------------------------------------------------------------ */
-
-struct pending *
-mcp_request(struct session *s, struct json_object *req, mcp_reply_cb cb,
-    void *arg)
-{
-	const char	*method = jsonrpc_method(req);
-
-	session_touch(s);
-	if (strcmp(method, "initialize") == 0) {
-		cb(arg, mcp_initialize(s, req));
-		return (NULL);
-	}
-	if (strcmp(method, "ping") == 0) {
-		cb(arg, jsonrpc_result(jsonrpc_id(req), json_object_new_object()));
-		return (NULL);
-	}
-	if (!s->initialized) {
-		cb(arg, jsonrpc_error(jsonrpc_id(req), JSONRPC_INVALID_REQUEST,
-		    "send initialize first: the session is not initialized",
-		    NULL));
-		return (NULL);
-	}
-	if (strcmp(method, "tools/call") == 0)
-		return (mcp_tools_call(s, req, cb, arg));
-	if (strcmp(method, "tools/list") == 0) {
-		if (!peer_settled())
-			return (router_park(s, req, mcp_tools_list_resume, cb,
-			    arg));
-		cb(arg, mcp_tools_list(s, req));
-		return (NULL);
-	}
-	cb(arg, jsonrpc_error(jsonrpc_id(req), JSONRPC_METHOD_NOT_FOUND,
-	    "Method not found", NULL));
-	return (NULL);
-}
-
-void
-mcp_abandon(struct pending *pd)
-{
-	router_abandon(pd);
+	log_debug("%s: client says it is initialized", o->name);
 }
 
 /* notifications/cancelled names the client's id: find and drop it. */
 static void
-mcp_cancelled(struct session *s, struct json_object *msg)
+mcp_cancelled(struct origin *o, struct json_object *msg)
 {
 	struct json_object	*params = jsonrpc_params(msg), *rid;
-	struct pending		*pd;
+	struct call		*c;
 
-	if (params == NULL || !json_object_object_get_ex(params, "requestId",
-	    &rid))
+	if (params == NULL || !json_object_is_type(params, json_type_object) ||
+	    !json_object_object_get_ex(params, "requestId", &rid))
 		return;
-	TAILQ_FOREACH(pd, &s->pendings, sentry) {
-		if (json_object_equal(pd->client_id, rid)) {
-			log_debug("session %.8s: request cancelled by client",
-			    s->id);
-			router_cancel(pd);
+	if ((c = origin_find_call(o, rid)) == NULL)
+		return;		/* answered already, or never ours */
+	log_debug("%s: request cancelled by the client", o->name);
+	call_cancel(c);
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+static const struct mcp_method *
+mcp_method_find(const char *name, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < NITEMS(mcp_methods); i++)
+		if (mcp_name_is(mcp_methods[i].name, name, len))
+			return (&mcp_methods[i]);
+	return (NULL);
+}
+
+static void
+mcp_dispatch(struct call *c, struct json_object *req)
+{
+	const struct mcp_method	*m;
+	struct session		*s = c->origin->session;
+	const char		*name;
+	size_t			 len;
+
+	name = mcp_method_of(req, &len);
+	m = mcp_method_find(name, len);
+	if (m == NULL || !(m->eras & mcp_origin_eras(c->origin))) {
+		call_error(c, JSONRPC_METHOD_NOT_FOUND, "Method not found");
+		return;
+	}
+	if ((m->flags & MCP_M_INIT) && s != NULL && !s->initialized) {
+		call_error(c, JSONRPC_INVALID_REQUEST, "send initialize "
+		    "first: the session is not initialized");
+		return;
+	}
+	if (s != NULL && s->initialized)
+		s->used = 1;
+	m->fn(c, req);
+}
+
+static struct call *
+mcp_request(struct origin *o, struct json_object *req,
+    const struct reply_ops *ops, void *arg)
+{
+	struct call	*c;
+
+	if (o->session != NULL)
+		session_touch(o->session);
+	c = call_new(o, jsonrpc_id(req), ops, arg);
+	/* Held while the handler runs: it may answer before returning. */
+	call_hold(c);
+	mcp_dispatch(c, req);
+	if (call_done(c)) {
+		call_release(c);
+		return (NULL);
+	}
+	call_release(c);
+	return (c);
+}
+
+static void
+mcp_notification(struct origin *o, struct json_object *msg)
+{
+	const char	*name;
+	size_t		 i, len;
+
+	if (o->session != NULL)
+		session_touch(o->session);
+	name = mcp_method_of(msg, &len);
+	for (i = 0; i < NITEMS(mcp_notices); i++) {
+		if (mcp_name_is(mcp_notices[i].name, name, len)) {
+			mcp_notices[i].fn(o, msg);
 			return;
 		}
 	}
+	log_debug("%s: notification %.64s ignored", o->name, name);
 }
 
-void
-mcp_notification(struct session *s, struct json_object *msg)
+struct call *
+mcp_handle(struct origin *o, struct json_object *msg, enum jsonrpc_kind kind,
+    const struct reply_ops *ops, void *arg)
 {
-	const char	*method = jsonrpc_method(msg);
-
-	session_touch(s);
-	if (strcmp(method, "notifications/cancelled") == 0)
-		mcp_cancelled(s, msg);
-	else
-		log_debug("session %.8s: notification %s", s->id, method);
-}
-
-void
-mcp_client_response(struct session *s, struct json_object *msg)
-{
-	/* The mesh sends no requests to clients yet: nothing waits. */
-	log_debug("session %.8s: unexpected response from client dropped",
-	    s->id);
+	switch (kind) {
+	case JSONRPC_REQUEST:
+		return (mcp_request(o, msg, ops, arg));
+	case JSONRPC_NOTIFICATION:
+		mcp_notification(o, msg);
+		break;
+	case JSONRPC_RESPONSE:
+		/* The mesh sends clients no requests yet: nothing waits. */
+		log_debug("%s: unexpected response from the client dropped",
+		    o->name);
+		break;
+	default:
+		break;
+	}
+	return (NULL);
 }
 
 /* --- list_changed -------------------------------------------------------- */
@@ -357,11 +302,10 @@ mcp_client_response(struct session *s, struct json_object *msg)
 static void
 mcp_tools_changed_fire(evutil_socket_t fd, short events, void *arg)
 {
-	struct json_object	*n;
+	static const char n[] = "{\"jsonrpc\":\"2.0\","
+	    "\"method\":\"notifications/tools/list_changed\"}";
 
-	n = jsonrpc_notification("notifications/tools/list_changed", NULL);
-	session_broadcast(n);
-	json_object_put(n);
+	session_broadcast(n, sizeof(n) - 1);
 	/*
 	 * A burst of READY or TOOLS messages is over: their json-c trees
 	 * (some 5 KB a tool) were freed in the middle of the heap, where
@@ -374,10 +318,8 @@ mcp_tools_changed_fire(evutil_socket_t fd, short events, void *arg)
 void
 mcp_tools_changed(void)
 {
-	struct timeval	tv = { 0, TOOLS_CHANGED_COALESCE_MS * 1000 };
+	struct timeval	tv = ms_tv(TOOLS_CHANGED_COALESCE_MS);
 
-	tools_blob_unref(tools_blob);
-	tools_blob = NULL;
 	router_wake_parked(0);
 	if (ev_tools_changed == NULL)
 		ev_tools_changed = evtimer_new(ev_base, mcp_tools_changed_fire,
@@ -389,8 +331,6 @@ mcp_tools_changed(void)
 void
 mcp_shutdown(void)
 {
-	tools_blob_unref(tools_blob);
-	tools_blob = NULL;
 	if (ev_tools_changed != NULL)
 		event_free(ev_tools_changed);
 	ev_tools_changed = NULL;

@@ -1,13 +1,23 @@
 /*
  * mcp-mesh supervisor: one libevent loop owning the MCP front-ends (stdio,
  * Streamable HTTP), the peers and their workers, the exposed-tool table and
- * the in-flight request table.  Prototypes are grouped per file.
+ * the calls in flight.  Prototypes are grouped per file.
+ *
+ * The request path in one paragraph: a front-end hands each message of
+ * its client to mcp.c together with an origin (who receives the replies:
+ * a legacy session, one stateless exchange, or an internal caller) and
+ * reply operations (how replies leave: zero or more messages, then
+ * exactly one answer, as JSON text).  mcp.c makes the request a call
+ * (call.c) and dispatches it through its method table; a handler answers
+ * at once or routes the call to a peer (router.c), whose worker
+ * (worker.c) relays it to the gateway.
  */
 #ifndef MESH_H
 #define MESH_H
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/uio.h>
 #include <sys/tree.h>
 #include <stdint.h>
 
@@ -23,9 +33,15 @@
 #define MESH_SERVER_NAME	"mcp-mesh"
 #define SESSION_ID_LEN		32	/* hex characters, 128 random bits */
 #define PROTOCOL_VERSION_LEN	MCP_VERSION_LEN_MAX
+#define ORIGIN_NAME_MAX		48	/* "session 0123abcd", for logs */
+#define CAUSE_MAX		256	/* why a worker last stopped */
 
 struct event_base;
 struct event;
+struct call;
+struct peer;
+struct worker;
+struct session;
 
 extern struct event_base *ev_base;
 
@@ -36,6 +52,7 @@ struct bridge_spec {
 	char		url[PEER_URL_MAX + 1];
 	uint64_t	timeout_ms;	/* --peer-timeout, else --timeout */
 	uint64_t	response_max;	/* --peer-max-response, else --max-response */
+	int		bridged;	/* --bridge: tools re-exported */
 };
 TAILQ_HEAD(bridge_specs, bridge_spec);
 
@@ -62,6 +79,7 @@ struct mesh_config {
 	uint64_t	 request_timeout_ms;		/* --timeout */
 	uint64_t	 response_max;			/* --max-response */
 	uint64_t	 worker_memory_mb;		/* --worker-memory */
+	uint64_t	 failed_retry_ms;		/* --failed-retry */
 	char		 worker_user[64];		/* --worker-user */
 	long		 worker_uid, worker_gid;	/* -1: not root */
 	int		 sandbox_debug;			/* --sandbox-debug */
@@ -74,85 +92,192 @@ extern struct mesh_config conf;
 
 int	 config_parse_args(struct mesh_config *, int, char **);
 int	 bridge_spec_parse(const char *, struct bridge_spec *, char *, size_t);
+int	 config_size(const char *opt, const char *arg, uint64_t *out);
 void	 config_clear(struct mesh_config *);
 void	 config_usage(void);
 
-/* --- worker.c: peers and the supervisor side of their workers ----------- */
-enum worker_state {
-	WS_STOPPED = 0,	/* not running, not wanted */
-	WS_STARTING,	/* spawned, HELLO/CONFIG/READY handshake */
-	WS_READY,	/* serving */
-	WS_BACKOFF,	/* died, restart timer armed */
-	WS_FAILED,	/* gave up until reconnected */
-	WS_STOPPING,	/* SHUTDOWN sent, waiting for exit */
+/* --- call.c: calls, the origins that own them, their replies ------------ */
+/*
+ * How replies to one request leave, supplied by whoever made it: a
+ * front-end for its client, or an internal caller for itself.
+ *
+ * message: zero or more before the answer (a progress or log
+ * notification, a request to the client), borrowed text.
+ * answer: exactly once, the JSON-RPC response as text the callee now
+ * owns (free()); NULL when the client cancelled and no answer is owed.
+ */
+struct reply_ops {
+	void	(*message)(void *arg, const char *json, size_t len);
+	void	(*answer)(void *arg, char *json, size_t len);
 };
 
-struct pending;
-RB_HEAD(pending_tree, pending);
-TAILQ_HEAD(pending_list, pending);
+enum origin_kind {
+	ORIGIN_SESSION,		/* a legacy session: stdio, or an HTTP session */
+	ORIGIN_EXCHANGE,	/* one stateless HTTP exchange (2026-07-28) */
+	ORIGIN_INTERNAL,	/* the mesh itself: a timer, the control socket */
+};
+
+/* Who a call belongs to: its calls are answered or dropped when it goes. */
+struct origin {
+	enum origin_kind	 kind;
+	char			 name[ORIGIN_NAME_MAX];
+	TAILQ_HEAD(, call)	 calls;		/* in flight, oldest first */
+	unsigned		 ncalls;
+	struct session		*session;	/* ORIGIN_SESSION */
+};
+
+typedef void (*call_resume_fn)(struct call *);
+
+RB_HEAD(call_tree, call);
+
+struct call {
+	TAILQ_ENTRY(call)	 oentry;	/* in origin->calls */
+	struct origin		*origin;
+	const struct reply_ops	*ops;
+	void			*arg;
+	struct json_object	*client_id;	/* the request's id, owned */
+	int			 refs;
+	int			 done;		/* answered, cancelled or dropped */
+	uint64_t		 started_us;
+
+	/* Routing to a peer (router.c). */
+	RB_ENTRY(call)		 node;		/* in peer->inflight */
+	TAILQ_ENTRY(call)	 wait;		/* parked until peers settle */
+	struct peer		*peer;		/* routed to, or NULL */
+	uint64_t		 id;		/* mesh id toward the peer */
+	struct json_object	*req;		/* a parked request, owned */
+	call_resume_fn		 resume;	/* routes or answers it then */
+	int			 parked;
+	char			 what[TOOL_NAME_MAX + 1]; /* for errors */
+	struct event		*timer;		/* deadline or park timeout */
+	uint64_t		 ceiling_ms;	/* whatever the progress */
+	struct json_object	*progress_token; /* the client's, owned */
+};
+RB_PROTOTYPE(call_tree, call, node, call_cmp);
+
+void		 origin_init(struct origin *, enum origin_kind, const char *,
+		    ...) __attribute__((format(printf, 3, 4)));
+/* The origin goes: calls still owned are answered with an error. */
+void		 origin_end(struct origin *, const char *why);
+struct call	*origin_find_call(struct origin *, struct json_object *id);
+
+struct call	*call_new(struct origin *, struct json_object *id,
+		    const struct reply_ops *, void *arg);
+void		 call_hold(struct call *);
+void		 call_release(struct call *);
+int		 call_done(const struct call *);
+/* Answers, each ending the call; text is owned by the callee after. */
+void		 call_answer(struct call *, char *text, size_t len);
+void		 call_answer_json(struct call *, struct json_object *resp);
+void		 call_result(struct call *, struct json_object *result);
+void		 call_result_text(struct call *, const char *v, size_t vlen);
+/* The same, V given in pieces (a prefix, a cached array, a suffix). */
+void		 call_result_iov(struct call *, const struct iovec *, int n);
+void		 call_error(struct call *, int code, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 call_error_result(struct call *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 call_message(struct call *, const char *json, size_t len);
+/* The client cancelled: no answer is owed (the spec); the peer is told. */
+void		 call_cancel(struct call *);
+/* The front-end cannot deliver any more: dropped, the peer is told. */
+void		 call_abandon(struct call *);
+unsigned	 call_count(void);
+
+/* --- peer.c: peers, their configuration and life ------------------------ */
+struct toolent;
+TAILQ_HEAD(toolent_list, toolent);
 
 struct peer {
 	TAILQ_ENTRY(peer)	 entry;
 	int			 index;		/* order given: stable */
 	char			 name[PEER_NAME_MAX + 1];
 	char			 url[PEER_URL_MAX + 1];
-	uint64_t		 timeout_ms;	/* deadline of one request */
+	uint64_t		 timeout_ms;	/* idle deadline of one call */
 	uint64_t		 response_max;	/* bytes of one answer */
+	int			 bridged;	/* tools re-exported */
+	int			 removed;	/* out of the table, worker going */
+	struct worker		*worker;	/* its process, always one */
 
-	enum worker_state	 state;
-	pid_t			 pid;
-	int			 fd;		/* socketpair, -1 when none */
-	int			 eof;		/* socket closed */
-	int			 reaped;	/* waitpid done */
-	int			 hello;		/* HELLO seen */
-	int			 killed;	/* we killed it */
-	int			 crashed;	/* last exit counts as a crash */
-	int			 permanent;	/* last exit: do not restart */
-	int			 signaled;	/* last exit: killed by a signal */
-	struct msgbuf		 mb;
-	struct event		*ev;		/* read/write on fd */
-	struct event		*timer;		/* handshake/ping/backoff/stop */
-	uint64_t		 ping_seq;
-	uint64_t		 ping_sent_ms;	/* 0: no ping outstanding */
-
-	/* supervision */
-	unsigned		 restarts;	/* total */
-	unsigned		 failures;	/* in the current window */
-	uint64_t		 window_start_ms;
-	uint64_t		 ready_since_ms;
-	uint64_t		 backoff_ms;
-	char			 cause[256];	/* why it last stopped */
-
-	/* what the peer told us */
+	/* What the peer said at initialize. */
 	struct json_object	*server_info;
+	struct json_object	*capabilities;
 	char			 protocol_version[PROTOCOL_VERSION_LEN];
-	int			 ntools;	/* exposed through the table */
-	int			 ever_ready;
-	int			 shrink;	/* free idle buffers after this read */
 
-	/* requests in flight to this peer */
+	/* Its tools, in its order; bridged ones are also in the toolmap. */
+	struct toolent_list	 tools;
+	int			 ntools;
+
+	/* Calls in flight to it. */
 	uint64_t		 next_id;
-	struct pending_tree	 inflight;
+	struct call_tree	 inflight;
 	unsigned		 ninflight;
+	uint64_t		 ncalls;	/* routed, in all */
+	uint64_t		 nfailed;	/* answered with an error by us */
 };
 TAILQ_HEAD(peers, peer);
 extern struct peers peers;
 extern unsigned npeers;
 
 struct peer	*peer_add(const struct bridge_spec *);
+/* Out of the table now; its calls answered; freed once its worker is. */
+void		 peer_remove(struct peer *, const char *why);
 struct peer	*peer_find(const char *name);
-void		 peer_start(struct peer *);
+int		 peer_ready(const struct peer *);
+const char	*peer_state_name(const struct peer *);
+const char	*peer_cause(const struct peer *);
+int		 peer_settled(void);	/* no peer on its first start */
 void		 peer_start_all(void);
 void		 peer_stop_all(void);
 int		 peer_all_stopped(void);
 void		 peer_free_all(void);
-int		 peer_settled(void);	/* no peer on its first start */
+/* From worker.c: READY or TOOLS; tools is the peer's array. */
+int		 peer_set_tools(struct peer *, struct json_object *tools);
+void		 peer_set_info(struct peer *, struct json_object *ready);
+void		 peer_clear_tools(struct peer *);
+/* From worker.c: the worker of a removed peer is gone. */
+void		 peer_worker_gone(struct peer *);
+/* The peer as mesh_node_info and the control socket show it. */
+struct json_object *peer_json(const struct peer *);
+
+/* --- worker.c: the process behind a peer -------------------------------- */
+enum worker_state {
+	WS_STOPPED = 0,	/* not running, not wanted */
+	WS_STARTING,	/* spawned, HELLO/CONFIG/READY handshake */
+	WS_READY,	/* serving */
+	WS_BACKOFF,	/* died, restart timer armed */
+	WS_FAILED,	/* too many crashes: retried after --failed-retry */
+	WS_STOPPING,	/* SHUTDOWN sent, waiting for exit */
+};
+
+struct worker	*worker_new(struct peer *);
+void		 worker_start(struct worker *);
+void		 worker_attach(struct worker *, pid_t, int fd, int errfd);
+/* Ask it to go (SHUTDOWN, SIGKILL after WORKER_STOP_TIMEOUT_MS). */
+void		 worker_stop(struct worker *, const char *why);
+void		 worker_free(struct worker *);
+enum worker_state worker_state(const struct worker *);
 const char	*worker_state_name(enum worker_state);
+const char	*worker_cause(const struct worker *);
+int		 worker_is_ready(const struct worker *);
+int		 worker_ever_ready(const struct worker *);
+int		 worker_alive(const struct worker *);	/* not yet reaped */
+pid_t		 worker_pid(const struct worker *);
+unsigned	 worker_restarts(const struct worker *);
+size_t		 worker_queued(const struct worker *);
 void		 worker_exited(pid_t, int status);	/* from proc.c */
-int		 worker_send(struct peer *, uint16_t type, uint64_t id,
+int		 worker_send(struct worker *, uint16_t type, uint64_t id,
 		    const char *data, size_t len);
-void		 worker_kill(struct peer *, const char *, ...)
+void		 worker_kill(struct worker *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+/* The next restart delay, pure (tests): 0 for "give up". */
+struct backoff {
+	unsigned	failures;	/* in the current window */
+	uint64_t	window_start_ms;
+	uint64_t	delay_ms;	/* last delay, 0 before the first */
+};
+uint64_t	 backoff_next(struct backoff *, uint64_t now_ms,
+		    uint64_t ready_since_ms, int crash);
 
 /* --- proc.c: spawn and reap worker processes ---------------------------- */
 void	 proc_init(void);
@@ -164,17 +289,21 @@ pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int exec,
 void	 stderr_relay_start(const char *who, int fd);
 void	 stderr_relay_free_all(void);
 
-/* --- toolmap.c: exposed name <-> (peer, tool) --------------------------- */
+/* --- toolmap.c: a peer's tools, and exposed name -> (peer, tool) -------- */
 /*
  * A definition is kept as JSON text, not a json-c tree (some 5 KB a tool):
  * body is its members after "name", as json-c prints them, and the name
- * is put back in front when the list is built, so a rename is free.
- * The entry, the tool's name and body are one allocation.
+ * is put back in front when a list is built, so a rename is free.
+ * The entry, the tool's name and body are one allocation.  Every entry is
+ * on its peer's list; a bridged peer's are also in the exposed-name index
+ * (the tree and its ordered list), the mesh's own tools only there.
  */
 struct toolent {
-	RB_ENTRY(toolent)	 node;
-	TAILQ_ENTRY(toolent)	 entry;		/* in its peer's order */
+	RB_ENTRY(toolent)	 node;		/* in the index */
+	TAILQ_ENTRY(toolent)	 entry;		/* in the index's order */
+	TAILQ_ENTRY(toolent)	 pentry;	/* in its peer's order */
 	struct peer		*peer;		/* NULL: the mesh's own */
+	int			 indexed;
 	char			*body;		/* members but "name", or "" */
 	size_t			 bodylen;
 	int			 ord;		/* position in the peer's list */
@@ -185,35 +314,39 @@ struct toolent {
 void		 toolmap_init(void);
 void		 toolmap_clear(void);
 void		 toolmap_add_local(struct json_object *def);	/* mesh_* */
+/* Replace p's tool list; index it if p is bridged.  Tools kept. */
 int		 toolmap_set_peer(struct peer *, struct json_object *tools);
 void		 toolmap_remove_peer(struct peer *);
-struct toolent	*toolmap_lookup(const char *exposed);
+struct toolent	*toolmap_lookup(const char *exposed, size_t len);
 /* A new json-c object of the full definition; rare, not for hot paths. */
 struct json_object *toolmap_def(struct toolent *);
 unsigned	 toolmap_count(void);
-/* The tools array as JSON text, cached until the table changes. */
+/* The index's tools array as JSON text, cached until the table changes. */
 const char	*toolmap_json(size_t *len);
-char		*toolmap_json_take(size_t *len);	/* caller frees */
+/* A peer's own tools, with their own names, as a new JSON array text. */
+char		*toolmap_peer_json(const struct peer *, size_t *len);
 /* Deterministic exposed name; pure, for tests. */
 void		 toolmap_name(const char *peer, const char *tool, int hashed,
 		    unsigned attempt, char *out, size_t outlen);
 int		 toolmap_valid_name(const char *);
 
-/* --- session.c: downstream MCP sessions (stdio, or one HTTP session) ---- */
-struct session;
-typedef void (*session_push_cb)(struct session *, const char *json, size_t len);
+/* --- session.c: downstream legacy sessions (stdio, or one HTTP each) ---- */
+/* Server-initiated messages outside any call (list_changed). */
+typedef void (*session_push_cb)(struct session *, const char *json,
+    size_t len);
 
 struct session {
-	TAILQ_ENTRY(session)	 entry;
+	struct origin		 origin;	/* its calls */
+	TAILQ_ENTRY(session)	 entry;		/* least recently used first */
 	char			 id[SESSION_ID_LEN + 1];
 	int			 is_stdio;
 	int			 initialized;	/* initialize answered */
+	int			 used;		/* a request after initialize */
 	char			 version[PROTOCOL_VERSION_LEN];
 	struct json_object	*client_info;
+	struct json_object	*client_caps;
 	uint64_t		 last_active_ms;
-	unsigned		 npending;	/* requests in flight */
-	struct pending_list	 pendings;	/* those requests */
-	session_push_cb		 push;		/* server-initiated messages */
+	session_push_cb		 push;
 	void			*frontend;	/* front-end's own state */
 };
 TAILQ_HEAD(sessions, session);
@@ -222,91 +355,77 @@ struct session	*session_new(int is_stdio);
 void		 session_free(struct session *);
 struct session	*session_find(const char *id);
 unsigned	 session_count(void);
-void		 session_broadcast(struct json_object *notification);
+void		 session_broadcast(const char *json, size_t len);
 void		 session_touch(struct session *);
 void		 session_free_all(void);
-struct session	*session_first(void);
+struct session	*session_lru(void);
 struct session	*session_next(struct session *);
 
-/* --- mcp.c: the MCP server methods -------------------------------------- */
+/* --- mcp.c: the MCP server the clients see ------------------------------ */
 /*
- * Called with the answer to one downstream request: a complete JSON-RPC
- * response whose reference passes to the callee.  NULL when the client
- * cancelled the request (notifications/cancelled): no answer is owed, an
- * HTTP front-end ends that exchange without a body (202).
+ * One checked message of kind from a client of origin o.  A request
+ * becomes a call answered through ops exactly once, possibly before this
+ * returns (then NULL is returned); otherwise the call is returned for
+ * call_abandon().  req is borrowed but may be modified (id, params).
  */
-typedef void (*mcp_reply_cb)(void *arg, struct json_object *response);
-
-/*
- * Handle one checked JSON-RPC request from session s.  The answer comes
- * through cb exactly once, possibly before mcp_request returns (then
- * NULL is returned), unless mcp_abandon() is called on the handle first.
- * The request object is borrowed but may be modified (id, params.name).
- */
-struct pending	*mcp_request(struct session *, struct json_object *req,
-		    mcp_reply_cb cb, void *arg);
-/* The client went away: its answer is dropped, the peer is told. */
-void		 mcp_abandon(struct pending *);
-void		 mcp_notification(struct session *, struct json_object *msg);
-void		 mcp_client_response(struct session *, struct json_object *msg);
-/* Tell every session the tool list changed. */
+struct call	*mcp_handle(struct origin *, struct json_object *msg,
+		    enum jsonrpc_kind, const struct reply_ops *, void *arg);
+/* Tell every session the tool list changed (coalesced). */
 void		 mcp_tools_changed(void);
 void		 mcp_shutdown(void);
+const struct mcp_version *mcp_origin_version(const struct origin *);
 
-/* --- router.c: requests in flight to workers ---------------------------- */
-/* Answer or route a parked request once peers have settled. */
-typedef void (*router_resume_fn)(struct pending *);
+/* --- mcp-tools.c: tools/list and tools/call ----------------------------- */
+void		 mcp_tools_list(struct call *, struct json_object *req);
+void		 mcp_tools_call(struct call *, struct json_object *req);
 
-struct pending {
-	RB_ENTRY(pending)	 node;		/* in peer->inflight */
-	TAILQ_ENTRY(pending)	 wait;		/* waiting for peers to settle */
-	TAILQ_ENTRY(pending)	 sentry;	/* in session->pendings */
-	uint64_t		 id;		/* mesh id toward the peer */
-	struct peer		*peer;
-	struct session		*session;
-	struct json_object	*client_id;	/* the client's id, owned */
-	struct json_object	*req;		/* parked request, owned */
-	router_resume_fn	 resume;	/* answers a parked request */
-	int			 parked;	/* on the parked list */
-	char			 tool[TOOL_NAME_MAX + 1]; /* exposed, for errors */
-	struct event		*timer;		/* deadline */
-	uint64_t		 started_us;
-	mcp_reply_cb		 cb;
-	void			*arg;
-};
-RB_PROTOTYPE(pending_tree, pending, node, pending_cmp);
-
-struct pending	*router_call(struct session *, struct peer *,
-		    const char *exposed, const char *tool, struct json_object *req,
-		    mcp_reply_cb, void *);
-int		 router_route(struct pending *, struct peer *,
-		    const char *exposed, const char *tool, struct json_object *req);
-struct pending	*router_park(struct session *, struct json_object *req,
-		    router_resume_fn, mcp_reply_cb, void *);
+/* --- router.c: calls in flight to workers ------------------------------- */
+/*
+ * Send call c to peer p as tool (its name on the peer); exposed names it
+ * in errors.  req is the client's request: id, params.name and the
+ * progress token are rewritten in place.  Returns 0 when the call is on
+ * its way, -1 when it was answered now (why: not ready, busy).
+ */
+int		 router_route(struct call *, struct peer *, const char *exposed,
+		    const char *tool, struct json_object *req);
+/* Park c until every peer has had its first start; then resume(c). */
+void		 router_park(struct call *, struct json_object *req,
+		    call_resume_fn);
 void		 router_wake_parked(int force);
 void		 router_response(struct peer *, uint64_t id, const char *json,
 		    size_t len);
 void		 router_callfail(struct peer *, uint64_t id, const char *reason);
-void		 router_progress(struct peer *, uint64_t id);
-void		 router_fail_all(struct peer *, const char *cause);
-void		 router_abandon(struct pending *);
-void		 router_cancel(struct pending *);
-/* A session is going: its requests are answered with an error now. */
-void		 router_session_gone(struct session *);
-void		 router_reply(struct pending *, struct json_object *response);
-unsigned	 router_inflight(void);
+void		 router_notify(struct peer *, uint64_t id, const char *json,
+		    size_t len);
+void		 router_fail_all(struct peer *, const char *fmt);
+/* call.c: c is ending; cancel tells the peer when it was sent. */
+void		 router_unlink(struct call *, int cancel);
 
 /* --- meshtools.c: the mesh's own tools (mesh_*) ------------------------- */
-void			 meshtools_register(void);
-int			 meshtools_call(struct session *, const char *name,
-			    struct json_object *args, struct json_object **result);
+void		 meshtools_register(void);
+/* 0 when name is a mesh tool and the call is in its hands, else -1. */
+int		 meshtools_call(struct call *, const char *name,
+		    struct json_object *args);
+
+/* --- lineconn.c: newline-delimited JSON-RPC over a descriptor pair ------ */
+struct lineconn;
+struct lineconn_ops {
+	void	(*line)(void *arg, const char *line, size_t len);
+	void	(*eof)(void *arg, int error);
+	void	(*overflow)(void *arg);		/* out queue over its cap */
+};
+struct lineconn	*lineconn_new(int in, int out, size_t line_max,
+		    size_t out_max, const struct lineconn_ops *, void *arg);
+void		 lineconn_write(struct lineconn *, const char *, size_t);
+/* Write what is queued within timeout_ms, then free (the fds stay). */
+void		 lineconn_free(struct lineconn *, int flush_ms);
 
 /* --- frontend-stdio.c --------------------------------------------------- */
 int	 stdio_start(void);
 void	 stdio_stop(void);
 
-/* --- frontend-http.c ---------------------------------------------------- */
-int	 http_start(const char *addr, int port);
+/* --- http.c and http-*.c (see http.h) ----------------------------------- */
+int	 http_start(const char *addr, int port, unsigned connections);
 void	 http_stop(void);
 int	 http_port(void);	/* the bound port (for --port 0) */
 

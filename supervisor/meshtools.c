@@ -1,6 +1,8 @@
 /*
  * The mesh's own tools.  Each has a definition (listed first in tools/list,
- * never shadowed by a peer's tool) and a handler answering synchronously.
+ * never shadowed by a peer's tool) with its input and output schemas, and
+ * a handler of the same shape as every method: it answers its call now,
+ * or routes it to a peer (router.c) and the peer's answer is the answer.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,36 +13,82 @@
 struct meshtool {
 	const char	 *name;
 	const char	 *description;
-	struct json_object *(*fn)(struct session *, struct json_object *);
+	const char	 *input_schema;		/* JSON text */
+	const char	 *output_schema;	/* JSON text, or NULL */
+	void		(*fn)(struct call *, struct json_object *args);
 };
 
-static struct json_object *meshtool_node_info(struct session *,
-		    struct json_object *);
+static void	 meshtool_node_info(struct call *, struct json_object *);
+
+#define SCHEMA_NO_ARGS \
+	"{\"type\":\"object\",\"properties\":{},\"additionalProperties\":false}"
+
+#define SCHEMA_PEER \
+	"{\"type\":\"object\",\"properties\":{" \
+	"\"name\":{\"type\":\"string\"}," \
+	"\"url\":{\"type\":\"string\"}," \
+	"\"kind\":{\"type\":\"string\",\"enum\":[\"bridge\",\"peer\"]}," \
+	"\"state\":{\"type\":\"string\",\"enum\":[\"stopped\",\"starting\"," \
+	"\"ready\",\"backoff\",\"failed\",\"stopping\"]}," \
+	"\"tools\":{\"type\":\"integer\"}," \
+	"\"inflight\":{\"type\":\"integer\"}," \
+	"\"calls\":{\"type\":\"integer\"}," \
+	"\"callsFailed\":{\"type\":\"integer\"}," \
+	"\"restarts\":{\"type\":\"integer\"}," \
+	"\"protocolVersion\":{\"type\":\"string\"}," \
+	"\"pid\":{\"type\":\"integer\"}," \
+	"\"serverInfo\":{\"type\":\"object\"}," \
+	"\"lastError\":{\"type\":\"string\"}}," \
+	"\"required\":[\"name\",\"url\",\"kind\",\"state\",\"tools\"]}"
 
 static const struct meshtool meshtools[] = {
 	{ "mesh_node_info",
 	  "Get this mesh node's info: name, node id, version, uptime, and each "
-	  "peer with its state, URL, tool count and last error.",
+	  "peer with its kind, state, URL, tool count, calls, restarts and "
+	  "last error.",
+	  SCHEMA_NO_ARGS,
+	  "{\"type\":\"object\",\"properties\":{"
+	  "\"name\":{\"type\":\"string\"},"
+	  "\"nodeId\":{\"type\":\"string\"},"
+	  "\"version\":{\"type\":\"string\"},"
+	  "\"uptimeSeconds\":{\"type\":\"integer\"},"
+	  "\"tools\":{\"type\":\"integer\"},"
+	  "\"sessions\":{\"type\":\"integer\"},"
+	  "\"callsInFlight\":{\"type\":\"integer\"},"
+	  "\"peers\":{\"type\":\"array\",\"items\":" SCHEMA_PEER "}},"
+	  "\"required\":[\"name\",\"nodeId\",\"version\",\"peers\"]}",
 	  meshtool_node_info },
 };
 
 #define NMESHTOOLS	(sizeof(meshtools) / sizeof(meshtools[0]))
 
+/* Our own schema text: a parse failure is a bug, found at start. */
+static struct json_object *
+meshtool_schema(const char *tool, const char *text)
+{
+	struct json_object	*o;
+	const char		*why;
+
+	if ((o = jsonrpc_parse(text, strlen(text), JSON_DEPTH_MAX, &why)) ==
+	    NULL)
+		fatalx("%s: bad schema: %s", tool, why);
+	return (o);
+}
+
 static struct json_object *
 meshtool_def(const struct meshtool *t)
 {
-	struct json_object	*def, *schema;
+	struct json_object	*def;
 
 	def = json_object_new_object();
 	json_object_object_add(def, "name", json_object_new_string(t->name));
 	json_object_object_add(def, "description",
 	    json_object_new_string(t->description));
-	schema = json_object_new_object();
-	json_object_object_add(schema, "type", json_object_new_string("object"));
-	json_object_object_add(schema, "properties", json_object_new_object());
-	json_object_object_add(schema, "additionalProperties",
-	    json_object_new_boolean(0));
-	json_object_object_add(def, "inputSchema", schema);
+	json_object_object_add(def, "inputSchema",
+	    meshtool_schema(t->name, t->input_schema));
+	if (t->output_schema != NULL)
+		json_object_object_add(def, "outputSchema",
+		    meshtool_schema(t->name, t->output_schema));
 	return (def);
 }
 
@@ -58,8 +106,8 @@ meshtools_register(void)
 }
 
 /* Structured content, and the same JSON as text (the spec asks both). */
-static struct json_object *
-meshtool_result(struct json_object *structured)
+static void
+meshtool_answer(struct call *c, struct json_object *structured)
 {
 	struct json_object	*res, *content, *text;
 
@@ -73,38 +121,11 @@ meshtool_result(struct json_object *structured)
 	res = json_object_new_object();
 	json_object_object_add(res, "content", content);
 	json_object_object_add(res, "structuredContent", structured);
-	return (res);
+	call_result(c, res);
 }
 
-static struct json_object *
-meshtool_peer(struct peer *p)
-{
-	struct json_object	*o;
-
-	o = json_object_new_object();
-	json_object_object_add(o, "name", json_object_new_string(p->name));
-	json_object_object_add(o, "url", json_object_new_string(p->url));
-	json_object_object_add(o, "state",
-	    json_object_new_string(worker_state_name(p->state)));
-	json_object_object_add(o, "tools", json_object_new_int(p->ntools));
-	json_object_object_add(o, "inflight", json_object_new_int(p->ninflight));
-	json_object_object_add(o, "restarts", json_object_new_int(p->restarts));
-	if (p->state == WS_READY) {
-		json_object_object_add(o, "protocolVersion",
-		    json_object_new_string(p->protocol_version));
-		json_object_object_add(o, "pid", json_object_new_int(p->pid));
-	}
-	if (p->server_info != NULL)
-		json_object_object_add(o, "serverInfo",
-		    json_object_get(p->server_info));
-	if (p->cause[0] != '\0')
-		json_object_object_add(o, "lastError",
-		    json_object_new_string(p->cause));
-	return (o);
-}
-
-static struct json_object *
-meshtool_node_info(struct session *s, struct json_object *args)
+static void
+meshtool_node_info(struct call *c, struct json_object *args)
 {
 	struct json_object	*o, *arr;
 	struct peer		*p;
@@ -117,22 +138,23 @@ meshtool_node_info(struct session *s, struct json_object *args)
 	    json_object_new_int64((now_ms() - conf.started_ms) / 1000));
 	json_object_object_add(o, "tools", json_object_new_int(toolmap_count()));
 	json_object_object_add(o, "sessions", json_object_new_int(session_count()));
+	json_object_object_add(o, "callsInFlight",
+	    json_object_new_int(call_count()));
 	arr = json_object_new_array();
 	TAILQ_FOREACH(p, &peers, entry)
-		json_object_array_add(arr, meshtool_peer(p));
+		json_object_array_add(arr, peer_json(p));
 	json_object_object_add(o, "peers", arr);
-	return (meshtool_result(o));
+	meshtool_answer(c, o);
 }
 
 int
-meshtools_call(struct session *s, const char *name, struct json_object *args,
-    struct json_object **result)
+meshtools_call(struct call *c, const char *name, struct json_object *args)
 {
 	size_t	i;
 
 	for (i = 0; i < NMESHTOOLS; i++) {
 		if (strcmp(meshtools[i].name, name) == 0) {
-			*result = meshtools[i].fn(s, args);
+			meshtools[i].fn(c, args);
 			return (0);
 		}
 	}

@@ -190,14 +190,18 @@ proc_fork_exec(const char *path, const char *arg, int fd, int errfd)
 static int
 proc_channels(const char *who, int type, int sp[2], int ep[2])
 {
+	int	saved;
+
 	if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_warn("%s: socketpair", who);
 		return (-1);
 	}
 	if (pipe2(ep, O_CLOEXEC) == -1 || fd_nonblock(ep[0]) == -1) {
+		saved = errno;	/* EMFILE: the caller retries soon */
 		log_warn("%s: stderr pipe", who);
 		close(sp[0]);
 		close(sp[1]);
+		errno = saved;
 		return (-1);
 	}
 	return (0);
@@ -334,7 +338,7 @@ pid_t
 proc_spawn_worker(const char *path, const char *peer_name, int exec,
     int *fd, int *errfd)
 {
-	int	sp[2], ep[2];
+	int	sp[2], ep[2], saved;
 	pid_t	pid = 0;
 
 	if (proc_worker_channels(peer_name, sp, ep) == -1)
@@ -350,11 +354,13 @@ proc_spawn_worker(const char *path, const char *peer_name, int exec,
 	if (pid == 0 && (pid = proc_fork_exec(path, NULL, sp[1], ep[1])) ==
 	    -1)
 		log_warn("peer %s: fork", peer_name);
+	saved = errno;
 	close(sp[1]);
 	close(ep[1]);
 	if (pid == -1) {
 		close(sp[0]);
 		close(ep[0]);
+		errno = saved;
 		return (-1);
 	}
 	*fd = sp[0];

@@ -1,9 +1,14 @@
 /*
- * Requests in flight.  Each downstream request routed to a peer gets a
- * mesh id unique on that peer's worker (so two clients using the same id
- * never collide), a deadline, and exactly one answer: the peer's response,
- * or an error that names the peer and the cause when the peer fails, the
- * worker dies, the deadline passes or the session goes.
+ * Calls in flight to peers.  A call routed to a peer gets a mesh id unique
+ * on that peer (so two clients using the same id never collide), an idle
+ * deadline that progress pushes out up to a ceiling, and its answer: the
+ * peer's response with the client's id put back, or an error that names
+ * the peer and the cause when the peer is busy or fails, the worker dies,
+ * a deadline passes or the origin goes.
+ *
+ * The client's progress token is replaced by the mesh id on the way to
+ * the peer, and put back in the peer's notifications/progress, which go
+ * to the call's own client only, as messages of that call.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,313 +23,311 @@
 #include "mesh.h"
 #include "xmalloc.h"
 
-static int	pending_cmp(struct pending *, struct pending *);
-RB_GENERATE(pending_tree, pending, node, pending_cmp);
+static int	call_cmp(struct call *, struct call *);
+RB_GENERATE(call_tree, call, node, call_cmp);
 
-/* tools/list requests waiting for peers on their first start. */
-static struct pending_list	 parked = TAILQ_HEAD_INITIALIZER(parked);
-static unsigned			 ninflight;
+/* Calls waiting for peers on their first start. */
+static TAILQ_HEAD(, call)	parked = TAILQ_HEAD_INITIALIZER(parked);
 
 static int
-pending_cmp(struct pending *a, struct pending *b)
+call_cmp(struct call *a, struct call *b)
 {
 	return (a->id < b->id ? -1 : a->id > b->id);
 }
 
-unsigned
-router_inflight(void)
-{
-	return (ninflight);
-}
-
-static struct pending *
-pending_new(struct session *s, struct json_object *client_id,
-    mcp_reply_cb cb, void *arg)
-{
-	struct pending	*pd;
-
-	pd = xcalloc(1, sizeof(*pd));
-	pd->session = s;
-	pd->client_id = json_object_get(client_id);
-	pd->cb = cb;
-	pd->arg = arg;
-	pd->started_us = now_us();
-	TAILQ_INSERT_TAIL(&s->pendings, pd, sentry);
-	s->npending++;
-	ninflight++;
-	return (pd);
-}
-
-/* Take a request out of every table; the caller answers or drops it. */
-static void
-pending_unlink(struct pending *pd)
-{
-	if (pd->peer != NULL) {
-		RB_REMOVE(pending_tree, &pd->peer->inflight, pd);
-		pd->peer->ninflight--;
-	} else if (pd->parked)
-		TAILQ_REMOVE(&parked, pd, wait);
-	pd->parked = 0;
-	TAILQ_REMOVE(&pd->session->pendings, pd, sentry);
-	pd->session->npending--;
-	ninflight--;
-	if (pd->timer != NULL)
-		event_free(pd->timer);
-	pd->timer = NULL;
-}
-
-static void
-pending_free(struct pending *pd)
-{
-	json_object_put(pd->client_id);
-	if (pd->req != NULL)
-		json_object_put(pd->req);
-	free(pd);
-}
-
-/* Answer and forget.  response is consumed. */
 void
-router_reply(struct pending *pd, struct json_object *response)
+router_unlink(struct call *c, int cancel)
 {
-	pending_unlink(pd);
-	pd->cb(pd->arg, response);
-	pending_free(pd);
-}
+	struct peer	*p = c->peer;
 
-static void
-router_reply_error_result(struct pending *pd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* A tools/call answered with an isError result the model can read. */
-static void
-router_reply_error_result(struct pending *pd, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	 text[1024];
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	router_reply(pd, jsonrpc_result(pd->client_id,
-	    mcp_error_result("%s", text)));
-}
-
-static void
-router_cancel_upstream(struct pending *pd)
-{
-	if (pd->peer != NULL && pd->peer->state == WS_READY)
-		worker_send(pd->peer, MSG_CANCEL, pd->id, NULL, 0);
+	if (p != NULL) {
+		/* Told only if sent: a late answer is dropped either way. */
+		if (cancel && worker_is_ready(p->worker))
+			worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
+		RB_REMOVE(call_tree, &p->inflight, c);
+		p->ninflight--;
+		c->peer = NULL;
+	} else if (c->parked)
+		TAILQ_REMOVE(&parked, c, wait);
+	c->parked = 0;
+	if (c->timer != NULL)
+		event_free(c->timer);
+	c->timer = NULL;
 }
 
 static void
 router_deadline(evutil_socket_t fd, short events, void *arg)
 {
-	struct pending	*pd = arg;
+	struct call	*c = arg;
+	struct peer	*p = c->peer;
+	unsigned long long ms = p->timeout_ms;
 
-	log_warnx("peer %s: no answer to %s within %llu ms", pd->peer->name,
-	    pd->tool, (unsigned long long)pd->peer->timeout_ms);
-	router_cancel_upstream(pd);
-	router_reply_error_result(pd, "peer %s did not answer %s within "
-	    "%llu ms: the call was cancelled", pd->peer->name, pd->tool,
-	    (unsigned long long)pd->peer->timeout_ms);
+	p->nfailed++;
+	if (now_ms() >= c->ceiling_ms) {
+		ms = p->timeout_ms * REQUEST_CEILING_FACTOR;
+		log_warnx("peer %s: %s not done within %llu ms, its ceiling",
+		    p->name, c->what, ms);
+		worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
+		call_error_result(c, "peer %s did not finish %s within %llu "
+		    "ms (the ceiling of a call, whatever its progress): the "
+		    "call was cancelled", p->name, c->what, ms);
+		return;
+	}
+	log_warnx("peer %s: no answer to %s within %llu ms", p->name, c->what,
+	    ms);
+	worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
+	call_error_result(c, "peer %s did not answer %s within %llu ms: the "
+	    "call was cancelled", p->name, c->what, ms);
 }
 
+/* The idle deadline from now, never past the ceiling. */
 static void
-router_arm_deadline(struct pending *pd)
+router_arm_deadline(struct call *c)
 {
-	uint64_t	ms = pd->peer->timeout_ms;
-	struct timeval	tv = { ms / 1000, (ms % 1000) * 1000 };
+	uint64_t	now = now_ms(), ms = c->peer->timeout_ms;
+	struct timeval	tv;
 
-	if (pd->timer == NULL)
-		pd->timer = evtimer_new(ev_base, router_deadline, pd);
-	evtimer_add(pd->timer, &tv);
+	if (now + ms > c->ceiling_ms)
+		ms = c->ceiling_ms > now ? c->ceiling_ms - now : 0;
+	tv = ms_tv(ms);
+	if (c->timer == NULL)
+		c->timer = evtimer_new(ev_base, router_deadline, c);
+	evtimer_add(c->timer, &tv);
+}
+
+/* Refused at once rather than queued: the caller learns why now. */
+static int
+router_refuse(struct call *c, struct peer *p)
+{
+	if (!peer_ready(p)) {
+		call_error_result(c, "peer %s is not reachable (%s): %s",
+		    p->name, peer_state_name(p), peer_cause(p));
+		return (-1);
+	}
+	if (p->ninflight >= PEER_INFLIGHT_MAX ||
+	    call_count() > CLIENT_INFLIGHT_MAX) {
+		call_error_result(c, "peer %s is busy: %u requests in flight "
+		    "(limit %d); try again", p->name, p->ninflight,
+		    PEER_INFLIGHT_MAX);
+		return (-1);
+	}
+	return (0);
 }
 
 /*
- * Send request pd to peer p as tool (the name on the peer).  req is the
- * client's request: its id and params.name are rewritten in place.
- * Returns 0 when the request is on its way, -1 when it was answered now.
+ * Flow control toward the worker: above WORKER_DOWNQUEUE_HIGH queued
+ * bytes a call is refused as busy rather than queued (a worker is never
+ * killed for volume), but a small one may still use a reserve above the
+ * mark, so that a few huge calls cannot starve everyone else's.
  */
+static int
+router_refuse_busy(struct call *c, struct peer *p, size_t len)
+{
+	size_t	queued = worker_queued(p->worker), limit;
+
+	limit = WORKER_DOWNQUEUE_HIGH;
+	if (len <= WORKER_DOWNQUEUE_SMALL)
+		limit += WORKER_DOWNQUEUE_RESERVE;
+	if (queued + len <= limit)
+		return (0);
+	call_error_result(c, "peer %s is busy: %zu bytes wait for its worker "
+	    "(limit %zu for a call of %zu bytes); try again", p->name, queued,
+	    limit, len);
+	return (-1);
+}
+
+/*
+ * params._meta.progressToken (a string or an integer) becomes the mesh
+ * id: tokens of two clients would collide on one peer.
+ */
+static void
+router_take_progress_token(struct call *c, struct json_object *params)
+{
+	struct json_object	*meta, *tok;
+
+	if (!json_object_object_get_ex(params, "_meta", &meta) ||
+	    !json_object_is_type(meta, json_type_object) ||
+	    !json_object_object_get_ex(meta, "progressToken", &tok))
+		return;
+	if (!json_object_is_type(tok, json_type_string) &&
+	    !json_object_is_type(tok, json_type_int))
+		return;
+	c->progress_token = json_object_get(tok);
+	json_object_object_add(meta, "progressToken",
+	    json_object_new_int64((int64_t)c->id));
+}
+
 int
-router_route(struct pending *pd, struct peer *p, const char *exposed,
+router_route(struct call *c, struct peer *p, const char *exposed,
     const char *tool, struct json_object *req)
 {
 	struct json_object	*params;
 	const char		*json;
 	size_t			 len;
 
-	strlcpy(pd->tool, exposed, sizeof(pd->tool));
-	/* Refused at once rather than queued: the caller learns why now. */
-	if (p->state != WS_READY || p->fd == -1) {
-		router_reply_error_result(pd, "peer %s is not reachable (%s): %s",
-		    p->name, worker_state_name(p->state), p->cause[0] ? p->cause :
-		    "its worker is starting");
+	strlcpy(c->what, exposed, sizeof(c->what));
+	if (router_refuse(c, p) == -1)
 		return (-1);
-	}
-	if (p->ninflight >= PEER_INFLIGHT_MAX || ninflight > CLIENT_INFLIGHT_MAX) {
-		router_reply_error_result(pd, "peer %s is busy: %u requests in "
-		    "flight (limit %d); try again", p->name, p->ninflight,
-		    PEER_INFLIGHT_MAX);
-		return (-1);
-	}
-	pd->id = ++p->next_id;
+	c->id = ++p->next_id;
 	params = jsonrpc_params(req);
 	json_object_object_add(params, "name", json_object_new_string(tool));
-	json_object_object_add(req, "id", json_object_new_int64(pd->id));
+	router_take_progress_token(c, params);
+	json_object_object_add(req, "id", json_object_new_int64(c->id));
 	json = jsonrpc_string(req, &len);
-	if (worker_send(p, MSG_REQUEST, pd->id, json, len) == -1) {
-		router_reply_error_result(pd, "peer %s: could not hand the call "
-		    "to its worker: %s", p->name, p->cause);
+	if (router_refuse_busy(c, p, len) == -1)
+		return (-1);
+	if (worker_send(p->worker, MSG_REQUEST, c->id, json, len) == -1) {
+		call_error_result(c, "peer %s: could not hand the call to its "
+		    "worker: %s", p->name, peer_cause(p));
 		return (-1);
 	}
-	pd->peer = p;
-	RB_INSERT(pending_tree, &p->inflight, pd);
+	c->peer = p;
+	RB_INSERT(call_tree, &p->inflight, c);
 	p->ninflight++;
-	router_arm_deadline(pd);
+	p->ncalls++;
+	c->ceiling_ms = now_ms() + p->timeout_ms * REQUEST_CEILING_FACTOR;
+	router_arm_deadline(c);
 	return (0);
 }
 
-struct pending *
-router_call(struct session *s, struct peer *p, const char *exposed,
-    const char *tool, struct json_object *req, mcp_reply_cb cb, void *arg)
-{
-	struct pending	*pd;
-
-	pd = pending_new(s, jsonrpc_id(req), cb, arg);
-	return (router_route(pd, p, exposed, tool, req) == 0 ? pd : NULL);
-}
-
-static struct pending *
+static struct call *
 router_find(struct peer *p, uint64_t id)
 {
-	struct pending	key;
+	struct call	key;
 
 	key.id = id;
-	return (RB_FIND(pending_tree, &p->inflight, &key));
+	return (RB_FIND(call_tree, &p->inflight, &key));
+}
+
+/* No call with this id: late (fine) or never sent (a lie). */
+static void
+router_stray(struct peer *p, uint64_t id, const char *what)
+{
+	if (id == 0 || id > p->next_id) {
+		worker_kill(p->worker, "worker sent %s for request %llu, which "
+		    "it was never sent", what, (unsigned long long)id);
+		return;
+	}
+	log_debug("peer %s: late %s for %llu dropped", p->name, what,
+	    (unsigned long long)id);
 }
 
 /*
- * A result in the canonical shape: checked byte for byte and by the
- * bounded parser, then answered with the client's id spliced in front of
- * the worker's bytes instead of parsing, patching and printing it all.
- * -1: not that shape, or something the slow path must judge.
+ * The peer answered call id; json is the worker's, so it is checked
+ * again.  A result in the canonical shape is checked by the strict
+ * scanner (RFC 8259 grammar, depth, UTF-8: what the client gets is valid
+ * JSON) and answered with the client's id spliced in front of the
+ * worker's bytes; anything else is parsed, checked and printed anew.
  */
-static int
-router_response_fast(struct pending *pd, const char *json, size_t len)
-{
-	struct json_object	*v;
-	const char		*why;
-	size_t			 voff, vlen;
-
-	if (jsonrpc_canon_result(json, len, pd->id, &voff) == -1)
-		return (-1);
-	vlen = len - voff - 1;
-	if ((v = jsonrpc_parse(json + voff, vlen, JSON_DEPTH_MAX - 1,
-	    &why)) == NULL)
-		return (-1);
-	json_object_put(v);
-	router_reply(pd, jsonrpc_result_raw(pd->client_id, json + voff, vlen));
-	return (0);
-}
-
-/* The peer answered request id; json is the worker's, so check it again. */
 void
 router_response(struct peer *p, uint64_t id, const char *json, size_t len)
 {
-	struct pending		*pd;
+	struct call		*c;
 	struct json_object	*resp, *rid;
 	const char		*why;
+	size_t			 voff;
 
-	if ((pd = router_find(p, id)) == NULL) {
-		/* Late: after a deadline or a cancel.  Nothing waits for it. */
-		log_debug("peer %s: late answer to %llu dropped", p->name,
-		    (unsigned long long)id);
+	if ((c = router_find(p, id)) == NULL) {
+		router_stray(p, id, "an answer");
 		return;
 	}
-	if (router_response_fast(pd, json, len) == 0)
+	if (jsonrpc_canon_result(json, len, id, &voff) == 0) {
+		call_result_text(c, json + voff, len - voff - 1);
 		return;
+	}
 	if ((resp = jsonrpc_parse(json, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    jsonrpc_check(resp, &why) != JSONRPC_RESPONSE) {
-		if (resp != NULL)
-			json_object_put(resp);
-		worker_kill(p, "worker relayed an invalid response: %s", why);
+		json_object_put(resp);
+		worker_kill(p->worker, "worker relayed an invalid response: %s",
+		    why);
 		return;
 	}
 	rid = jsonrpc_id(resp);
 	if (!json_object_is_type(rid, json_type_int) ||
 	    (uint64_t)json_object_get_int64(rid) != id) {
 		json_object_put(resp);
-		worker_kill(p, "worker answered request %llu with "
+		worker_kill(p->worker, "worker answered request %llu with "
 		    "another id", (unsigned long long)id);
 		return;
 	}
-	json_object_object_add(resp, "id", json_object_get(pd->client_id));
-	router_reply(pd, resp);
+	json_object_object_add(resp, "id", json_object_get(c->client_id));
+	call_answer_json(c, resp);
 }
 
 void
 router_callfail(struct peer *p, uint64_t id, const char *reason)
 {
-	struct pending	*pd;
+	struct call	*c;
 
-	if ((pd = router_find(p, id)) == NULL)
+	if ((c = router_find(p, id)) == NULL) {
+		router_stray(p, id, "a failure");
 		return;
-	router_reply_error_result(pd, "peer %s: %s", p->name, reason);
+	}
+	p->nfailed++;
+	call_error_result(c, "peer %s: %s", p->name, reason);
 }
 
-/* notifications/progress for a call: the peer is working, extend. */
-void
-router_progress(struct peer *p, uint64_t id)
+/*
+ * notifications/progress for call c: the peer is working, so its
+ * deadline moves; the client hears of it if it asked, under its token.
+ */
+static void
+router_progress(struct call *c, struct json_object *n)
 {
-	struct pending	*pd;
+	struct json_object	*params = jsonrpc_params(n), *tok;
+	const char		*json;
+	size_t			 len;
 
-	if ((pd = router_find(p, id)) != NULL)
-		router_arm_deadline(pd);
+	router_arm_deadline(c);
+	if (c->progress_token == NULL || params == NULL ||
+	    !json_object_object_get_ex(params, "progressToken", &tok) ||
+	    !json_object_is_type(tok, json_type_int) ||
+	    (uint64_t)json_object_get_int64(tok) != c->id)
+		return;
+	json_object_object_add(params, "progressToken",
+	    json_object_get(c->progress_token));
+	json = jsonrpc_string(n, &len);
+	call_message(c, json, len);
 }
 
-/* The worker is gone: every request on it is answered now. */
+/* A notification from the peer, about call id (0: about none). */
+void
+router_notify(struct peer *p, uint64_t id, const char *json, size_t len)
+{
+	struct json_object	*n;
+	struct call		*c;
+	const char		*why, *method;
+
+	if ((n = jsonrpc_parse(json, len, JSON_DEPTH_MAX, &why)) == NULL ||
+	    jsonrpc_check(n, &why) != JSONRPC_NOTIFICATION) {
+		json_object_put(n);
+		worker_kill(p->worker, "worker relayed something that is not "
+		    "a notification");
+		return;
+	}
+	method = jsonrpc_method(n);
+	if (id != 0 && strcmp(method, "notifications/progress") == 0 &&
+	    (c = router_find(p, id)) != NULL)
+		router_progress(c, n);
+	else
+		log_debug("peer %s: notification %s", p->name, method);
+	json_object_put(n);
+}
+
+/* The worker is gone, or the peer: every call on it is answered now. */
 void
 router_fail_all(struct peer *p, const char *cause)
 {
-	struct pending	*pd;
+	struct call	*c;
 
-	while ((pd = RB_MIN(pending_tree, &p->inflight)) != NULL)
-		router_reply_error_result(pd, "peer %s failed during %s: %s",
-		    p->name, pd->tool, cause);
-}
-
-void
-router_abandon(struct pending *pd)
-{
-	router_cancel_upstream(pd);
-	pending_unlink(pd);
-	pending_free(pd);
-}
-
-/* The client cancelled: no answer is owed (the spec), the peer is told. */
-void
-router_cancel(struct pending *pd)
-{
-	router_cancel_upstream(pd);
-	pending_unlink(pd);
-	pd->cb(pd->arg, NULL);
-	pending_free(pd);
-}
-
-void
-router_session_gone(struct session *s)
-{
-	struct pending	*pd;
-
-	while ((pd = TAILQ_FIRST(&s->pendings)) != NULL) {
-		router_cancel_upstream(pd);
-		router_reply(pd, jsonrpc_error(pd->client_id,
-		    JSONRPC_INTERNAL_ERROR, "the session ended before the answer",
-		    NULL));
+	while ((c = RB_MIN(call_tree, &p->inflight)) != NULL) {
+		p->nfailed++;
+		call_error_result(c, "peer %s failed during %s: %s", p->name,
+		    c->what, cause);
 	}
 }
 
-/* --- tools/list waiting for peers to come up ----------------------------- */
+/* --- calls waiting for peers to come up ---------------------------------- */
 
 static void
 router_park_timeout(evutil_socket_t fd, short events, void *arg)
@@ -333,45 +336,41 @@ router_park_timeout(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * Park a request until every peer has finished its first start (or
- * LIST_WAIT_MS passed), then hand it to resume(): a client that lists or
- * calls tools right after starting the mesh sees the bridged tools.
+ * Parked until every peer has finished its first start (or LIST_WAIT_MS
+ * passed): a client that lists or calls tools right after starting the
+ * mesh sees the bridged tools.
  */
-struct pending *
-router_park(struct session *s, struct json_object *req, router_resume_fn resume,
-    mcp_reply_cb cb, void *arg)
+void
+router_park(struct call *c, struct json_object *req, call_resume_fn resume)
 {
-	struct pending	*pd;
-	struct timeval	 tv = { LIST_WAIT_MS / 1000, (LIST_WAIT_MS % 1000) * 1000 };
+	struct timeval	tv = ms_tv(LIST_WAIT_MS);
 
-	pd = pending_new(s, jsonrpc_id(req), cb, arg);
-	pd->req = json_object_get(req);
-	pd->resume = resume;
-	pd->parked = 1;
-	TAILQ_INSERT_TAIL(&parked, pd, wait);
-	pd->timer = evtimer_new(ev_base, router_park_timeout, NULL);
-	evtimer_add(pd->timer, &tv);
-	return (pd);
+	c->req = json_object_get(req);
+	c->resume = resume;
+	c->parked = 1;
+	TAILQ_INSERT_TAIL(&parked, c, wait);
+	c->timer = evtimer_new(ev_base, router_park_timeout, NULL);
+	evtimer_add(c->timer, &tv);
 }
 
 void
 router_wake_parked(int force)
 {
-	struct pending	*pd;
+	struct call	*c;
 	uint64_t	 now = now_us();
 
 	if (TAILQ_EMPTY(&parked) || (!force && !peer_settled()))
 		return;
-	while ((pd = TAILQ_FIRST(&parked)) != NULL) {
+	while ((c = TAILQ_FIRST(&parked)) != NULL) {
 		if (!force && !peer_settled())
 			break;
 		if (force && !peer_settled() &&
-		    now - pd->started_us < (uint64_t)LIST_WAIT_MS * 1000)
+		    now - c->started_us < (uint64_t)LIST_WAIT_MS * 1000)
 			break;
-		TAILQ_REMOVE(&parked, pd, wait);
-		pd->parked = 0;
-		event_free(pd->timer);
-		pd->timer = NULL;
-		pd->resume(pd);
+		TAILQ_REMOVE(&parked, c, wait);
+		c->parked = 0;
+		event_free(c->timer);
+		c->timer = NULL;
+		c->resume(c);
 	}
 }

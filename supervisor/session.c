@@ -1,7 +1,9 @@
 /*
- * Downstream MCP sessions: the stdio client, or one HTTP session each.
- * The table is a list: sessions are few (HTTP_SESSIONS_MAX) and looked up
- * once per HTTP request by id through a tree.
+ * Downstream legacy sessions: the stdio client, or one HTTP session each
+ * (initialize, then Mcp-Session-Id).  A session is an origin: the calls
+ * its client makes belong to it.  The list is kept in order of use, least
+ * recently used first, so a front-end at its cap can find the session to
+ * evict at once; ids are looked up through a tree.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,15 +51,19 @@ session_new(int is_stdio)
 
 	s = xcalloc(1, sizeof(*s));
 	s->is_stdio = is_stdio;
-	TAILQ_INIT(&s->pendings);
 	session_mint_id(s->id);
+	if (is_stdio)
+		origin_init(&s->origin, ORIGIN_SESSION, "stdio");
+	else
+		origin_init(&s->origin, ORIGIN_SESSION, "session %.8s", s->id);
+	s->origin.session = s;
 	s->last_active_ms = now_ms();
 	n = xcalloc(1, sizeof(*n));
 	n->s = s;
 	RB_INSERT(session_tree, &session_ids, n);
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
-	log_debug("session %.8s: new (%s)", s->id, is_stdio ? "stdio" : "http");
+	log_debug("%s: new", s->origin.name);
 	return (s);
 }
 
@@ -95,11 +101,11 @@ session_free(struct session *s)
 	}
 	TAILQ_REMOVE(&sessions, s, entry);
 	nsessions--;
-	/* Answers still on their way to this session are dropped. */
-	router_session_gone(s);
-	if (s->client_info != NULL)
-		json_object_put(s->client_info);
-	log_debug("session %.8s: freed", s->id);
+	/* Calls still on their way to this session are answered now. */
+	origin_end(&s->origin, "the session ended before the answer");
+	json_object_put(s->client_info);
+	json_object_put(s->client_caps);
+	log_debug("%s: freed", s->origin.name);
 	free(s);
 }
 
@@ -118,14 +124,19 @@ session_count(void)
 	return (nsessions);
 }
 
+/* Used now: to the end of the list, where the most recent are. */
 void
 session_touch(struct session *s)
 {
 	s->last_active_ms = now_ms();
+	if (TAILQ_NEXT(s, entry) != NULL) {
+		TAILQ_REMOVE(&sessions, s, entry);
+		TAILQ_INSERT_TAIL(&sessions, s, entry);
+	}
 }
 
 struct session *
-session_first(void)
+session_lru(void)
 {
 	return (TAILQ_FIRST(&sessions));
 }
@@ -136,16 +147,15 @@ session_next(struct session *s)
 	return (TAILQ_NEXT(s, entry));
 }
 
-/* Send a server-initiated notification to every session that can take it. */
+/* A server-initiated notification to every session that can take it. */
 void
-session_broadcast(struct json_object *notification)
+session_broadcast(const char *json, size_t len)
 {
-	struct session	*s;
-	const char	*json;
-	size_t		 len;
+	struct session	*s, *next;
 
-	json = jsonrpc_string(notification, &len);
-	TAILQ_FOREACH(s, &sessions, entry) {
+	/* A push may end a session (a stream closed): the next is kept. */
+	for (s = TAILQ_FIRST(&sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
 		if (s->initialized && s->push != NULL)
 			s->push(s, json, len);
 	}

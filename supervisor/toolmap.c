@@ -1,5 +1,8 @@
 /*
- * The exposed-tool table: exposed name -> (peer, tool on that peer).
+ * Peers' tool lists, and the exposed-tool index: exposed name -> (peer,
+ * tool on that peer).  Every peer's tools are kept on its own list, in its
+ * order; those of a bridged peer are also in the index, which is what
+ * tools/list shows and tools/call looks names up in.
  *
  * A peer's tool is exposed as "<peer>_<tool>" when that is a valid MCP
  * tool name, else as a shortened, hashed form.  Names must not depend on
@@ -25,7 +28,7 @@
 #include "mesh.h"
 
 /*
- * TOOLMAP_ATTEMPTS_MAX (limits.h) bounds the hashed forms tried for one
+ * TOOLMAP_ATTEMPTS_MAX (mesh-limits.h) bounds the hashed forms tried for one
  * tool: collisions are rare by chance, but peers choose their tool names
  * and FNV is not keyed, so this bounds the work one hostile peer causes.
  */
@@ -282,7 +285,11 @@ toolent_text(const struct toolent *ent, char *out)
 	return (o - out);
 }
 
-/* Take an entry that is in the list but not in the tree out for good. */
+/*
+ * Take an entry that is in the index's list but not in its tree out of
+ * the index.  A peer's tool stays on its peer's list (mesh_call_peer
+ * still reaches it); one of the mesh's own is freed.
+ */
 static void
 toolmap_drop(struct toolent *ent, const char *why)
 {
@@ -293,8 +300,10 @@ toolmap_drop(struct toolent *ent, const char *why)
 	    ent->peer != NULL ? "peer " : "",
 	    ent->peer != NULL ? ent->peer->name : "mesh", esc, why);
 	TAILQ_REMOVE(&toolmap_list, ent, entry);
-	toolent_free(ent);
+	ent->indexed = 0;
 	toolmap_n--;
+	if (ent->peer == NULL)
+		toolent_free(ent);
 }
 
 /*
@@ -342,6 +351,7 @@ toolmap_init(void)
 	toolmap_dirty = 1;
 }
 
+/* The mesh's own tools go; peers' are freed with their peers. */
 void
 toolmap_clear(void)
 {
@@ -349,7 +359,9 @@ toolmap_clear(void)
 
 	while ((ent = TAILQ_FIRST(&toolmap_list)) != NULL) {
 		TAILQ_REMOVE(&toolmap_list, ent, entry);
-		toolent_free(ent);
+		ent->indexed = 0;
+		if (ent->peer == NULL)
+			toolent_free(ent);
 	}
 	free(toolmap_cache);
 	toolmap_cache = NULL;
@@ -371,6 +383,7 @@ toolmap_add_local(struct json_object *def)
 
 	ent = toolent_new(NULL, name, def, toolmap_localord++);
 	strlcpy(ent->exposed, name, sizeof(ent->exposed));
+	ent->indexed = 1;
 
 	/* The mesh's own tools come first, in the order added. */
 	TAILQ_FOREACH(pos, &toolmap_list, entry) {
@@ -498,10 +511,34 @@ toolmap_dedup(struct peer *p, struct toolent **ents, unsigned n)
 	return (k);
 }
 
+/* A bridged peer's entries go into the index, in the peer order. */
+static void
+toolmap_index_peer(struct peer *p, struct toolent **ents, unsigned n)
+{
+	struct toolent	*anchor;
+	unsigned	 i;
+
+	anchor = toolmap_anchor(p);
+	for (i = 0; i < n; i++) {
+		if (anchor == NULL)
+			TAILQ_INSERT_HEAD(&toolmap_list, ents[i], entry);
+		else
+			TAILQ_INSERT_AFTER(&toolmap_list, anchor, ents[i],
+			    entry);
+		anchor = ents[i];
+		ents[i]->indexed = 1;
+		toolmap_n++;
+	}
+	/* Placing may take entries (of p or others) out again. */
+	for (i = 0; i < n; i++)
+		toolmap_place(ents[i]);
+	toolmap_dirty = 1;
+}
+
 int
 toolmap_set_peer(struct peer *p, struct json_object *tools)
 {
-	struct toolent	**ents, *anchor, *ent;
+	struct toolent	**ents, *ent;
 	unsigned	  i, n;
 	int		  kept = 0;
 
@@ -514,25 +551,14 @@ toolmap_set_peer(struct peer *p, struct json_object *tools)
 	    sizeof(*ents));
 	n = toolmap_collect(p, tools, ents);
 	n = toolmap_dedup(p, ents, n);
-
-	anchor = toolmap_anchor(p);
-	for (i = 0; i < n; i++) {
-		if (anchor == NULL)
-			TAILQ_INSERT_HEAD(&toolmap_list, ents[i], entry);
-		else
-			TAILQ_INSERT_AFTER(&toolmap_list, anchor, ents[i],
-			    entry);
-		anchor = ents[i];
-		toolmap_n++;
-	}
-	/* Placing may drop entries (of p or others): count what stayed. */
 	for (i = 0; i < n; i++)
-		toolmap_place(ents[i]);
+		TAILQ_INSERT_TAIL(&p->tools, ents[i], pentry);
+	if (p->bridged)
+		toolmap_index_peer(p, ents, n);
 	free(ents);
-	toolmap_dirty = 1;
 
-	TAILQ_FOREACH(ent, &toolmap_list, entry) {
-		if (ent->peer == p)
+	TAILQ_FOREACH(ent, &p->tools, pentry) {
+		if (ent->indexed || !p->bridged)
 			kept++;
 	}
 	return (kept);
@@ -541,27 +567,30 @@ toolmap_set_peer(struct peer *p, struct json_object *tools)
 void
 toolmap_remove_peer(struct peer *p)
 {
-	struct toolent	*ent, *next;
+	struct toolent	*ent;
 
-	TAILQ_FOREACH_SAFE(ent, &toolmap_list, entry, next) {
-		if (ent->peer != p)
-			continue;
-		TAILQ_REMOVE(&toolmap_list, ent, entry);
-		RB_REMOVE(toolmap_tree, &toolmap_tree, ent);
+	while ((ent = TAILQ_FIRST(&p->tools)) != NULL) {
+		TAILQ_REMOVE(&p->tools, ent, pentry);
+		if (ent->indexed) {
+			TAILQ_REMOVE(&toolmap_list, ent, entry);
+			RB_REMOVE(toolmap_tree, &toolmap_tree, ent);
+			toolmap_n--;
+			toolmap_dirty = 1;
+		}
 		toolent_free(ent);
-		toolmap_n--;
-		toolmap_dirty = 1;
 	}
 }
 
+/* A name with a NUL inside, or too long, names no tool. */
 struct toolent *
-toolmap_lookup(const char *exposed)
+toolmap_lookup(const char *exposed, size_t len)
 {
 	struct toolent	key;
 
-	if (strlcpy(key.exposed, exposed, sizeof(key.exposed)) >=
-	    sizeof(key.exposed))
+	if (len > TOOL_NAME_MAX || memchr(exposed, '\0', len) != NULL)
 		return (NULL);
+	memcpy(key.exposed, exposed, len);
+	key.exposed[len] = '\0';
 	return (RB_FIND(toolmap_tree, &toolmap_tree, &key));
 }
 
@@ -633,19 +662,38 @@ toolmap_json(size_t *len)
 }
 
 /*
- * The same text, handed over to the caller (who frees it), so that the
- * one who shares it among answers does not keep a second copy: 20,000
- * tools are about 3 MB.  The next toolmap_json() builds anew.
+ * A peer's own tools with their own names (mesh_list_peer_tools): built
+ * on demand, rare.  Those names come from the peer and are escaped.
  */
 char *
-toolmap_json_take(size_t *len)
+toolmap_peer_json(const struct peer *p, size_t *lenp)
 {
-	char	*text;
+	struct toolent		*ent;
+	struct json_object	*name;
+	const char		*s;
+	char			*out;
+	size_t			 need = sizeof("[]"), len = 0, n;
 
-	toolmap_json(len);
-	text = toolmap_cache;
-	toolmap_cache = NULL;
-	toolmap_cachelen = toolmap_cachecap = 0;
-	toolmap_dirty = 1;
-	return (text);
+	TAILQ_FOREACH(ent, &p->tools, pentry)
+		need += sizeof("{\"name\":,}") + 6 * strlen(ent->tool) + 2 +
+		    ent->bodylen;
+	out = xmalloc(need);
+	out[len++] = '[';
+	TAILQ_FOREACH(ent, &p->tools, pentry) {
+		if (ent != TAILQ_FIRST(&p->tools))
+			out[len++] = ',';
+		name = json_object_new_string(ent->tool);
+		s = json_object_to_json_string_length(name, TOOLMAP_JSON_FLAGS,
+		    &n);
+		len += snprintf(out + len, need - len, "{\"name\":%.*s%s",
+		    (int)n, s, ent->bodylen != 0 ? "," : "");
+		json_object_put(name);
+		memcpy(out + len, ent->body, ent->bodylen);
+		len += ent->bodylen;
+		out[len++] = '}';
+	}
+	out[len++] = ']';
+	out[len] = '\0';
+	*lenp = len;
+	return (out);
 }

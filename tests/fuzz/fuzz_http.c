@@ -336,7 +336,7 @@ restart_if_full(void)
 	if (session_count() <= SESSIONS_KEEP)
 		return;
 	http_stop();
-	CHECK(http_start("127.0.0.1", 0) == 0);
+	CHECK(http_start("127.0.0.1", 0, HTTP_CONNECTIONS_MAX) == 0);
 	sid[0] = '\0';
 }
 
@@ -353,7 +353,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	CHECK((ev_base = event_base_new()) != NULL);
 	toolmap_init();
 	meshtools_register();
-	CHECK(http_start("127.0.0.1", 0) == 0);
+	CHECK(http_start("127.0.0.1", 0, HTTP_CONNECTIONS_MAX) == 0);
 	return (0);
 }
 

@@ -26,6 +26,8 @@ setup(void)
 	memset(tp, 0, sizeof(tp));
 	for (i = 0; i < NPEERS; i++) {
 		tp[i].index = i;
+		tp[i].bridged = 1;
+		TAILQ_INIT(&tp[i].tools);
 		strlcpy(tp[i].name, names[i], sizeof(tp[i].name));
 	}
 	toolmap_init();
@@ -34,6 +36,10 @@ setup(void)
 static void
 teardown(void)
 {
+	int	i;
+
+	for (i = 0; i < NPEERS; i++)
+		toolmap_remove_peer(&tp[i]);
 	toolmap_clear();
 }
 
@@ -65,6 +71,12 @@ tools(const char *first, ...)
 		json_object_array_add(a, tool(s));
 	va_end(ap);
 	return (a);
+}
+
+static struct toolent *
+lookup(const char *exposed)
+{
+	return (toolmap_lookup(exposed, strlen(exposed)));
 }
 
 static int
@@ -178,15 +190,15 @@ Test(toolmap, plain_name)
 	cr_assert_str_eq(out, "fs_read");
 	cr_assert_eq(set_peer(&tp[2], tools("read", "write-file", NULL)), 2);
 	cr_assert_eq(toolmap_count(), 2);
-	e = toolmap_lookup("fs_read");
+	e = lookup("fs_read");
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[2]);
 	cr_assert_str_eq(e->tool, "read");
 	cr_assert_str_eq(def_name(e), "fs_read");
 	cr_assert_eq(e->ord, 0);
-	cr_assert_not_null(toolmap_lookup("fs_write-file"));
-	cr_assert_null(toolmap_lookup("read"));
-	cr_assert_null(toolmap_lookup("fs_"));
+	cr_assert_not_null(lookup("fs_write-file"));
+	cr_assert_null(lookup("read"));
+	cr_assert_null(lookup("fs_"));
 }
 
 Test(toolmap, length_edge)
@@ -204,7 +216,7 @@ Test(toolmap, length_edge)
 	cr_assert_eq(set_peer(&tp[0], tools(t62, t63, NULL)), 2);
 	snprintf(a, sizeof(a), "a_%s", t62);
 	cr_assert_eq(strlen(a), TOOL_NAME_MAX);
-	e = toolmap_lookup(a);
+	e = lookup(a);
 	cr_assert_not_null(e);
 	cr_assert_str_eq(e->tool, t62);
 
@@ -218,7 +230,7 @@ Test(toolmap, length_edge)
 	memcpy(prefix + 2, t63, TOOL_NAME_MAX - TOOL_HASH_LEN - 1 - 2);
 	prefix[TOOL_NAME_MAX - TOOL_HASH_LEN - 1] = '\0';
 	assert_hashed(a, prefix);
-	e = toolmap_lookup(a);
+	e = lookup(a);
 	cr_assert_not_null(e);
 	cr_assert_str_eq(e->tool, t63);
 	cr_assert_str_eq(def_name(e), a);
@@ -243,10 +255,10 @@ Test(toolmap, invalid_chars_hashed)
 	assert_hashed(n2, "fs_read_file_");
 	assert_hashed(n3, "fs_caf___");
 	cr_assert_str_neq(n1, n2);
-	e = toolmap_lookup(n1);
+	e = lookup(n1);
 	cr_assert_not_null(e);
 	cr_assert_str_eq(e->tool, "read.file");
-	e = toolmap_lookup(n3);
+	e = lookup(n3);
 	cr_assert_not_null(e);
 	cr_assert_str_eq(e->tool, "caf\xc3\xa9");
 	/* Stable across runs: a fixed value for a fixed input. */
@@ -267,11 +279,11 @@ collide(int reverse)
 		cr_assert_eq(set_peer(&tp[0], tools("b_c", NULL)), 1);
 		cr_assert_eq(set_peer(&tp[1], tools("c", NULL)), 1);
 	}
-	e = toolmap_lookup("a_b_c");
+	e = lookup("a_b_c");
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[0], "lower index keeps the plain name");
 	toolmap_name("a_b", "c", 1, 0, h, sizeof(h));
-	e = toolmap_lookup(h);
+	e = lookup(h);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[1]);
 	cr_assert_str_eq(def_name(e), h);
@@ -299,23 +311,23 @@ Test(toolmap, local_wins)
 
 	/* The peer came first: it is moved aside. */
 	cr_assert_eq(set_peer(&tp[3], tools("status", "other", NULL)), 2);
-	cr_assert_eq(toolmap_lookup("mesh_status")->peer, &tp[3]);
+	cr_assert_eq(lookup("mesh_status")->peer, &tp[3]);
 	d = tool("mesh_status");
 	toolmap_add_local(d);
 	json_object_put(d);
-	e = toolmap_lookup("mesh_status");
+	e = lookup("mesh_status");
 	cr_assert_not_null(e);
 	cr_assert_null(e->peer);
 	toolmap_name("mesh", "status", 1, 0, h, sizeof(h));
-	e = toolmap_lookup(h);
+	e = lookup(h);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[3]);
 	cr_assert_str_eq(def_name(e), h);
 
 	/* The peer comes back after: it is hashed at once. */
 	cr_assert_eq(set_peer(&tp[3], tools("status", NULL)), 1);
-	cr_assert_null(toolmap_lookup("mesh_status")->peer);
-	cr_assert_eq(toolmap_lookup(h)->peer, &tp[3]);
+	cr_assert_null(lookup("mesh_status")->peer);
+	cr_assert_eq(lookup(h)->peer, &tp[3]);
 	cr_assert_eq(toolmap_count(), 2);
 }
 
@@ -333,7 +345,7 @@ Test(toolmap, duplicates_dropped)
 	json_object_array_add(a, tool("y"));
 	cr_assert_eq(set_peer(&tp[2], a), 3);
 	cr_assert_eq(toolmap_count(), 3);
-	e = toolmap_lookup("fs_x");
+	e = lookup("fs_x");
 	cr_assert_eq(e->ord, 0);
 	d = toolmap_def(e);
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(d,
@@ -368,7 +380,7 @@ Test(toolmap, bad_tools_skipped)
 	json_object_array_add(a, tool("ok"));
 	cr_assert_eq(set_peer(&tp[2], a), 1);
 	cr_assert_eq(toolmap_count(), 1);
-	cr_assert_not_null(toolmap_lookup("fs_ok"));
+	cr_assert_not_null(lookup("fs_ok"));
 	/* Not an array at all. */
 	cr_assert_eq(set_peer(&tp[2], json_object_new_object()), 0);
 	cr_assert_eq(toolmap_count(), 0);
@@ -394,7 +406,7 @@ Test(toolmap, def_is_a_copy)
 	    "name")), "r");
 	json_object_object_add(schema, "type", json_object_new_string("x"));
 	json_object_put(a);
-	e = toolmap_lookup("fs_r");
+	e = lookup("fs_r");
 	/* The name is moved to the front; the rest keeps its order. */
 	s = def_text(e);
 	cr_assert_str_eq(s, "{\"name\":\"fs_r\",\"description\":\"d\","
@@ -442,7 +454,7 @@ Test(toolmap, def_text_verbatim)
 	cr_assert_not_null(a);
 	cr_assert_eq(set_peer(&tp[0], a), 2);
 
-	e = toolmap_lookup("a_b_c");
+	e = lookup("a_b_c");
 	cr_assert_not_null(e);
 	cr_assert_eq(e->bodylen, strlen(VERBATIM_OUT) - 1);
 	cr_assert(strncmp(e->body, VERBATIM_OUT, e->bodylen) == 0, "%s",
@@ -454,7 +466,7 @@ Test(toolmap, def_text_verbatim)
 	cr_assert_eq(strlen(s), len);
 	cr_assert_not_null(strstr(s, "[{\"name\":\"a_b_c\"," VERBATIM_OUT
 	    ",{\"name\":\"a_bare\"}]"), "%s", s);
-	e = toolmap_lookup("a_bare");
+	e = lookup("a_bare");
 	cr_assert_eq(e->bodylen, 0);
 	got = def_text(e);
 	cr_assert_str_eq(got, "{\"name\":\"a_bare\"}");
@@ -465,9 +477,9 @@ Test(toolmap, def_text_verbatim)
 	json_object_object_add(d, "name", json_object_new_string("a_b_c"));
 	toolmap_add_local(d);
 	json_object_put(d);
-	cr_assert_null(toolmap_lookup("a_b_c")->peer);
+	cr_assert_null(lookup("a_b_c")->peer);
 	toolmap_name("a", "b_c", 1, 0, h, sizeof(h));
-	e = toolmap_lookup(h);
+	e = lookup(h);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[0]);
 	cr_assert(asprintf(&want, "[{\"name\":\"a_b_c\"},{\"name\":\"%s\",%s,"
@@ -507,7 +519,7 @@ Test(toolmap, def_deep)
 	/* Too deep for json_tokener_parse(). */
 	cr_assert_null(json_tokener_parse(strchr(in, '{')));
 	cr_assert_eq(set_peer(&tp[2], a), 1);
-	d = toolmap_def(toolmap_lookup("fs_deep"));
+	d = toolmap_def(lookup("fs_deep"));
 	cr_assert_not_null(d);
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(d,
 	    "name")), "fs_deep");
@@ -519,13 +531,13 @@ Test(toolmap, replace_and_remove)
 	cr_assert_eq(set_peer(&tp[2], tools("a", "b", NULL)), 2);
 	cr_assert_eq(set_peer(&tp[0], tools("q", NULL)), 1);
 	cr_assert_eq(set_peer(&tp[2], tools("c", NULL)), 1);
-	cr_assert_null(toolmap_lookup("fs_a"));
-	cr_assert_null(toolmap_lookup("fs_b"));
-	cr_assert_not_null(toolmap_lookup("fs_c"));
+	cr_assert_null(lookup("fs_a"));
+	cr_assert_null(lookup("fs_b"));
+	cr_assert_not_null(lookup("fs_c"));
 	cr_assert_eq(toolmap_count(), 2);
 	toolmap_remove_peer(&tp[2]);
-	cr_assert_null(toolmap_lookup("fs_c"));
-	cr_assert_not_null(toolmap_lookup("a_q"));
+	cr_assert_null(lookup("fs_c"));
+	cr_assert_not_null(lookup("a_q"));
 	cr_assert_eq(toolmap_count(), 1);
 	toolmap_remove_peer(&tp[2]);
 	cr_assert_eq(toolmap_count(), 1);
@@ -538,10 +550,10 @@ Test(toolmap, lookup_edges)
 {
 	char	s[TOOL_NAME_MAX * 2];
 
-	cr_assert_null(toolmap_lookup(""));
+	cr_assert_null(lookup(""));
 	memset(s, 'a', sizeof(s) - 1);
 	s[sizeof(s) - 1] = '\0';
-	cr_assert_null(toolmap_lookup(s));
+	cr_assert_null(lookup(s));
 }
 
 Test(toolmap, json_order_and_cache)
@@ -593,9 +605,9 @@ Test(toolmap, cap_per_peer)
 	cr_assert_eq(set_peer(&tp[2], a), UPSTREAM_TOOLS_MAX);
 	cr_assert_eq(toolmap_count(), UPSTREAM_TOOLS_MAX);
 	snprintf(name, sizeof(name), "fs_t%d", UPSTREAM_TOOLS_MAX - 1);
-	cr_assert_not_null(toolmap_lookup(name));
+	cr_assert_not_null(lookup(name));
 	snprintf(name, sizeof(name), "fs_t%d", UPSTREAM_TOOLS_MAX);
-	cr_assert_null(toolmap_lookup(name));
+	cr_assert_null(lookup(name));
 }
 
 static double
@@ -621,6 +633,8 @@ Test(toolmap, twenty_thousand)
 	/* Backwards: the worst order for keeping the list sorted. */
 	for (i = 99; i >= 0; i--) {
 		many[i].index = i;
+		many[i].bridged = 1;
+		TAILQ_INIT(&many[i].tools);
 		snprintf(many[i].name, sizeof(many[i].name), "peer%d", i);
 		a = json_object_new_array();
 		for (j = 0; j < 200; j++) {
@@ -647,27 +661,63 @@ Test(toolmap, twenty_thousand)
 	for (i = 0; i < 100; i++) {
 		for (j = 0; j < 200; j += 13) {
 			snprintf(name, sizeof(name), "peer%d_tool_%d", i, j);
-			cr_assert_eq(toolmap_lookup(name)->peer, &many[i]);
+			cr_assert_eq(lookup(name)->peer, &many[i]);
 		}
 	}
+	for (i = 0; i < 100; i++)
+		toolmap_remove_peer(&many[i]);
 }
 
-/* Handing the text over leaves nothing behind that a later list misses. */
-Test(toolmap, json_take)
+/* A name with a NUL inside names no tool (not the part before it). */
+Test(toolmap, lookup_by_length)
 {
-	char		*taken, *copy;
-	size_t		 l1, l2;
-	const char	*again;
+	cr_assert_eq(set_peer(&tp[2], tools("read", NULL)), 1);
+	cr_assert_not_null(toolmap_lookup("fs_read", 7));
+	cr_assert_null(toolmap_lookup("fs_read\0junk", 12));
+	cr_assert_null(toolmap_lookup("fs_rea", 6));
+}
 
-	cr_assert_eq(set_peer(&tp[2], tools("read", "write", NULL)), 2);
-	copy = strdup(toolmap_json(&l1));
-	taken = toolmap_json_take(&l2);
-	cr_assert_eq(l1, l2);
-	cr_assert_str_eq(taken, copy);
-	again = toolmap_json(&l2);
-	cr_assert_neq(again, taken, "a new buffer after the take");
-	cr_assert_eq(l1, l2);
-	cr_assert_str_eq(again, copy);
-	free(taken);
-	free(copy);
+/*
+ * A peer that is not bridged keeps its tools on its own list, out of the
+ * index; its list prints its tools under their own names.
+ */
+Test(toolmap, plain_peer_not_indexed)
+{
+	struct json_object	*arr;
+	char			*text;
+	size_t			 len;
+
+	tp[1].bridged = 0;
+	cr_assert_eq(set_peer(&tp[1], tools("secret", "two words", NULL)), 2);
+	cr_assert_eq(toolmap_count(), 0);
+	cr_assert_null(lookup("a_b_secret"));
+	cr_assert_str_eq(toolmap_json(NULL), "[]");
+	text = toolmap_peer_json(&tp[1], &len);
+	cr_assert_eq(strlen(text), len);
+	arr = json_tokener_parse(text);
+	cr_assert_not_null(arr, "%s", text);
+	cr_assert_eq(json_object_array_length(arr), 2);
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(
+	    json_object_array_get_idx(arr, 1), "name")), "two words");
+	cr_assert_str_eq(json_object_get_string(json_object_object_get(
+	    json_object_array_get_idx(arr, 1), "description")), "does things");
+	json_object_put(arr);
+	free(text);
+}
+
+/* A bridged peer's list holds its tools even when the index drops one. */
+Test(toolmap, peer_list_keeps_all)
+{
+	char	*text;
+	size_t	 len;
+
+	cr_assert_eq(set_peer(&tp[2], tools("read", "read", "write", NULL)),
+	    2);
+	text = toolmap_peer_json(&tp[2], &len);
+	cr_assert_not_null(strstr(text, "\"read\""));
+	cr_assert_not_null(strstr(text, "\"write\""));
+	free(text);
+	toolmap_remove_peer(&tp[2]);
+	cr_assert_eq(toolmap_count(), 0);
+	cr_assert(TAILQ_EMPTY(&tp[2].tools));
 }
