@@ -276,9 +276,15 @@ jsonrpc_check_id(struct json_object *id, int allow_null, const char **why)
 	case json_type_string:
 		return (0);
 	case json_type_int:
-		/* json-c keeps uint64 here too: refuse what int64 cannot hold. */
-		if (json_object_get_int64(id) == INT64_MAX &&
-		    json_object_get_uint64(id) != (uint64_t)INT64_MAX) {
+		/*
+		 * json-c keeps uint64 here too: refuse what int64 cannot hold.
+		 * Below the range it clamps to INT64_MIN without a trace, so
+		 * INT64_MIN itself is refused: an answer must carry the very
+		 * id that was asked, and that one may have been another.
+		 */
+		if ((json_object_get_int64(id) == INT64_MAX &&
+		    json_object_get_uint64(id) != (uint64_t)INT64_MAX) ||
+		    json_object_get_int64(id) == INT64_MIN) {
 			*why = "id out of range";
 			return (-1);
 		}

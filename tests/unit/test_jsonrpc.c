@@ -197,7 +197,8 @@ Test(check, kinds)
 	    &why), JSONRPC_REQUEST);
 	cr_assert_eq(kind("{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"x\","
 	    "\"params\":[1]}", &why), JSONRPC_REQUEST);
-	cr_assert_eq(kind("{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,"
+	/* The lowest id taken: INT64_MIN is refused (see id_range). */
+	cr_assert_eq(kind("{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775807,"
 	    "\"method\":\"x\",\"params\":{}}", &why), JSONRPC_REQUEST);
 	cr_assert_eq(kind("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
 	    "initialized\"}", &why), JSONRPC_NOTIFICATION);
@@ -363,4 +364,31 @@ Test(parse, numbers_canonical)
 	s = jsonrpc_string(o, &len);
 	cr_assert_str_eq(s, text);
 	json_object_put(o);
+}
+
+/*
+ * An id outside int64 is refused on both sides, never answered with
+ * another id: json-c clamps -99999999999999999999 to INT64_MIN silently,
+ * so INT64_MIN itself is refused too; the largest ids either way pass.
+ */
+Test(check, id_range)
+{
+	static const char *out[] = {
+		"{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":9223372036854775808,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":-99999999999999999999,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775809,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775808,\"method\":\"ping\"}",
+	};
+	const char	*why;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		cr_assert_eq(kind(out[i], &why), JSONRPC_INVALID, "%s", out[i]);
+		cr_assert_str_eq(why, "id out of range", "%s", out[i]);
+	}
+	cr_assert_eq(kind("{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,"
+	    "\"method\":\"ping\"}", &why), JSONRPC_REQUEST);
+	cr_assert_eq(kind("{\"jsonrpc\":\"2.0\",\"id\":-9223372036854775807,"
+	    "\"method\":\"ping\"}", &why), JSONRPC_REQUEST);
 }
