@@ -250,6 +250,55 @@ enum worker_state {
 	WS_STOPPING,	/* SHUTDOWN sent, waiting for exit */
 };
 
+/* Restart arithmetic, pure (backoff_next(), tests). */
+struct backoff {
+	unsigned	failures;	/* in the current window */
+	uint64_t	window_start_ms;
+	uint64_t	delay_ms;	/* last delay, 0 before the first */
+};
+
+/* A worker's record lives as long as its peer (or, removed, its process). */
+struct worker {
+	TAILQ_ENTRY(worker)	 entry;		/* every worker */
+	struct peer		*peer;
+	enum worker_state	 state;
+	pid_t			 pid;
+	int			 fd;		/* socketpair, -1 when none */
+	int			 eof;		/* socket closed */
+	int			 reaped;	/* waitpid done */
+	int			 hello;		/* HELLO seen */
+	int			 killed;	/* we killed it */
+	int			 violation;	/* ... for breaking the protocol */
+	int			 crash;		/* its death counts toward FAILED */
+	int			 permanent;	/* its exit: bad configuration */
+	int			 fresh_layout;	/* exec the next: it crashed */
+	struct msgbuf		 mb;
+	struct event		*ev;		/* read/write on fd */
+	struct event		*timer;		/* handshake/ping/backoff/stop */
+	uint64_t		 ping_seq;
+	uint64_t		 ping_sent_ms;	/* 0: no ping outstanding */
+	uint64_t		 write_ms;	/* last write progress */
+
+	struct backoff		 backoff;
+	unsigned		 restarts;	/* in all */
+	uint64_t		 ready_since_ms;
+	int			 ever_ready;
+	int			 shrink;	/* free idle buffers after this read */
+	char			 cause[CAUSE_MAX];	/* why it last stopped */
+
+	/* LOG lines: a token bucket of bytes. */
+	uint64_t		 log_tokens;
+	uint64_t		 log_refill_ms;
+	unsigned		 log_dropped;
+	uint64_t		 log_dropped_bytes;
+
+	/* A TOOLS list held back: applied a few times a second at most. */
+	struct event		*tools_timer;
+	char			*tools_pending;
+	size_t			 tools_pending_len;
+	uint64_t		 tools_applied_ms;
+};
+
 struct worker	*worker_new(struct peer *);
 void		 worker_start(struct worker *);
 void		 worker_attach(struct worker *, pid_t, int fd, int errfd);
@@ -270,12 +319,14 @@ int		 worker_send(struct worker *, uint16_t type, uint64_t id,
 		    const char *data, size_t len);
 void		 worker_kill(struct worker *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-/* The next restart delay, pure (tests): 0 for "give up". */
-struct backoff {
-	unsigned	failures;	/* in the current window */
-	uint64_t	window_start_ms;
-	uint64_t	delay_ms;	/* last delay, 0 before the first */
-};
+/* Shared by worker.c and worker-msg.c. */
+void		 worker_set_state(struct worker *, enum worker_state);
+void		 worker_timer_arm(struct worker *, uint64_t ms);
+void		 worker_finish(struct worker *);
+void		 worker_read(struct worker *);
+void		 worker_io(int fd, short events, void *arg);
+void		 worker_log_report(struct worker *);
+/* The next restart delay (0: give up), from the backoff state. */
 uint64_t	 backoff_next(struct backoff *, uint64_t now_ms,
 		    uint64_t ready_since_ms, int crash);
 
