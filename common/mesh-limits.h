@@ -92,6 +92,11 @@
 #define TOOL_HASH_LEN		6	/* hex digits of the shortening suffix */
 #define TOOLMAP_ATTEMPTS_MAX	64	/* hashed names tried before a tool is dropped */
 #define NODE_NAME_MAX		64
+#define MESH_PATH_MAX		8	/* meshes a tool may come through */
+#define MESH_HOPS_MAX		8	/* meshes a call may cross */
+#define DIRECTORY_LINE_MAX	4096	/* one line of the peers file */
+#define DIRECTORY_ENTRIES_MAX	4096	/* entries in the peers file */
+#define DIRECTORY_FILE_MAX	(4 * 1024 * 1024)	/* its size */
 
 /* Requests routed to a worker. */
 #define REQUEST_TIMEOUT_MS	60000	/* default idle deadline of one call

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "mesh.h"
+#include "peerspec.h"
 #include "xmalloc.h"
 
 enum {
@@ -22,6 +23,9 @@ enum {
 	OPT_LISTEN,
 	OPT_NAME,
 	OPT_BRIDGE,
+	OPT_PEER,
+	OPT_ALLOW_PEER,
+	OPT_MESH_TOOLS,
 	OPT_WORKER_PATH,
 	OPT_TIMEOUT,
 	OPT_MAX_RESPONSE,
@@ -42,6 +46,9 @@ static const struct option longopts[] = {
 	{ "listen",	 required_argument,	NULL, OPT_LISTEN },
 	{ "name",	 required_argument,	NULL, OPT_NAME },
 	{ "bridge",	 required_argument,	NULL, OPT_BRIDGE },
+	{ "peer",	 required_argument,	NULL, OPT_PEER },
+	{ "allow-peer",	 required_argument,	NULL, OPT_ALLOW_PEER },
+	{ "mesh-tools",	 required_argument,	NULL, OPT_MESH_TOOLS },
 	{ "worker-path", required_argument,	NULL, OPT_WORKER_PATH },
 	{ "timeout",	 required_argument,	NULL, OPT_TIMEOUT },
 	{ "max-response", required_argument,	NULL, OPT_MAX_RESPONSE },
@@ -62,7 +69,9 @@ config_usage(void)
 {
 	fprintf(stderr,
 	    "usage: mcp-mesh [-nv] [--stdio] [--port port] [--listen address]\n"
-	    "                [--name name] [--bridge spec]... [--timeout ms]\n"
+	    "                [--name name] [--bridge spec]... [--peer spec]...\n"
+	    "                [--allow-peer pattern]... [--mesh-tools all|read|none]\n"
+	    "                [--timeout ms]\n"
 	    "                [--max-response size] [--peer-timeout name=ms]...\n"
 	    "                [--peer-max-response name=size]...\n"
 	    "                [--worker-memory MiB] [--worker-user user]\n"
@@ -71,8 +80,16 @@ config_usage(void)
 	    "  --stdio           serve MCP on stdin/stdout (HTTP only with --port)\n"
 	    "  --port N          Streamable HTTP port (default %d; 0: any free port)\n"
 	    "  --listen ADDR     HTTP address (default 127.0.0.1)\n"
-	    "  --name NAME       this node's name\n"
-	    "  --bridge SPEC     bridge a peer: name=URL or URL (repeatable)\n"
+	    "  --name NAME       this node's name (default: the host name)\n"
+	    "  --bridge SPEC     bridge a peer, its tools re-exported with its\n"
+	    "                    name as prefix: NAME=URL, URL, or the UUID or\n"
+	    "                    name of a peers-file entry (repeatable)\n"
+	    "  --peer SPEC       connect to a peer without bridging it (reached\n"
+	    "                    through mesh_call_peer), SPEC as above\n"
+	    "  --allow-peer PAT  mesh_add_peer may connect to URLs matching the\n"
+	    "                    shell pattern PAT, not only peers-file entries\n"
+	    "  --mesh-tools M    mesh tools offered: all, read (listing and\n"
+	    "                    lookup only) or none (default all)\n"
 	    "  --timeout MS      deadline of one bridged call (default %d)\n"
 	    "  --max-response N  bytes of one answer from a peer, K/M suffix\n"
 	    "                    (default %d)\n"
@@ -94,60 +111,6 @@ config_usage(void)
 	    HTTP_PORT_DEFAULT, REQUEST_TIMEOUT_MS, UPSTREAM_RESPONSE_MAX,
 	    WORKER_MEMORY_MB, WORKER_USER_DEFAULT, WORKER_FAILED_RETRY_MS,
 	    LIBEXECDIR);
-}
-
-/* Peer names prefix tool names: keep them short and [a-z0-9-]. */
-static int
-peer_name_valid(const char *name)
-{
-	size_t	i, len = strlen(name);
-
-	if (len == 0 || len > PEER_NAME_MAX)
-		return (0);
-	for (i = 0; i < len; i++) {
-		if (!islower((unsigned char)name[i]) &&
-		    !isdigit((unsigned char)name[i]) && name[i] != '-')
-			return (0);
-	}
-	return (1);
-}
-
-static int
-url_valid(const char *url)
-{
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return (0);
-	if (strlen(url) > PEER_URL_MAX)
-		return (0);
-	/* No spaces or control characters: it goes into HTTP requests. */
-	for (; *url != '\0'; url++)
-		if ((unsigned char)*url <= ' ' || *url == 0x7f)
-			return (0);
-	return (1);
-}
-
-/*
- * A name for a bridge given only as a URL: its host and port, with every
- * other character turned into '-', e.g. http://127.0.0.1:4000/mcp gives
- * "127-0-0-1-4000".
- */
-static void
-peer_name_from_url(const char *url, char *name, size_t len)
-{
-	const char	*p = strstr(url, "://") + 3;
-	size_t		 o = 0;
-
-	for (; *p != '\0' && *p != '/' && o + 1 < len; p++) {
-		if (isalnum((unsigned char)*p))
-			name[o++] = tolower((unsigned char)*p);
-		else if (o > 0 && name[o - 1] != '-')
-			name[o++] = '-';
-	}
-	while (o > 0 && name[o - 1] == '-')
-		o--;
-	name[o] = '\0';
-	if (o == 0)
-		strlcpy(name, "peer", len);
 }
 
 /* SPEC is name=URL or URL.  Returns 0, or -1 with a reason in err. */
@@ -173,7 +136,7 @@ bridge_spec_parse(const char *spec, struct bridge_spec *b, char *err,
 			return (-1);
 		}
 	}
-	if (!url_valid(url)) {
+	if (!peer_url_valid(url)) {
 		snprintf(err, errlen, "\"%s\" is not an http:// or https:// URL "
 		    "(of at most %d characters)", url, PEER_URL_MAX);
 		return (-1);
@@ -185,22 +148,46 @@ bridge_spec_parse(const char *spec, struct bridge_spec *b, char *err,
 	return (0);
 }
 
+/* --bridge and --peer: resolved once the directory is read. */
 static int
-config_add_bridge(struct mesh_config *c, const char *spec)
+config_add_peer_arg(struct mesh_config *c, const char *opt, const char *spec,
+    int bridged)
+{
+	struct peer_arg	*a;
+	size_t		 len = strlen(spec);
+
+	if (len == 0 || len > PEER_URL_MAX + PEER_NAME_MAX + 1) {
+		log_warnx("%s: a URL, a UUID or a name (at most %d bytes)",
+		    opt, PEER_URL_MAX + PEER_NAME_MAX + 1);
+		return (-1);
+	}
+	a = xcalloc(1, sizeof(*a) + len + 1);
+	a->opt = opt;
+	a->bridged = bridged;
+	memcpy(a->spec, spec, len + 1);
+	TAILQ_INSERT_TAIL(&c->peer_args, a, entry);
+	return (0);
+}
+
+/* One --bridge or --peer SPEC: name=URL, URL, UUID or name. */
+static int
+config_resolve_peer(struct mesh_config *c, struct peer_arg *a)
 {
 	struct bridge_spec	*b, *o;
-	char			 err[256];
+	char			 err[PATH_MAX + 256];
 
 	b = xcalloc(1, sizeof(*b));
-	if (bridge_spec_parse(spec, b, err, sizeof(err)) == -1) {
-		log_warnx("--bridge %s: %s", spec, err);
+	if (directory_resolve(&directory, a->spec, b, err, sizeof(err)) == -1) {
+		log_warnx("%s %s: %s", a->opt, a->spec, err);
 		free(b);
 		return (-1);
 	}
+	b->bridged = a->bridged;
+	strlcpy(b->spec, a->spec, sizeof(b->spec));
 	TAILQ_FOREACH(o, &c->bridges, entry) {
 		if (strcmp(o->name, b->name) == 0) {
-			log_warnx("--bridge %s: peer name \"%s\" given twice",
-			    spec, b->name);
+			log_warnx("%s %s: peer name \"%s\" given twice",
+			    a->opt, a->spec, b->name);
 			free(b);
 			return (-1);
 		}
@@ -209,18 +196,87 @@ config_add_bridge(struct mesh_config *c, const char *spec)
 	return (0);
 }
 
+/* The data directory and the peers file, then every peer's SPEC. */
+static int
+config_resolve_peers(struct mesh_config *c)
+{
+	struct peer_arg	*a;
+	const char	*p = getenv("MCP_MESH_PEERS");
+	char		 err[PATH_MAX + 256];
+	int		 n = 0;
+
+	if (node_data_dir(c->data_dir, sizeof(c->data_dir)) == -1) {
+		log_warnx("no data directory: set MCP_MESH_DATA_DIR or HOME");
+		return (-1);
+	}
+	if (p != NULL && *p != '\0')
+		strlcpy(c->peers_path, p, sizeof(c->peers_path));
+	else if (snprintf(c->peers_path, sizeof(c->peers_path), "%s/peers",
+	    c->data_dir) >= (int)sizeof(c->peers_path)) {
+		log_warnx("%s/peers: path too long", c->data_dir);
+		return (-1);
+	}
+	if (directory_load(&directory, c->peers_path, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return (-1);
+	}
+	TAILQ_FOREACH(a, &c->peer_args, entry) {
+		if (++n > PEERS_MAX) {
+			log_warnx("more than %d peers", PEERS_MAX);
+			return (-1);
+		}
+		if (config_resolve_peer(c, a) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+config_allow_peer(struct mesh_config *c, const char *pattern)
+{
+	struct allow_pattern	*ap;
+	size_t			 len = strlen(pattern);
+
+	if (len == 0 || len > PEER_URL_MAX) {
+		log_warnx("--allow-peer: a URL pattern of 1 to %d bytes",
+		    PEER_URL_MAX);
+		return (-1);
+	}
+	ap = xcalloc(1, sizeof(*ap) + len + 1);
+	memcpy(ap->pattern, pattern, len + 1);
+	TAILQ_INSERT_TAIL(&c->allow_peers, ap, entry);
+	return (0);
+}
+
+static int
+config_mesh_tools(struct mesh_config *c, const char *arg)
+{
+	if (strcmp(arg, "all") == 0)
+		c->mesh_tools = MESH_TOOLS_ALL;
+	else if (strcmp(arg, "read") == 0)
+		c->mesh_tools = MESH_TOOLS_READ;
+	else if (strcmp(arg, "none") == 0)
+		c->mesh_tools = MESH_TOOLS_NONE;
+	else {
+		log_warnx("--mesh-tools %s: all, read or none", arg);
+		return (-1);
+	}
+	return (0);
+}
+
 static void
 config_defaults(struct mesh_config *c)
 {
 	const char	*w;
-	uint8_t		 u[16];
 
 	memset(c, 0, sizeof(*c));
 	TAILQ_INIT(&c->bridges);
+	TAILQ_INIT(&c->peer_args);
 	TAILQ_INIT(&c->peer_options);
+	TAILQ_INIT(&c->allow_peers);
+	c->mesh_tools = MESH_TOOLS_ALL;
 	c->port = -1;
 	strlcpy(c->listen, "127.0.0.1", sizeof(c->listen));
-	strlcpy(c->name, "mcp-mesh", sizeof(c->name));
 	c->request_timeout_ms = REQUEST_TIMEOUT_MS;
 	c->response_max = UPSTREAM_RESPONSE_MAX;
 	c->worker_memory_mb = WORKER_MEMORY_MB;
@@ -232,14 +288,7 @@ config_defaults(struct mesh_config *c)
 	else
 		snprintf(c->worker_path, sizeof(c->worker_path),
 		    "%s/mcp-mesh-worker", LIBEXECDIR);
-	/* A random (version 4) UUID for this node. */
-	arc4random_buf(u, sizeof(u));
-	u[6] = (u[6] & 0x0f) | 0x40;
-	u[8] = (u[8] & 0x3f) | 0x80;
-	snprintf(c->node_id, sizeof(c->node_id),
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
-	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	uuid_make(c->node_id);
 }
 
 /*
@@ -313,7 +362,7 @@ config_peer_option(struct mesh_config *c, int ch, const char *arg)
 	return (0);
 }
 
-/* Per-peer values over the global ones; each must name a bridged peer. */
+/* Per-peer values over the global ones; each must name a peer. */
 static int
 config_apply_peer_options(struct mesh_config *c)
 {
@@ -329,7 +378,7 @@ config_apply_peer_options(struct mesh_config *c)
 			if (strcmp(b->name, po->peer) == 0)
 				break;
 		if (b == NULL) {
-			log_warnx("%s: no bridged peer is named \"%s\"",
+			log_warnx("%s: no peer is named \"%s\"",
 			    po->opt, po->peer);
 			return (-1);
 		}
@@ -398,7 +447,13 @@ config_option(struct mesh_config *c, int ch, const char *arg)
 		strlcpy(c->name, arg, sizeof(c->name));
 		break;
 	case OPT_BRIDGE:
-		return (config_add_bridge(c, arg));
+		return (config_add_peer_arg(c, "--bridge", arg, 1));
+	case OPT_PEER:
+		return (config_add_peer_arg(c, "--peer", arg, 0));
+	case OPT_ALLOW_PEER:
+		return (config_allow_peer(c, arg));
+	case OPT_MESH_TOOLS:
+		return (config_mesh_tools(c, arg));
 	case OPT_WORKER_PATH:
 		if (strlcpy(c->worker_path, arg, sizeof(c->worker_path)) >=
 		    sizeof(c->worker_path)) {
@@ -469,8 +524,7 @@ config_option(struct mesh_config *c, int ch, const char *arg)
 int
 config_parse_args(struct mesh_config *c, int argc, char **argv)
 {
-	struct bridge_spec	*b;
-	int			 ch, n = 0;
+	int	ch;
 
 	config_defaults(c);
 	while ((ch = getopt_long(argc, argv, "nv", longopts, NULL)) != -1) {
@@ -496,13 +550,8 @@ config_parse_args(struct mesh_config *c, int argc, char **argv)
 	c->http = !c->stdio || c->port != -1;
 	if (c->port == -1)
 		c->port = HTTP_PORT_DEFAULT;
-	TAILQ_FOREACH(b, &c->bridges, entry)
-		n++;
-	if (n > PEERS_MAX) {
-		log_warnx("%d bridges: at most %d", n, PEERS_MAX);
-		return (-1);
-	}
-	if (config_apply_peer_options(c) == -1 || config_worker_user(c) == -1)
+	if (config_resolve_peers(c) == -1 ||
+	    config_apply_peer_options(c) == -1 || config_worker_user(c) == -1)
 		return (-1);
 	return (0);
 }
@@ -512,6 +561,8 @@ config_clear(struct mesh_config *c)
 {
 	struct bridge_spec	*b;
 	struct peer_option	*po;
+	struct peer_arg		*a;
+	struct allow_pattern	*ap;
 
 	while ((b = TAILQ_FIRST(&c->bridges)) != NULL) {
 		TAILQ_REMOVE(&c->bridges, b, entry);
@@ -520,5 +571,13 @@ config_clear(struct mesh_config *c)
 	while ((po = TAILQ_FIRST(&c->peer_options)) != NULL) {
 		TAILQ_REMOVE(&c->peer_options, po, entry);
 		free(po);
+	}
+	while ((a = TAILQ_FIRST(&c->peer_args)) != NULL) {
+		TAILQ_REMOVE(&c->peer_args, a, entry);
+		free(a);
+	}
+	while ((ap = TAILQ_FIRST(&c->allow_peers)) != NULL) {
+		TAILQ_REMOVE(&c->allow_peers, ap, entry);
+		free(ap);
 	}
 }

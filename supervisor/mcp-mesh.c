@@ -20,7 +20,8 @@
 struct event_base	*ev_base;
 struct mesh_config	 conf;
 
-static struct event	*ev_sigterm, *ev_sigint, *ev_shutdown, *ev_exitwait;
+static struct event	*ev_sigterm, *ev_sigint, *ev_sighup, *ev_shutdown;
+static struct event	*ev_exitwait;
 static int		 exit_status;
 static int		 shutting_down;
 
@@ -42,6 +43,28 @@ mesh_sigterm(evutil_socket_t sig, short events, void *arg)
 {
 	log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	mesh_shutdown(0);
+}
+
+/*
+ * SIGHUP: the peers file again.  A broken file is refused whole, naming
+ * its line, and the running directory stays in force.
+ */
+static void
+mesh_sighup(evutil_socket_t sig, short events, void *arg)
+{
+	struct directory	next;
+	char			err[PATH_MAX + 256];
+
+	log_info("SIGHUP: reading %s again", conf.peers_path);
+	if (directory_load(&next, conf.peers_path, err, sizeof(err)) == -1) {
+		log_warnx("reload refused, the directory stays as it was: %s",
+		    err);
+		directory_clear(&next);
+		return;
+	}
+	directory_move(&directory, &next);
+	log_info("directory %s: %u entries", directory.path, directory.n);
+	peer_reresolve_all();
 }
 
 /* Wait for every worker to go, then leave the loop. */
@@ -130,6 +153,13 @@ mesh_fd_budget(void)
 }
 
 static void
+mesh_cleanup_config(void)
+{
+	config_clear(&conf);
+	directory_clear(&directory);
+}
+
+static void
 mesh_cleanup(void)
 {
 	peer_free_all();
@@ -139,29 +169,48 @@ mesh_cleanup(void)
 	proc_shutdown();
 	event_free(ev_sigterm);
 	event_free(ev_sigint);
+	event_free(ev_sighup);
 	event_free(ev_shutdown);
 	event_free(ev_exitwait);
 	event_base_free(ev_base);
-	config_clear(&conf);
+	mesh_cleanup_config();
+}
+
+static unsigned
+peer_args_count(void)
+{
+	struct bridge_spec	*b;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(b, &conf.bridges, entry)
+		n++;
+	return (n);
 }
 
 int
 main(int argc, char **argv)
 {
+	char	err[PATH_MAX + 256];
 	int	r;
 
 	log_init(0);
 	log_procinit("mcp-mesh");
 	if ((r = config_parse_args(&conf, argc, argv)) != 0) {
-		config_clear(&conf);
+		mesh_cleanup_config();
 		return (r == 1 ? 0 : 1);
 	}
 	log_setverbose(conf.verbose);
+	if (node_init(&conf, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		mesh_cleanup_config();
+		return (1);
+	}
 	if (access(conf.worker_path, X_OK) == -1)
 		fatal("worker program %s", conf.worker_path);
 	if (conf.check_only) {
-		fprintf(stderr, "configuration OK\n");
-		config_clear(&conf);
+		fprintf(stderr, "configuration OK (%u peers, %u entries in %s)\n",
+		    peer_args_count(), directory.n, conf.peers_path);
+		mesh_cleanup_config();
 		return (0);
 	}
 	conf.started_ms = now_ms();
@@ -175,12 +224,15 @@ main(int argc, char **argv)
 		fatalx("event_base_new");
 	ev_sigterm = evsignal_new(ev_base, SIGTERM, mesh_sigterm, NULL);
 	ev_sigint = evsignal_new(ev_base, SIGINT, mesh_sigterm, NULL);
+	ev_sighup = evsignal_new(ev_base, SIGHUP, mesh_sighup, NULL);
 	evsignal_add(ev_sigterm, NULL);
 	evsignal_add(ev_sigint, NULL);
+	evsignal_add(ev_sighup, NULL);
 	ev_shutdown = event_new(ev_base, -1, 0, mesh_shutdown_now, NULL);
 	ev_exitwait = evtimer_new(ev_base, mesh_exitwait, NULL);
 	proc_init();
 	toolmap_init();
+	toolmap_set_node(conf.node_id);
 	meshtools_register();
 	mesh_setup_peers();
 

@@ -154,6 +154,6 @@ mcp_tools_call(struct call *c, struct json_object *req)
 	}
 	if (te->peer != NULL)
 		router_route(c, te->peer, te->exposed, te->tool, req);
-	else if (meshtools_call(c, te->exposed, args) == -1)
+	else if (meshtools_call(c, te->exposed, args, req) == -1)
 		mcp_unknown_tool(c, name, len);
 }

@@ -16,6 +16,7 @@
 #define MESH_H
 
 #include <sys/types.h>
+#include <sys/param.h>
 #include <sys/queue.h>
 #include <sys/uio.h>
 #include <sys/tree.h>
@@ -27,6 +28,7 @@
 #include "mcp-version.h"
 #include "mesh-limits.h"
 #include "msg.h"
+#include "peerspec.h"
 #include "util.h"
 
 #define MESH_VERSION		PACKAGE_VERSION
@@ -34,6 +36,9 @@
 #define SESSION_ID_LEN		32	/* hex characters, 128 random bits */
 #define PROTOCOL_VERSION_LEN	MCP_VERSION_LEN_MAX
 #define ORIGIN_NAME_MAX		48	/* "session 0123abcd", for logs */
+/* _meta keys of our own (reverse DNS, as MCP asks): meshes of meshes. */
+#define MESH_META_PATH		"dev.mcp-mesh/path"	/* node ids of a tool */
+#define MESH_META_HOPS		"dev.mcp-mesh/hops"	/* meshes a call crossed */
 #define CAUSE_MAX		256	/* why a worker last stopped */
 
 struct event_base;
@@ -50,11 +55,35 @@ struct bridge_spec {
 	TAILQ_ENTRY(bridge_spec) entry;
 	char		name[PEER_NAME_MAX + 1];
 	char		url[PEER_URL_MAX + 1];
+	char		id[UUID_LEN + 1];	/* of its peers-file entry, or "" */
+	char		spec[PEER_URL_MAX + PEER_NAME_MAX + 2];	/* as given */
 	uint64_t	timeout_ms;	/* --peer-timeout, else --timeout */
 	uint64_t	response_max;	/* --peer-max-response, else --max-response */
 	int		bridged;	/* --bridge: tools re-exported */
 };
 TAILQ_HEAD(bridge_specs, bridge_spec);
+
+/* A --bridge or --peer as given, resolved once the peers file is read. */
+struct peer_arg {
+	TAILQ_ENTRY(peer_arg) entry;
+	const char	*opt;
+	int		 bridged;
+	char		 spec[];
+};
+TAILQ_HEAD(peer_args, peer_arg);
+
+/* --allow-peer: URLs mesh_add_peer may reach beyond the peers file. */
+struct allow_pattern {
+	TAILQ_ENTRY(allow_pattern) entry;
+	char		 pattern[];
+};
+TAILQ_HEAD(allow_patterns, allow_pattern);
+
+enum mesh_tools_mode {
+	MESH_TOOLS_ALL,		/* every mesh tool */
+	MESH_TOOLS_READ,	/* listing and lookup only */
+	MESH_TOOLS_NONE,
+};
 
 /* --peer-timeout / --peer-max-response, applied once bridges are known. */
 struct peer_option {
@@ -68,7 +97,9 @@ TAILQ_HEAD(peer_options, peer_option);
 
 struct mesh_config {
 	char		 name[NODE_NAME_MAX + 1];	/* --name */
-	char		 node_id[37];			/* UUID, per start */
+	char		 node_id[UUID_LEN + 1];		/* kept in data_dir */
+	char		 data_dir[PATH_MAX];		/* MCP_MESH_DATA_DIR */
+	char		 peers_path[PATH_MAX];		/* MCP_MESH_PEERS */
 	int		 stdio;				/* --stdio */
 	int		 http;				/* serve HTTP */
 	int		 port;				/* --port */
@@ -84,8 +115,11 @@ struct mesh_config {
 	long		 worker_uid, worker_gid;	/* -1: not root */
 	int		 sandbox_debug;			/* --sandbox-debug */
 	int		 worker_exec;			/* --worker-exec: no zygote */
-	struct bridge_specs bridges;			/* --bridge */
+	struct peer_args peer_args;			/* --bridge, --peer */
+	struct bridge_specs bridges;			/* ... resolved */
 	struct peer_options peer_options;		/* --peer-* */
+	struct allow_patterns allow_peers;		/* --allow-peer */
+	enum mesh_tools_mode mesh_tools;		/* --mesh-tools */
 	uint64_t	 started_ms;
 };
 extern struct mesh_config conf;
@@ -95,6 +129,59 @@ int	 bridge_spec_parse(const char *, struct bridge_spec *, char *, size_t);
 int	 config_size(const char *opt, const char *arg, uint64_t *out);
 void	 config_clear(struct mesh_config *);
 void	 config_usage(void);
+
+/* --- node.c: this node's identity and data directory -------------------- */
+int	 node_data_dir(char *, size_t);
+int	 node_init(struct mesh_config *, char *err, size_t errlen);
+
+/* --- directory.c: the peers file, UUID URL [NAME] ----------------------- */
+struct dir_entry {
+	TAILQ_ENTRY(dir_entry)	 entry;
+	char			 id[UUID_LEN + 1];	/* lower case */
+	char			 url[PEER_URL_MAX + 1];
+	char			 name[PEER_NAME_MAX + 1];	/* "" when none */
+	unsigned		 line;		/* in the file */
+};
+TAILQ_HEAD(dir_entries, dir_entry);
+
+struct directory {
+	char			 path[PATH_MAX];
+	struct dir_entries	 entries;	/* in the file's order */
+	unsigned		 n;
+};
+extern struct directory directory;	/* this node's */
+
+/* The steps of an atomic write, for tests that crash at each. */
+enum dir_write_step {
+	DIR_WRITE_CREATED,	/* the temporary file exists */
+	DIR_WRITE_WRITING,	/* some of the new text is in it */
+	DIR_WRITE_SYNCED,	/* all of it, on disk */
+	DIR_WRITE_RENAMED,	/* it is the file now */
+	DIR_WRITE_DONE,		/* and the directory is synced */
+};
+extern void (*directory_write_hook)(enum dir_write_step);
+
+void		 directory_init(struct directory *, const char *path);
+int		 directory_load(struct directory *, const char *path,
+		    char *err, size_t errlen);
+int		 directory_parse(struct directory *, const char *text,
+		    size_t len, char *err, size_t errlen);
+void		 directory_clear(struct directory *);
+void		 directory_move(struct directory *, struct directory *src);
+const struct dir_entry *directory_by_id(const struct directory *,
+		    const char *);
+const struct dir_entry *directory_by_name(const struct directory *,
+		    const char *);
+const struct dir_entry *directory_by_url(const struct directory *,
+		    const char *);
+/* SPEC as name=URL, URL, UUID or name, in that order; -1 says what. */
+int		 directory_resolve(const struct directory *, const char *spec,
+		    struct bridge_spec *, char *err, size_t errlen);
+int		 directory_add(struct directory *, const char *id,
+		    const char *url, const char *name, char *err,
+		    size_t errlen);
+int		 directory_del(struct directory *, const char *id, char *err,
+		    size_t errlen);
 
 /* --- call.c: calls, the origins that own them, their replies ------------ */
 /*
@@ -193,6 +280,8 @@ struct peer {
 	int			 index;		/* order given: stable */
 	char			 name[PEER_NAME_MAX + 1];
 	char			 url[PEER_URL_MAX + 1];
+	char			 id[UUID_LEN + 1];	/* its entry's, or "" */
+	char			 spec[PEER_URL_MAX + PEER_NAME_MAX + 2];
 	uint64_t		 timeout_ms;	/* idle deadline of one call */
 	uint64_t		 response_max;	/* bytes of one answer */
 	int			 bridged;	/* tools re-exported */
@@ -235,6 +324,8 @@ void		 peer_free_all(void);
 int		 peer_set_tools(struct peer *, struct json_object *tools);
 void		 peer_set_info(struct peer *, struct json_object *ready);
 void		 peer_clear_tools(struct peer *);
+/* SIGHUP: peers named through the directory follow their entries. */
+void		 peer_reresolve_all(void);
 /* From worker.c: the worker of a removed peer is gone. */
 void		 peer_worker_gone(struct peer *);
 /* The peer as mesh_node_info and the control socket show it. */
@@ -272,6 +363,7 @@ struct worker {
 	int			 crash;		/* its death counts toward FAILED */
 	int			 permanent;	/* its exit: bad configuration */
 	int			 fresh_layout;	/* exec the next: it crashed */
+	int			 restart;	/* start again once it is gone */
 	struct msgbuf		 mb;
 	struct event		*ev;		/* read/write on fd */
 	struct event		*timer;		/* handshake/ping/backoff/stop */
@@ -304,6 +396,7 @@ void		 worker_start(struct worker *);
 void		 worker_attach(struct worker *, pid_t, int fd, int errfd);
 /* Ask it to go (SHUTDOWN, SIGKILL after WORKER_STOP_TIMEOUT_MS). */
 void		 worker_stop(struct worker *, const char *why);
+void		 worker_restart(struct worker *, const char *why);
 void		 worker_free(struct worker *);
 enum worker_state worker_state(const struct worker *);
 const char	*worker_state_name(enum worker_state);
@@ -363,15 +456,26 @@ struct toolent {
 };
 
 void		 toolmap_init(void);
+/* This node's id, for the paths of exported tools (loop-freedom). */
+void		 toolmap_set_node(const char *id);
+struct json_object *toolmap_path_meta(struct json_object *def,
+		    const char *node, const char **why);
 void		 toolmap_clear(void);
 void		 toolmap_add_local(struct json_object *def);	/* mesh_* */
-/* Replace p's tool list; index it if p is bridged.  Tools kept. */
-int		 toolmap_set_peer(struct peer *, struct json_object *tools);
+/*
+ * Replace p's tool list, and index it if p is bridged; *changed (may be
+ * NULL) says whether anything differs.  Returns the tools kept.
+ */
+int		 toolmap_set_peer(struct peer *, struct json_object *tools,
+		    int *changed);
 void		 toolmap_remove_peer(struct peer *);
 struct toolent	*toolmap_lookup(const char *exposed, size_t len);
 /* A new json-c object of the full definition; rare, not for hot paths. */
 struct json_object *toolmap_def(struct toolent *);
 unsigned	 toolmap_count(void);
+/* The index in its order (tools/list's). */
+struct toolent	*toolmap_first(void);
+struct toolent	*toolmap_next(struct toolent *);
 /* The index's tools array as JSON text, cached until the table changes. */
 const char	*toolmap_json(size_t *len);
 /* A peer's own tools, with their own names, as a new JSON array text. */
@@ -456,7 +560,7 @@ void		 router_unlink(struct call *, int cancel);
 void		 meshtools_register(void);
 /* 0 when name is a mesh tool and the call is in its hands, else -1. */
 int		 meshtools_call(struct call *, const char *name,
-		    struct json_object *args);
+		    struct json_object *args, struct json_object *req);
 
 /* --- lineconn.c: newline-delimited JSON-RPC over a descriptor pair ------ */
 struct lineconn;

@@ -33,6 +33,8 @@ peer_add(const struct bridge_spec *b)
 	p->index = peer_next_index++;
 	strlcpy(p->name, b->name, sizeof(p->name));
 	strlcpy(p->url, b->url, sizeof(p->url));
+	strlcpy(p->id, b->id, sizeof(p->id));
+	strlcpy(p->spec, b->spec, sizeof(p->spec));
 	p->timeout_ms = b->timeout_ms;
 	p->response_max = b->response_max;
 	p->bridged = b->bridged;
@@ -175,6 +177,42 @@ peer_free_all(void)
 	npeers = 0;
 }
 
+/*
+ * The peers file was read again.  A peer named through it (by UUID or
+ * name) whose entry now gives another URL gets a new worker for that
+ * URL; the others keep theirs.  One whose entry is gone keeps its URL.
+ */
+static void
+peer_reresolve(struct peer *p)
+{
+	struct bridge_spec	b;
+	char			err[PATH_MAX + 256];
+
+	if (p->spec[0] == '\0' || strstr(p->spec, "://") != NULL)
+		return;
+	if (directory_resolve(&directory, p->spec, &b, err, sizeof(err)) ==
+	    -1) {
+		log_warnx("peer %s: %s; it keeps %s", p->name, err, p->url);
+		return;
+	}
+	strlcpy(p->id, b.id, sizeof(p->id));
+	if (strcmp(b.url, p->url) == 0)
+		return;
+	log_info("peer %s: its entry moved from %s to %s", p->name, p->url,
+	    b.url);
+	strlcpy(p->url, b.url, sizeof(p->url));
+	worker_restart(p->worker, "its URL changed in the peers file");
+}
+
+void
+peer_reresolve_all(void)
+{
+	struct peer	*p;
+
+	TAILQ_FOREACH(p, &peers, entry)
+		peer_reresolve(p);
+}
+
 /* --- what the peer said -------------------------------------------------- */
 
 void
@@ -200,8 +238,10 @@ peer_set_info(struct peer *p, struct json_object *ready)
 int
 peer_set_tools(struct peer *p, struct json_object *tools)
 {
-	p->ntools = toolmap_set_peer(p, tools);
-	if (p->bridged)
+	int	changed;
+
+	p->ntools = toolmap_set_peer(p, tools, &changed);
+	if (p->bridged && changed)
 		mcp_tools_changed();
 	return (p->ntools);
 }
@@ -229,6 +269,8 @@ peer_json(const struct peer *p)
 	o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(p->name));
 	json_object_object_add(o, "url", json_object_new_string(p->url));
+	if (p->id[0] != '\0')
+		json_object_object_add(o, "id", json_object_new_string(p->id));
 	json_object_object_add(o, "kind",
 	    json_object_new_string(p->bridged ? "bridge" : "peer"));
 	json_object_object_add(o, "state", json_object_new_string(peer_state_name(p)));

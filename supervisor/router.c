@@ -157,6 +157,36 @@ router_take_progress_token(struct call *c, struct json_object *params)
 	    json_object_new_int64((int64_t)c->id));
 }
 
+/*
+ * Meshes bridge meshes: a call carries the number of meshes it crossed
+ * in params._meta (MESH_META_HOPS), and one that crossed MESH_HOPS_MAX
+ * is refused, so no loop of meshes can pass a call round for ever.
+ */
+static int
+router_count_hop(struct call *c, struct peer *p, struct json_object *params)
+{
+	struct json_object	*meta, *v;
+	int64_t			 hops = 0;
+
+	if (!json_object_object_get_ex(params, "_meta", &meta) ||
+	    !json_object_is_type(meta, json_type_object)) {
+		meta = json_object_new_object();
+		json_object_object_add(params, "_meta", meta);
+	}
+	if (json_object_object_get_ex(meta, MESH_META_HOPS, &v) &&
+	    json_object_is_type(v, json_type_int))
+		hops = json_object_get_int64(v);
+	if (hops >= MESH_HOPS_MAX || hops < 0) {
+		call_error_result(c, "peer %s: the call to %s has crossed %lld "
+		    "meshes already (at most %d): a loop of meshes?", p->name,
+		    c->what, (long long)hops, MESH_HOPS_MAX);
+		return (-1);
+	}
+	json_object_object_add(meta, MESH_META_HOPS,
+	    json_object_new_int64(hops + 1));
+	return (0);
+}
+
 int
 router_route(struct call *c, struct peer *p, const char *exposed,
     const char *tool, struct json_object *req)
@@ -168,8 +198,10 @@ router_route(struct call *c, struct peer *p, const char *exposed,
 	strlcpy(c->what, exposed, sizeof(c->what));
 	if (router_refuse(c, p) == -1)
 		return (-1);
-	c->id = ++p->next_id;
 	params = jsonrpc_params(req);
+	if (router_count_hop(c, p, params) == -1)
+		return (-1);
+	c->id = ++p->next_id;
 	json_object_object_add(params, "name", json_object_new_string(tool));
 	router_take_progress_token(c, params);
 	json_object_object_add(req, "id", json_object_new_int64(c->id));

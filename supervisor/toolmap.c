@@ -49,7 +49,7 @@ static int	 toolent_before(const struct toolent *, const struct toolent *);
 static int	 toolent_attempt(const struct toolent *);
 static void	 toolent_naming(struct toolent *, int);
 static struct toolent *toolent_new(struct peer *, const char *,
-		    struct json_object *, int);
+		    struct json_object *, struct json_object *, int);
 static void	 toolent_free(struct toolent *);
 static size_t	 toolent_textlen(const struct toolent *);
 static size_t	 toolent_text(const struct toolent *, char *);
@@ -71,6 +71,7 @@ static struct toolmap_list	toolmap_list =
 				    TAILQ_HEAD_INITIALIZER(toolmap_list);
 static unsigned			toolmap_n;
 static int			toolmap_localord;
+static char			toolmap_node[UUID_LEN + 1];	/* our id */
 
 /* The cached JSON array: rebuilt only after a change. */
 static char	*toolmap_cache;
@@ -204,7 +205,7 @@ toolent_attempt(const struct toolent *ent)
  */
 static struct toolent *
 toolent_new(struct peer *p, const char *name, struct json_object *def,
-    int ord)
+    struct json_object *meta, int ord)
 {
 	struct toolent		*ent;
 	struct json_object	*rest;
@@ -217,11 +218,15 @@ toolent_new(struct peer *p, const char *name, struct json_object *def,
 	json_object_object_foreach(def, key, val) {
 		if (strcmp(key, "name") == 0)
 			continue;
+		if (meta != NULL && strcmp(key, "_meta") == 0)
+			val = meta;	/* the path with this node in it */
 		if (json_object_object_add_ex(rest, key, json_object_get(val),
 		    JSON_C_OBJECT_ADD_KEY_IS_NEW |
 		    JSON_C_OBJECT_ADD_CONSTANT_KEY) != 0)
 			fatalx("%s: json_object_object_add_ex", __func__);
 	}
+	if (meta != NULL && !json_object_object_get_ex(def, "_meta", NULL))
+		json_object_object_add(rest, "_meta", json_object_get(meta));
 	s = json_object_to_json_string_length(rest, TOOLMAP_JSON_FLAGS, &len);
 	if (s == NULL || len < 2 || s[0] != '{' || s[len - 1] != '}')
 		fatalx("%s: json_object_to_json_string_length", __func__);
@@ -381,7 +386,7 @@ toolmap_add_local(struct json_object *def)
 	    !toolmap_valid_name(name))
 		fatalx("%s: bad local tool definition", __func__);
 
-	ent = toolent_new(NULL, name, def, toolmap_localord++);
+	ent = toolent_new(NULL, name, def, NULL, toolmap_localord++);
 	strlcpy(ent->exposed, name, sizeof(ent->exposed));
 	ent->indexed = 1;
 
@@ -417,11 +422,65 @@ toolmap_anchor(const struct peer *p)
 	return (pos);
 }
 
+void
+toolmap_set_node(const char *id)
+{
+	strlcpy(toolmap_node, id, sizeof(toolmap_node));
+}
+
+/*
+ * Meshes bridge meshes, so a tool may come back round a loop.  Every tool
+ * a mesh exports carries the ids of the nodes it came through in _meta
+ * (MESH_META_PATH); a tool whose path holds this node's id is not taken
+ * again, nor one whose path is MESH_PATH_MAX long; the others are
+ * exported with this node's id added.  Returns the new _meta (owned), or
+ * NULL when the tool is not to be taken.
+ */
+struct json_object *
+toolmap_path_meta(struct json_object *def, const char *node, const char **why)
+{
+	struct json_object	*meta = NULL, *path = NULL, *nmeta, *npath, *v;
+	size_t			 i, n = 0;
+
+	if (json_object_object_get_ex(def, "_meta", &meta) &&
+	    json_object_is_type(meta, json_type_object))
+		json_object_object_get_ex(meta, MESH_META_PATH, &path);
+	if (path != NULL && json_object_is_type(path, json_type_array))
+		n = json_object_array_length(path);
+	if (n >= MESH_PATH_MAX) {
+		*why = "its path through meshes is too long";
+		return (NULL);
+	}
+	npath = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(path, i);
+		if (json_object_is_type(v, json_type_string) &&
+		    strcmp(json_object_get_string(v), node) == 0) {
+			json_object_put(npath);
+			*why = "it came round a loop of meshes";
+			return (NULL);
+		}
+		json_object_array_add(npath, json_object_get(v));
+	}
+	json_object_array_add(npath, json_object_new_string(node));
+	nmeta = json_object_new_object();
+	if (meta != NULL && json_object_is_type(meta, json_type_object)) {
+		json_object_object_foreach(meta, key, val) {
+			if (strcmp(key, MESH_META_PATH) != 0)
+				json_object_object_add(nmeta, key,
+				    json_object_get(val));
+		}
+	}
+	json_object_object_add(nmeta, MESH_META_PATH, npath);
+	return (nmeta);
+}
+
 static struct toolent *
 toolmap_newent(struct peer *p, struct json_object *tool, int ord)
 {
-	struct json_object	*v = NULL;
-	const char		*name = NULL;
+	struct toolent		*ent;
+	struct json_object	*v = NULL, *meta = NULL;
+	const char		*name = NULL, *why;
 	char			 esc[TOOLMAP_LOGNAME_MAX];
 
 	if (json_object_is_type(tool, json_type_object) &&
@@ -440,7 +499,16 @@ toolmap_newent(struct peer *p, struct json_object *tool, int ord)
 		    p->name, esc);
 		return (NULL);
 	}
-	return (toolent_new(p, name, tool, ord));
+	if (p->bridged && toolmap_node[0] != '\0' &&
+	    (meta = toolmap_path_meta(tool, toolmap_node, &why)) == NULL) {
+		log_escape(esc, sizeof(esc), name, strlen(name));
+		log_debug("peer %s: tool \"%s\" not taken: %s", p->name, esc,
+		    why);
+		return (NULL);
+	}
+	ent = toolent_new(p, name, tool, meta, ord);
+	json_object_put(meta);
+	return (ent);
 }
 
 /* The peer's usable tools, in its order, at most UPSTREAM_TOOLS_MAX. */
@@ -535,28 +603,83 @@ toolmap_index_peer(struct peer *p, struct toolent **ents, unsigned n)
 	toolmap_dirty = 1;
 }
 
-int
-toolmap_set_peer(struct peer *p, struct json_object *tools)
+/* Out of the index (if in it) and off p's list onto old. */
+static void
+toolmap_detach_peer(struct peer *p, struct toolent_list *old)
 {
-	struct toolent	**ents, *ent;
-	unsigned	  i, n;
-	int		  kept = 0;
+	struct toolent	*ent;
 
-	toolmap_remove_peer(p);
-	if (tools == NULL || !json_object_is_type(tools, json_type_array) ||
-	    json_object_array_length(tools) == 0)
-		return (0);
+	while ((ent = TAILQ_FIRST(&p->tools)) != NULL) {
+		TAILQ_REMOVE(&p->tools, ent, pentry);
+		/* Its indexed flag stays: toolmap_differs() compares it. */
+		if (ent->indexed) {
+			TAILQ_REMOVE(&toolmap_list, ent, entry);
+			RB_REMOVE(toolmap_tree, &toolmap_tree, ent);
+			toolmap_n--;
+			toolmap_dirty = 1;
+		}
+		TAILQ_INSERT_TAIL(old, ent, pentry);
+	}
+}
 
-	ents = xreallocarray(NULL, json_object_array_length(tools),
-	    sizeof(*ents));
-	n = toolmap_collect(p, tools, ents);
-	n = toolmap_dedup(p, ents, n);
-	for (i = 0; i < n; i++)
-		TAILQ_INSERT_TAIL(&p->tools, ents[i], pentry);
-	if (p->bridged)
-		toolmap_index_peer(p, ents, n);
-	free(ents);
+static void
+toolmap_free_list(struct toolent_list *l)
+{
+	struct toolent	*ent;
 
+	while ((ent = TAILQ_FIRST(l)) != NULL) {
+		TAILQ_REMOVE(l, ent, pentry);
+		toolent_free(ent);
+	}
+}
+
+/*
+ * Did the list change?  Compared entry by entry (names, exposed names,
+ * definitions): meshes that bridge each other re-list on every
+ * list_changed, and a re-list that finds the same tools must not say
+ * list_changed again, or two meshes would ping-pong for ever.
+ */
+static int
+toolmap_differs(struct toolent_list *old, struct peer *p)
+{
+	struct toolent	*a, *b;
+
+	for (a = TAILQ_FIRST(old), b = TAILQ_FIRST(&p->tools);
+	    a != NULL && b != NULL;
+	    a = TAILQ_NEXT(a, pentry), b = TAILQ_NEXT(b, pentry)) {
+		if (a->indexed != b->indexed || a->bodylen != b->bodylen ||
+		    strcmp(a->tool, b->tool) != 0 ||
+		    strcmp(a->exposed, b->exposed) != 0 ||
+		    memcmp(a->body, b->body, a->bodylen) != 0)
+			return (1);
+	}
+	return (a != NULL || b != NULL);
+}
+
+int
+toolmap_set_peer(struct peer *p, struct json_object *tools, int *changed)
+{
+	struct toolent_list	  old = TAILQ_HEAD_INITIALIZER(old);
+	struct toolent		**ents, *ent;
+	unsigned		  i, n = 0;
+	int			  kept = 0;
+
+	toolmap_detach_peer(p, &old);
+	if (tools != NULL && json_object_is_type(tools, json_type_array) &&
+	    json_object_array_length(tools) > 0) {
+		ents = xreallocarray(NULL, json_object_array_length(tools),
+		    sizeof(*ents));
+		n = toolmap_collect(p, tools, ents);
+		n = toolmap_dedup(p, ents, n);
+		for (i = 0; i < n; i++)
+			TAILQ_INSERT_TAIL(&p->tools, ents[i], pentry);
+		if (p->bridged)
+			toolmap_index_peer(p, ents, n);
+		free(ents);
+	}
+	if (changed != NULL)
+		*changed = toolmap_differs(&old, p);
+	toolmap_free_list(&old);
 	TAILQ_FOREACH(ent, &p->tools, pentry) {
 		if (ent->indexed || !p->bridged)
 			kept++;
@@ -567,18 +690,10 @@ toolmap_set_peer(struct peer *p, struct json_object *tools)
 void
 toolmap_remove_peer(struct peer *p)
 {
-	struct toolent	*ent;
+	struct toolent_list	old = TAILQ_HEAD_INITIALIZER(old);
 
-	while ((ent = TAILQ_FIRST(&p->tools)) != NULL) {
-		TAILQ_REMOVE(&p->tools, ent, pentry);
-		if (ent->indexed) {
-			TAILQ_REMOVE(&toolmap_list, ent, entry);
-			RB_REMOVE(toolmap_tree, &toolmap_tree, ent);
-			toolmap_n--;
-			toolmap_dirty = 1;
-		}
-		toolent_free(ent);
-	}
+	toolmap_detach_peer(p, &old);
+	toolmap_free_list(&old);
 }
 
 /* A name with a NUL inside, or too long, names no tool. */
@@ -592,6 +707,18 @@ toolmap_lookup(const char *exposed, size_t len)
 	memcpy(key.exposed, exposed, len);
 	key.exposed[len] = '\0';
 	return (RB_FIND(toolmap_tree, &toolmap_tree, &key));
+}
+
+struct toolent *
+toolmap_first(void)
+{
+	return (TAILQ_FIRST(&toolmap_list));
+}
+
+struct toolent *
+toolmap_next(struct toolent *ent)
+{
+	return (TAILQ_NEXT(ent, entry));
 }
 
 unsigned

@@ -322,6 +322,10 @@ worker_finish(struct worker *w)
 	}
 	if (w->state == WS_STOPPING || w->state == WS_STOPPED) {
 		worker_set_state(w, WS_STOPPED);
+		if (w->restart) {
+			w->restart = 0;
+			worker_start(w);
+		}
 		return;
 	}
 	if (w->permanent) {
@@ -521,6 +525,20 @@ worker_stop(struct worker *w, const char *why)
 	if (w->timer != NULL)
 		evtimer_del(w->timer);
 	worker_set_state(w, WS_STOPPED);
+}
+
+/* A new worker for the peer (its URL changed): the old one goes first. */
+void
+worker_restart(struct worker *w, const char *why)
+{
+	if (worker_alive(w)) {
+		w->restart = 1;
+		worker_stop(w, why);
+		return;
+	}
+	if (w->timer != NULL)
+		evtimer_del(w->timer);
+	worker_start(w);
 }
 
 /* At exit, or once a removed peer's worker is gone. */

@@ -512,7 +512,7 @@ MESH_TEST(sandbox, bad_limits_are_refused_by_name, .timeout = T_TIMEOUT)
 {
 	const char	*u = "a=http://127.0.0.1:9/mcp";
 
-	check_args(0, "no bridged peer is named \"b\"", "--bridge", u,
+	check_args(0, "no peer is named \"b\"", "--bridge", u,
 	    "--peer-timeout", "b=500", NULL);
 	check_args(0, "--peer-timeout a=99: too small", "--bridge", u,
 	    "--peer-timeout", "a=99", NULL);

@@ -84,7 +84,7 @@ set_peer(struct peer *p, struct json_object *a)
 {
 	int	n;
 
-	n = toolmap_set_peer(p, a);
+	n = toolmap_set_peer(p, a, NULL);
 	json_object_put(a);
 	return (n);
 }
@@ -400,7 +400,7 @@ Test(toolmap, def_is_a_copy)
 	    "{\"p\":{\"type\":\"string\"}}}");
 	json_object_object_add(t, "inputSchema", schema);
 	json_object_array_add(a, t);
-	cr_assert_eq(toolmap_set_peer(&tp[2], a), 1);
+	cr_assert_eq(toolmap_set_peer(&tp[2], a, NULL), 1);
 	/* The peer's copy is untouched, and later changes do not leak in. */
 	cr_assert_str_eq(json_object_get_string(json_object_object_get(t,
 	    "name")), "r");
@@ -720,4 +720,61 @@ Test(toolmap, peer_list_keeps_all)
 	toolmap_remove_peer(&tp[2]);
 	cr_assert_eq(toolmap_count(), 0);
 	cr_assert(TAILQ_EMPTY(&tp[2].tools));
+}
+
+/* The same list again changes nothing; a new definition does. */
+Test(toolmap, change_detected)
+{
+	struct json_object	*a;
+	int			 changed;
+
+	a = tools("read", "write", NULL);
+	toolmap_set_peer(&tp[2], a, &changed);
+	cr_assert_eq(changed, 1);
+	toolmap_set_peer(&tp[2], a, &changed);
+	cr_assert_eq(changed, 0, "the same list twice must not be a change");
+	json_object_put(a);
+	a = tools("read", "write", "delete", NULL);
+	toolmap_set_peer(&tp[2], a, &changed);
+	cr_assert_eq(changed, 1);
+	json_object_put(a);
+	a = tools("read", "write", "delete", NULL);
+	json_object_object_add(json_object_array_get_idx(a, 0), "description",
+	    json_object_new_string("reads other things"));
+	toolmap_set_peer(&tp[2], a, &changed);
+	cr_assert_eq(changed, 1, "a changed description is a change");
+	json_object_put(a);
+	toolmap_set_peer(&tp[2], NULL, &changed);
+	cr_assert_eq(changed, 1);
+	toolmap_set_peer(&tp[2], NULL, &changed);
+	cr_assert_eq(changed, 0);
+}
+
+/* A tool whose path holds this node came round a loop: not taken. */
+Test(toolmap, loop_path)
+{
+	struct json_object	*a, *t, *meta, *path, *def;
+	struct toolent		*e;
+
+	toolmap_set_node("11111111-1111-4111-8111-111111111111");
+	a = tools("mine", "theirs", NULL);
+	t = json_object_array_get_idx(a, 0);
+	meta = json_object_new_object();
+	path = json_object_new_array();
+	json_object_array_add(path, json_object_new_string(
+	    "11111111-1111-4111-8111-111111111111"));
+	json_object_array_add(path, json_object_new_string("other"));
+	json_object_object_add(meta, MESH_META_PATH, path);
+	json_object_object_add(t, "_meta", meta);
+	cr_assert_eq(set_peer(&tp[2], a), 1);
+	cr_assert_null(lookup("fs_mine"));
+	cr_assert_not_null(e = lookup("fs_theirs"));
+	def = toolmap_def(e);
+	path = json_object_object_get(json_object_object_get(def, "_meta"),
+	    MESH_META_PATH);
+	cr_assert_eq(json_object_array_length(path), 1);
+	cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(path,
+	    0)), "11111111-1111-4111-8111-111111111111");
+	json_object_put(def);
+	toolmap_set_node("");
 }
