@@ -148,7 +148,111 @@ async function main() {
 		assert(err.code === -32602, `want -32602, got ${err}`);
 	});
 
+	await meshTools(client);
 	await finish(client, stderr);
+}
+
+// A mesh tool's call: its structuredContent (the SDK has checked it
+// against the tool's outputSchema) or, for the call tools, the result.
+async function meshCall(client, name, args) {
+	const res = await client.callTool({ name, arguments: args }, undefined,
+	    { timeout: CALL_TIMEOUT_MS });
+	assert(!res.isError, `${name}: isError: ${JSON.stringify(res)}`);
+	return res;
+}
+
+// Every mesh_* tool of the contract, through the SDK: each listed with a
+// description and an inputSchema, each answering, the structured ones
+// checked against their outputSchema by the SDK itself.
+async function meshTools(client) {
+	const want = ['mesh_list_peers', 'mesh_add_peer', 'mesh_remove_peer',
+	    'mesh_call_peer', 'mesh_list_peer_tools', 'mesh_list_bridged_tools',
+	    'mesh_call_bridged', 'mesh_directory_list', 'mesh_directory_lookup',
+	    'mesh_node_info'];
+
+	await check('every mesh tool listed, described, with schemas', async () => {
+		const tools = await allTools(client);
+		for (const name of want) {
+			const t = tools.find((x) => x.name === name);
+			assert(t, `${name} missing`);
+			assert(t.description, `${name}: no description`);
+			assert(t.inputSchema?.type === 'object',
+			    `${name}: no inputSchema`);
+			if (name !== 'mesh_call_peer' && name !== 'mesh_call_bridged')
+				assert(t.outputSchema?.type === 'object',
+				    `${name}: no outputSchema`);
+		}
+	});
+	await check('mesh_node_info', async () => {
+		const r = await meshCall(client, 'mesh_node_info', {});
+		const s = r.structuredContent;
+		assert(/^[0-9a-f-]{36}$/.test(s.nodeId), `nodeId ${s.nodeId}`);
+		assert(s.peers.length === 2, `peers ${JSON.stringify(s.peers)}`);
+		assert(s.directory.entries === 3, `directory ${JSON.stringify(s)}`);
+	});
+	await check('mesh_list_peers', async () => {
+		const s = (await meshCall(client, 'mesh_list_peers', {}))
+		    .structuredContent;
+		const names = s.peers.map((p) => p.name).sort();
+		assert(JSON.stringify(names) === '["edge","factory"]',
+		    `peers ${JSON.stringify(names)}`);
+		assert(s.peers.every((p) => p.state === 'ready'), 'not ready');
+	});
+	await check('mesh_list_peer_tools', async () => {
+		const s = (await meshCall(client, 'mesh_list_peer_tools',
+		    { peer: 'edge' })).structuredContent;
+		assert(s.tools.some((t) => t.name === 'add'),
+		    `edge's own tools: ${JSON.stringify(s.tools.map((t) => t.name))}`);
+	});
+	await check('mesh_list_bridged_tools', async () => {
+		const s = (await meshCall(client, 'mesh_list_bridged_tools', {}))
+		    .structuredContent;
+		assert(s.tools.some((t) => t.name === 'factory_echo' &&
+		    t.peer === 'factory' && t.tool === 'echo'),
+		    JSON.stringify(s.tools.slice(0, 3)));
+	});
+	await check('mesh_call_peer', async () => {
+		const r = await meshCall(client, 'mesh_call_peer',
+		    { peer: 'edge', tool: 'add', arguments: { a: 20, b: 22 } });
+		assert(textOf(r) === '42' && r.structuredContent?.sum === 42,
+		    JSON.stringify(r));
+	});
+	await check('mesh_call_bridged', async () => {
+		const r = await meshCall(client, 'mesh_call_bridged',
+		    { tool: 'factory_echo', arguments: { text: 'through' } });
+		assert(textOf(r) === 'through', JSON.stringify(r));
+	});
+	await check('mesh_directory_list', async () => {
+		const s = (await meshCall(client, 'mesh_directory_list', {}))
+		    .structuredContent;
+		const names = s.entries.map((e) => e.name).sort();
+		assert(JSON.stringify(names) === '["edge","factory","spare"]',
+		    JSON.stringify(s));
+	});
+	await check('mesh_directory_lookup', async () => {
+		const s = (await meshCall(client, 'mesh_directory_lookup',
+		    { spec: 'factory' })).structuredContent;
+		assert(s.found && s.entry.name === 'factory', JSON.stringify(s));
+		const miss = (await meshCall(client, 'mesh_directory_lookup',
+		    { spec: 'nobody' })).structuredContent;
+		assert(!miss.found && miss.reason, JSON.stringify(miss));
+	});
+	await check('mesh_add_peer, then its tools, then mesh_remove_peer',
+	    async () => {
+		const s = (await meshCall(client, 'mesh_add_peer',
+		    { spec: 'spare', bridge: true })).structuredContent;
+		assert(s.peer.name === 'spare' && s.peer.state === 'ready',
+		    JSON.stringify(s));
+		const names = (await allTools(client)).map((t) => t.name);
+		assert(names.includes('spare_echo'), 'spare_echo not listed');
+		const r = await meshCall(client, 'spare_echo', { text: 'new' });
+		assert(textOf(r) === 'new', JSON.stringify(r));
+		const gone = (await meshCall(client, 'mesh_remove_peer',
+		    { peer: 'spare' })).structuredContent;
+		assert(gone.removed === 'spare', JSON.stringify(gone));
+		const after = (await allTools(client)).map((t) => t.name);
+		assert(!after.includes('spare_echo'), 'spare_echo still listed');
+	});
 }
 
 async function finish(client, stderr) {

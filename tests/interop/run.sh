@@ -72,7 +72,17 @@ start_gateway() {
 }
 start_gateway factory
 start_gateway edge
-bridges=(--bridge "factory=$url_factory" --bridge "edge=$url_edge")
+# The contract's form: peers named in a peers file (a data directory of
+# the run's own), bridged by name.  "spare" is for mesh_add_peer.
+export MCP_MESH_DATA_DIR="$work/data"
+mkdir -p "$MCP_MESH_DATA_DIR"
+cat >"$MCP_MESH_DATA_DIR/peers" <<EOF
+# peers of the interop run
+a7196323-dcc1-4109-abf5-b47c2f99f920 $url_factory factory
+9f157a51-7aaa-4f2c-bc38-3c791b604892 $url_edge edge
+0b3c6a55-2f0e-4c39-9d7e-5a4d3b2a1c10 $url_edge spare
+EOF
+bridges=(--bridge factory --bridge edge)
 
 # The mesh over HTTP.
 "$MESH_BIN" --port 0 --worker-path "$MESH_WORKER_BIN" "${bridges[@]}" \
