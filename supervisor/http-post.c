@@ -81,6 +81,28 @@ http_slot_answer(void *arg, char *json, size_t len)
 		http_resume(hc);
 }
 
+/*
+ * The response becomes SSE: answers already in (a batch's, or its
+ * refused elements') go first, as events of their own.
+ */
+static void
+http_to_events(struct hconn *hc)
+{
+	struct hslot	*slot;
+	unsigned	 i;
+
+	hc->r.sse = 1;
+	for (i = 0; i < hc->r.nslots; i++) {
+		slot = &hc->r.slots[i];
+		if (slot->answer == NULL)
+			continue;
+		http_unhold(hc, slot->len);
+		http_sse_event(hc, slot->answer, slot->len);
+		free(slot->answer);
+		slot->answer = NULL;
+	}
+}
+
 /* A message before the answers: from now on this response is SSE. */
 static void
 http_slot_message(void *arg, const char *json, size_t len)
@@ -95,7 +117,8 @@ http_slot_message(void *arg, const char *json, size_t len)
 		log_debug("http: a client not reading its events: one dropped");
 		return;
 	}
-	hc->r.sse = 1;
+	if (!hc->r.sse)
+		http_to_events(hc);
 	http_sse_event(hc, json, len);
 	if (hc->r.state == HS_EVENTS)
 		http_events_wake(hc);
