@@ -358,7 +358,7 @@ worker_send_config(struct worker *w)
 	json_object_object_add(cfg, "response_max",
 	    json_object_new_int64(p->response_max));
 	json_object_object_add(cfg, "memory_mb",
-	    json_object_new_int64(conf.worker_memory_mb));
+	    json_object_new_int64(cgroup_worker_as_mb()));
 	if (conf.worker_uid != -1) {
 		json_object_object_add(cfg, "uid",
 		    json_object_new_int64(conf.worker_uid));
@@ -688,6 +688,9 @@ worker_start(struct worker *w)
 		return;
 	}
 	worker_attach(w, pid, fd, errfd);
+	/* Before CONFIG: until then it has no socket (see cgroup.c). */
+	if (cgroup_worker_add(pid, w->peer->name, w->peer->url) == -1)
+		worker_kill(w, "could not put the worker in its cgroup");
 }
 
 /*
