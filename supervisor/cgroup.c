@@ -303,17 +303,31 @@ cg_alone(int dirfd)
 	    strcmp(buf, mine) == 0);
 }
 
+/* Is own a systemd unit's cgroup (".../NAME.service" or ".scope")? */
+static int
+cg_unit(const char *own)
+{
+	const char	*base = strrchr(own, '/');
+	size_t		 n;
+
+	base = base != NULL ? base + 1 : own;
+	n = strlen(base);
+	return ((n > 8 && strcmp(base + n - 8, ".service") == 0) ||
+	    (n > 6 && strcmp(base + n - 6, ".scope") == 0));
+}
+
 /*
- * Was the cgroup given to us?  In a systemd unit without Delegate=yes it
- * is systemd's alone, whatever our rights (systemd would undo what we
- * enabled there).  systemd marks what it delegates with an extended
- * attribute, which only root may read in the trusted namespace, and
- * chowns it to the unit's user if that is not root.  Outside systemd,
- * being able to write there is what counts (root, or a cgroup chown'd
- * to us).
+ * Was the cgroup given to us?  A systemd unit's cgroup without
+ * Delegate=yes is systemd's alone, whatever our rights (systemd would
+ * undo what we enabled there).  systemd marks what it delegates with an
+ * extended attribute, which only root may read in the trusted namespace,
+ * and chowns it to the unit's user if that is not root.  Anywhere else
+ * (INVOCATION_ID may also be inherited by a container or a test run
+ * from a unit), being able to write there is what counts: root, or a
+ * cgroup chown'd to us.
  */
 static int
-cg_delegated(const char *dir)
+cg_delegated(const char *own, const char *dir)
 {
 	static const char *const xattrs[] = {
 		"trusted.delegate", "user.delegate",
@@ -322,7 +336,7 @@ cg_delegated(const char *dir)
 	char		v[8];
 	size_t		i;
 
-	if (getenv("INVOCATION_ID") == NULL)
+	if (getenv("INVOCATION_ID") == NULL || !cg_unit(own))
 		return (1);
 	for (i = 0; i < sizeof(xattrs) / sizeof(xattrs[0]); i++)
 		if (getxattr(dir, xattrs[i], v, sizeof(v)) == 1 && v[0] == '1')
@@ -457,7 +471,7 @@ cgroup_init(void)
 		cg_no_cgroups("cgroup v2 is not mounted", NULL);
 		return;
 	}
-	if (!cg_delegated(dir)) {
+	if (!cg_delegated(own, dir)) {
 		cg_no_cgroups("the systemd unit's cgroup is not delegated",
 		    "set Delegate=yes");
 		return;
