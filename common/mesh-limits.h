@@ -117,6 +117,20 @@
 #define PROC_ZYGOTE_TIMEOUT_MS	1000	/* the zygote answers a spawn within */
 #define WORKER_USER_DEFAULT	"nobody"	/* --worker-user when run as root */
 
+/*
+ * A worker's cgroup (supervisor/cgroup.c), where the supervisor may make
+ * one: memory.max is --worker-memory, and RLIMIT_AS then only a backstop
+ * this many times larger (it counts libraries and untouched reservations,
+ * which memory.max does not).  pids.max: a worker is one thread
+ * (RLIMIT_NPROC 0); the rest is room for the sanitizers' tracer.
+ */
+#define WORKER_CGROUP_AS_FACTOR		2
+#define WORKER_CGROUP_CPU_QUOTA_US	50000	/* cpu.max: half a CPU ... */
+#define WORKER_CGROUP_CPU_PERIOD_US	100000	/* ... of every 100 ms */
+#define WORKER_CGROUP_PIDS_MAX		4
+#define CGROUP_RMDIR_RETRY_MS		100	/* a reaped worker's cgroup busy */
+#define CGROUP_RMDIR_TRIES		50	/* then it is left, and logged */
+
 /* Worker supervision. */
 #define WORKER_HELLO_TIMEOUT_MS	5000	/* exec to HELLO */
 #define WORKER_READY_TIMEOUT_MS	(UPSTREAM_INIT_TIMEOUT_MS + 5000)

@@ -163,6 +163,7 @@ static void
 mesh_cleanup(void)
 {
 	peer_free_all();
+	cgroup_shutdown();
 	stderr_relay_free_all();
 	toolmap_clear();
 	mcp_shutdown();
@@ -230,6 +231,8 @@ main(int argc, char **argv)
 	evsignal_add(ev_sighup, NULL);
 	ev_shutdown = event_new(ev_base, -1, 0, mesh_shutdown_now, NULL);
 	ev_exitwait = evtimer_new(ev_base, mesh_exitwait, NULL);
+	/* Before the zygote is started: we may move to another cgroup. */
+	cgroup_init();
 	proc_init();
 	toolmap_init();
 	toolmap_set_node(conf.node_id);

@@ -429,6 +429,34 @@ void	 proc_shutdown(void);
 pid_t	 proc_spawn_worker(const char *path, const char *peer_name, int exec,
 	    int *fd, int *errfd);
 
+/* --- cgroup.c: a cgroup (v2) per worker, where we are given a subtree -- */
+/*
+ * Where the supervisor may make cgroups (systemd Delegate=yes, or root),
+ * each worker gets one with memory.max, cpu.max and pids.max, and the
+ * connect hook of cgroup-bpf.c when its gateway is given by address.
+ * Elsewhere every call is a no-op; what is missing is logged at start.
+ */
+struct cgroup_gateway {
+	int		 family;	/* AF_INET, AF_INET6; 0: a host name */
+	uint8_t		 addr[16];	/* network order */
+	uint16_t	 port;		/* host order */
+};
+
+void		 cgroup_init(void);	/* before the zygote: we may move */
+void		 cgroup_shutdown(void);	/* after the workers are reaped */
+void		 cgroup_peer_note(const char *peer, const char *url);
+/* Right after the spawn, before HELLO is read; -1: kill the worker. */
+int		 cgroup_worker_add(pid_t, const char *peer, const char *url);
+void		 cgroup_worker_gone(pid_t);		/* reaped */
+uint64_t	 cgroup_worker_as_mb(void);		/* RLIMIT_AS for CONFIG */
+struct json_object *cgroup_worker_json(pid_t);	/* NULL: not in one */
+int		 cgroup_gateway_parse(const char *url, struct cgroup_gateway *);
+
+/* --- cgroup-bpf.c: the connect hook of a worker's cgroup ---------------- */
+int	 cgroup_bpf_attach(int dirfd, const struct cgroup_gateway *,
+	    const char **what);
+int	 cgroup_bpf_probe(int dirfd, const char **what);
+
 /* --- worker-stderr.c: workers' stderr, relayed line by line ------------ */
 void	 stderr_relay_start(const char *who, int fd);
 void	 stderr_relay_free_all(void);

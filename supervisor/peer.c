@@ -41,6 +41,7 @@ peer_add(const struct bridge_spec *b)
 	RB_INIT(&p->inflight);
 	TAILQ_INIT(&p->tools);
 	p->worker = worker_new(p);
+	cgroup_peer_note(p->name, p->url);
 	TAILQ_INSERT_TAIL(&peers, p, entry);
 	npeers++;
 	return (p);
@@ -263,7 +264,7 @@ peer_clear_tools(struct peer *p)
 struct json_object *
 peer_json(const struct peer *p)
 {
-	struct json_object	*o;
+	struct json_object	*o, *cg;
 	const struct worker	*w = p->worker;
 
 	o = json_object_new_object();
@@ -289,5 +290,7 @@ peer_json(const struct peer *p)
 	if (worker_cause(w)[0] != '\0')
 		json_object_object_add(o, "lastError",
 		    json_object_new_string(worker_cause(w)));
+	if (worker_alive(w) && (cg = cgroup_worker_json(worker_pid(w))) != NULL)
+		json_object_object_add(o, "cgroup", cg);
 	return (o);
 }

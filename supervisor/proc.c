@@ -61,8 +61,10 @@ proc_sigchld(evutil_socket_t sig, short events, void *arg)
 		if (pid == zygote_pid) {
 			zygote_pid = -1;
 			proc_zygote_lost("it exited");
-		} else
+		} else {
+			cgroup_worker_gone(pid);
 			worker_exited(pid, status);
+		}
 	}
 }
 

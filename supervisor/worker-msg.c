@@ -207,7 +207,7 @@ worker_send_config(struct worker *w)
 	json_object_object_add(cfg, "response_max",
 	    json_object_new_int64(p->response_max));
 	json_object_object_add(cfg, "memory_mb",
-	    json_object_new_int64(conf.worker_memory_mb));
+	    json_object_new_int64(cgroup_worker_as_mb()));
 	if (conf.worker_uid != -1) {
 		json_object_object_add(cfg, "uid",
 		    json_object_new_int64(conf.worker_uid));

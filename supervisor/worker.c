@@ -167,6 +167,9 @@ worker_start(struct worker *w)
 		return;
 	}
 	worker_attach(w, pid, fd, errfd);
+	/* Before CONFIG: until then it has no socket (see cgroup.c). */
+	if (cgroup_worker_add(pid, w->peer->name, w->peer->url) == -1)
+		worker_kill(w, "could not put the worker in its cgroup");
 }
 
 /*

@@ -1359,6 +1359,34 @@ proc_file_line(pid_t pid, const char *file, const char *key, char *buf,
 	return (line);
 }
 
+/*
+ * The directory of pid's cgroup v2: its "0::PATH" under the cgroup2
+ * mount, in buf; NULL when it has none.
+ */
+char *
+proc_cgroup_dir(pid_t pid, char *buf, size_t len)
+{
+	char	 line[1024], m[2048], root[512], mnt[512], *path;
+	FILE	*f;
+	int	 found = 0;
+
+	if (proc_file_line(pid, "cgroup", "0::", line, sizeof(line)) == NULL)
+		return (NULL);
+	line[strcspn(line, "\n")] = '\0';
+	path = line + 3;
+	if ((f = fopen("/proc/self/mountinfo", "r")) == NULL)
+		return (NULL);
+	while (!found && fgets(m, sizeof(m), f) != NULL)
+		found = strstr(m, " - cgroup2 ") != NULL &&
+		    sscanf(m, "%*s %*s %*s %511s %511s", root, mnt) == 2 &&
+		    strcmp(root, "/") == 0;
+	fclose(f);
+	if (!found)
+		return (NULL);
+	snprintf(buf, len, "%s%s", mnt, strcmp(path, "/") == 0 ? "" : path);
+	return (buf);
+}
+
 long
 proc_rss_kb(pid_t pid)
 {

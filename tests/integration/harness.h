@@ -85,6 +85,8 @@ long		 proc_rss_kb(pid_t);
 /* The line of /proc/PID/FILE that starts with key, in buf; NULL if none. */
 char		*proc_file_line(pid_t, const char *file, const char *key,
 		    char *buf, size_t len);
+/* pid's cgroup v2 directory (under the cgroup2 mount); NULL if none. */
+char		*proc_cgroup_dir(pid_t, char *buf, size_t len);
 /* /proc/PID/cmdline, arguments separated by spaces. */
 void		 proc_cmdline(pid_t, char *buf, size_t len);
 long		 proc_rss_slack_kb(pid_t);

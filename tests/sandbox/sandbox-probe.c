@@ -19,6 +19,13 @@
  *						must kill it (SIGSYS)
  *	stderr	write lines to stderr: a forged log line, control bytes,
  *		then more than WORKER_STDERR_MAX bytes, and fail
+ *	addr	TCP connect to the peer's port on 127.0.0.2, not the
+ *		peer's address	must fail (EPERM: the cgroup's connect hook)
+ *	mem	allocate and touch "?mib=N" MiB, 1 MiB at a time
+ *					must kill it (SIGKILL: memory.max);
+ *					refused (ENOMEM): RLIMIT_AS came first
+ *	spin	burn CPU for "?ms=N" ms, then report how much it got
+ *					(cpu.max: about half of it)
  *	ok	nothing: serve as a worker	(the probe itself works)
  *
  * A refusal is reported as FAIL "probe NAME: refused: <errno text>" with
@@ -26,6 +33,7 @@
  * that went through is reported as "probe NAME: NOT REFUSED".  An act
  * killed by the filter reports nothing: the supervisor sees SIGSYS.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -37,12 +45,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mesh-proto.h"
 #include "worker.h"
 
 #define PROBE_FILE	"/tmp/mcp-mesh-sandbox-probe"	/* .PID appended */
+#define PROBE_MIB	(1024 * 1024)
 
 static __dead void
 probe_result(const char *act, int rv)
@@ -99,18 +109,29 @@ probe_read(void)
 	return (0);
 }
 
+/* N of "?key=N" in the URL. */
+static long long
+probe_query(const char *key, long long max)
+{
+	char		 k[32];
+	const char	*q, *errstr;
+	long long	 v;
+
+	snprintf(k, sizeof(k), "?%s=", key);
+	if ((q = strstr(worker_conf.url, k)) == NULL)
+		worker_fail(EX_CONFIG, "probe: no %sN in the URL", k);
+	v = strtonum(q + strlen(k), 1, max, &errstr);
+	if (errstr != NULL)
+		worker_fail(EX_CONFIG, "probe: %s %s", key, errstr);
+	return (v);
+}
+
 /* The port in the URL's "?port=N": one that is not the peer's. */
 static void
 probe_other(struct sockaddr_in *sin)
 {
-	const char	*q, *errstr;
-	long long	 port;
+	long long	port = probe_query("port", 65535);
 
-	if ((q = strstr(worker_conf.url, "?port=")) == NULL)
-		worker_fail(EX_CONFIG, "probe: no ?port=N in the URL");
-	port = strtonum(q + 6, 1, 65535, &errstr);
-	if (errstr != NULL)
-		worker_fail(EX_CONFIG, "probe: port %s", errstr);
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(port);
@@ -181,6 +202,62 @@ probe_stderr(void)
 	return (-1);
 }
 
+/* The peer's port, another loopback address (lo answers all of 127/8). */
+static int
+probe_addr(void)
+{
+	struct sockaddr_in	 sin;
+	int			 fd, r;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(upstream_port());
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+	close(fd);
+	return (r);
+}
+
+/* Touched, so that it is resident: memory.max counts pages, not maps. */
+static int
+probe_mem(void)
+{
+	long long	 i, mib = probe_query("mib", 1024 * 1024);
+	char		*p;
+
+	for (i = 0; i < mib; i++) {
+		if ((p = mmap(NULL, PROBE_MIB, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
+			return (-1);
+		memset(p, 'm', PROBE_MIB);
+	}
+	return (0);
+}
+
+/* Never refused: it reports the CPU it got in the wall time it spun. */
+static int
+probe_spin(void)
+{
+	struct timespec		 t0, t;
+	long long		 ms = probe_query("ms", 60000), el;
+	volatile unsigned	 x = 0;
+	int			 i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (i = 0; i < 100000; i++)
+			x += (unsigned)i;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		el = (t.tv_sec - t0.tv_sec) * 1000 +
+		    (t.tv_nsec - t0.tv_nsec) / 1000000;
+	} while (el < ms);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	worker_fail(EX_CONFIG, "probe spin: %lld ms of CPU in %lld ms",
+	    (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000, el);
+}
+
 static const struct {
 	const char	*name;
 	int		(*fn)(void);
@@ -194,6 +271,9 @@ static const struct {
 	{ "udp",	probe_udp },
 	{ "sigio",	probe_sigio },
 	{ "stderr",	probe_stderr },
+	{ "addr",	probe_addr },
+	{ "mem",	probe_mem },
+	{ "spin",	probe_spin },
 };
 
 int
