@@ -151,6 +151,7 @@ struct call {
 	char			 what[TOOL_NAME_MAX + 1]; /* for errors */
 	struct event		*timer;		/* deadline or park timeout */
 	uint64_t		 ceiling_ms;	/* whatever the progress */
+	int			 at_ceiling;	/* the deadline armed is it */
 	struct json_object	*progress_token; /* the client's, owned */
 };
 RB_PROTOTYPE(call_tree, call, node, call_cmp);

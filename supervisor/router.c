@@ -63,7 +63,7 @@ router_deadline(evutil_socket_t fd, short events, void *arg)
 	unsigned long long ms = p->timeout_ms;
 
 	p->nfailed++;
-	if (now_ms() >= c->ceiling_ms) {
+	if (c->at_ceiling) {
 		ms = p->timeout_ms * REQUEST_CEILING_FACTOR;
 		log_warnx("peer %s: %s not done within %llu ms, its ceiling",
 		    p->name, c->what, ms);
@@ -80,14 +80,19 @@ router_deadline(evutil_socket_t fd, short events, void *arg)
 	    "call was cancelled", p->name, c->what, ms);
 }
 
-/* The idle deadline from now, never past the ceiling. */
+/*
+ * The idle deadline from now, never past the ceiling.  Which of the two
+ * it is, is remembered: libevent's clock is coarse and cached, so the
+ * timer may fire a few milliseconds before now_ms() reaches it.
+ */
 static void
 router_arm_deadline(struct call *c)
 {
 	uint64_t	now = now_ms(), ms = c->peer->timeout_ms;
 	struct timeval	tv;
 
-	if (now + ms > c->ceiling_ms)
+	c->at_ceiling = now + ms >= c->ceiling_ms;
+	if (c->at_ceiling)
 		ms = c->ceiling_ms > now ? c->ceiling_ms - now : 0;
 	tv = ms_tv(ms);
 	if (c->timer == NULL)
