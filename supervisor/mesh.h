@@ -271,6 +271,9 @@ int		 worker_send(struct worker *, uint16_t type, uint64_t id,
 		    const char *data, size_t len);
 void		 worker_kill(struct worker *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+/* The same for a lie (router.c): it counts toward FAILED. */
+void		 worker_violation(struct worker *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 /* The next restart delay, pure (tests): 0 for "give up". */
 struct backoff {
 	unsigned	failures;	/* in the current window */

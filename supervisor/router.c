@@ -209,8 +209,8 @@ static void
 router_stray(struct peer *p, uint64_t id, const char *what)
 {
 	if (id == 0 || id > p->next_id) {
-		worker_kill(p->worker, "worker sent %s for request %llu, which "
-		    "it was never sent", what, (unsigned long long)id);
+		worker_violation(p->worker, "worker sent %s for request %llu, "
+		    "which it was never sent", what, (unsigned long long)id);
 		return;
 	}
 	log_debug("peer %s: late %s for %llu dropped", p->name, what,
@@ -243,15 +243,15 @@ router_response(struct peer *p, uint64_t id, const char *json, size_t len)
 	if ((resp = jsonrpc_parse(json, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    jsonrpc_check(resp, &why) != JSONRPC_RESPONSE) {
 		json_object_put(resp);
-		worker_kill(p->worker, "worker relayed an invalid response: %s",
-		    why);
+		worker_violation(p->worker, "worker relayed an invalid "
+		    "response: %s", why);
 		return;
 	}
 	rid = jsonrpc_id(resp);
 	if (!json_object_is_type(rid, json_type_int) ||
 	    (uint64_t)json_object_get_int64(rid) != id) {
 		json_object_put(resp);
-		worker_kill(p->worker, "worker answered request %llu with "
+		worker_violation(p->worker, "worker answered request %llu with "
 		    "another id", (unsigned long long)id);
 		return;
 	}
@@ -306,8 +306,8 @@ router_notify(struct peer *p, uint64_t id, const char *json, size_t len)
 	if ((n = jsonrpc_parse(json, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    jsonrpc_check(n, &why) != JSONRPC_NOTIFICATION) {
 		json_object_put(n);
-		worker_kill(p->worker, "worker relayed something that is not "
-		    "a notification");
+		worker_violation(p->worker, "worker relayed something that is "
+		    "not a notification");
 		return;
 	}
 	method = jsonrpc_method(n);
