@@ -134,9 +134,12 @@ url_valid(const char *url)
 static void
 peer_name_from_url(const char *url, char *name, size_t len)
 {
-	const char	*p = strstr(url, "://") + 3;
+	const char	*p = strstr(url, "://") + 3, *at;
 	size_t		 o = 0;
 
+	/* Not the userinfo: a password would become part of tool names. */
+	if ((at = memrchr(p, '@', strcspn(p, "/"))) != NULL)
+		p = at + 1;
 	for (; *p != '\0' && *p != '/' && o + 1 < len; p++) {
 		if (isalnum((unsigned char)*p))
 			name[o++] = tolower((unsigned char)*p);
