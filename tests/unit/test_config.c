@@ -524,6 +524,20 @@ Test(bridge_spec, a_url_alone_gets_its_host_and_port_as_name)
 	cr_assert_str_eq(bs.url, "http://h/mcp?a=b");
 }
 
+Test(bridge_spec, a_derived_name_leaves_out_the_userinfo)
+{
+	cr_assert_eq(spec("http://alice:s3cret@gw.example/mcp"), 0);
+	cr_assert_str_eq(bs.name, "gw-example");
+	cr_assert_str_eq(bs.url, "http://alice:s3cret@gw.example/mcp");
+	cr_assert_eq(spec("https://a@b@h:4000/mcp"), 0);
+	cr_assert_str_eq(bs.name, "h-4000");
+	/* An '@' in the path is the path's. */
+	cr_assert_eq(spec("http://h:80/x@y"), 0);
+	cr_assert_str_eq(bs.name, "h-80");
+	cr_assert_eq(spec("http://u@/mcp"), 0);
+	cr_assert_str_eq(bs.name, "peer");
+}
+
 Test(bridge_spec, a_url_with_no_host_is_named_peer)
 {
 	cr_assert_eq(spec("http:///mcp"), 0);
