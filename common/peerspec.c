@@ -51,8 +51,12 @@ peer_url_valid(const char *url)
 void
 peer_name_from_url(const char *url, char *name, size_t len)
 {
-	const char	*p = strstr(url, "://") + 3;
+	const char	*p = strstr(url, "://") + 3, *at;
 	size_t		 o = 0;
+
+	/* Not the userinfo: a password would become part of tool names. */
+	if ((at = memrchr(p, '@', strcspn(p, "/"))) != NULL)
+		p = at + 1;
 
 	for (; *p != '\0' && *p != '/' && o + 1 < len; p++) {
 		if (isalnum((unsigned char)*p))

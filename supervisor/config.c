@@ -122,7 +122,9 @@ bridge_spec_parse(const char *spec, struct bridge_spec *b, char *err,
 	const char	*url = spec;
 
 	memset(b, 0, sizeof(*b));
-	if (eq != NULL && strncmp(spec, "http", 4) != 0) {
+	/* A URL alone may hold '=' (a query); a name may start with "http". */
+	if (eq != NULL && strncmp(spec, "http://", 7) != 0 &&
+	    strncmp(spec, "https://", 8) != 0) {
 		if ((size_t)(eq - spec) > PEER_NAME_MAX) {
 			snprintf(err, errlen, "peer name longer than %d characters",
 			    PEER_NAME_MAX);

@@ -238,6 +238,7 @@ struct call {
 	char			 what[TOOL_NAME_MAX + 1]; /* for errors */
 	struct event		*timer;		/* deadline or park timeout */
 	uint64_t		 ceiling_ms;	/* whatever the progress */
+	int			 at_ceiling;	/* the deadline armed is it */
 	struct json_object	*progress_token; /* the client's, owned */
 };
 RB_PROTOTYPE(call_tree, call, node, call_cmp);
@@ -411,6 +412,9 @@ void		 worker_exited(pid_t, int status);	/* from proc.c */
 int		 worker_send(struct worker *, uint16_t type, uint64_t id,
 		    const char *data, size_t len);
 void		 worker_kill(struct worker *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+/* The same for a lie (router.c): it counts toward FAILED. */
+void		 worker_violation(struct worker *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 /* Shared by worker.c and worker-msg.c. */
 void		 worker_set_state(struct worker *, enum worker_state);

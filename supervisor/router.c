@@ -63,7 +63,7 @@ router_deadline(evutil_socket_t fd, short events, void *arg)
 	unsigned long long ms = p->timeout_ms;
 
 	p->nfailed++;
-	if (now_ms() >= c->ceiling_ms) {
+	if (c->at_ceiling) {
 		ms = p->timeout_ms * REQUEST_CEILING_FACTOR;
 		log_warnx("peer %s: %s not done within %llu ms, its ceiling",
 		    p->name, c->what, ms);
@@ -80,14 +80,19 @@ router_deadline(evutil_socket_t fd, short events, void *arg)
 	    "call was cancelled", p->name, c->what, ms);
 }
 
-/* The idle deadline from now, never past the ceiling. */
+/*
+ * The idle deadline from now, never past the ceiling.  Which of the two
+ * it is, is remembered: libevent's clock is coarse and cached, so the
+ * timer may fire a few milliseconds before now_ms() reaches it.
+ */
 static void
 router_arm_deadline(struct call *c)
 {
 	uint64_t	now = now_ms(), ms = c->peer->timeout_ms;
 	struct timeval	tv;
 
-	if (now + ms > c->ceiling_ms)
+	c->at_ceiling = now + ms >= c->ceiling_ms;
+	if (c->at_ceiling)
 		ms = c->ceiling_ms > now ? c->ceiling_ms - now : 0;
 	tv = ms_tv(ms);
 	if (c->timer == NULL)
@@ -236,8 +241,8 @@ static void
 router_stray(struct peer *p, uint64_t id, const char *what)
 {
 	if (id == 0 || id > p->next_id) {
-		worker_kill(p->worker, "worker sent %s for request %llu, which "
-		    "it was never sent", what, (unsigned long long)id);
+		worker_violation(p->worker, "worker sent %s for request %llu, "
+		    "which it was never sent", what, (unsigned long long)id);
 		return;
 	}
 	log_debug("peer %s: late %s for %llu dropped", p->name, what,
@@ -270,15 +275,15 @@ router_response(struct peer *p, uint64_t id, const char *json, size_t len)
 	if ((resp = jsonrpc_parse(json, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    jsonrpc_check(resp, &why) != JSONRPC_RESPONSE) {
 		json_object_put(resp);
-		worker_kill(p->worker, "worker relayed an invalid response: %s",
-		    why);
+		worker_violation(p->worker, "worker relayed an invalid "
+		    "response: %s", why);
 		return;
 	}
 	rid = jsonrpc_id(resp);
 	if (!json_object_is_type(rid, json_type_int) ||
 	    (uint64_t)json_object_get_int64(rid) != id) {
 		json_object_put(resp);
-		worker_kill(p->worker, "worker answered request %llu with "
+		worker_violation(p->worker, "worker answered request %llu with "
 		    "another id", (unsigned long long)id);
 		return;
 	}
@@ -333,8 +338,8 @@ router_notify(struct peer *p, uint64_t id, const char *json, size_t len)
 	if ((n = jsonrpc_parse(json, len, JSON_DEPTH_MAX, &why)) == NULL ||
 	    jsonrpc_check(n, &why) != JSONRPC_NOTIFICATION) {
 		json_object_put(n);
-		worker_kill(p->worker, "worker relayed something that is not "
-		    "a notification");
+		worker_violation(p->worker, "worker relayed something that is "
+		    "not a notification");
 		return;
 	}
 	method = jsonrpc_method(n);

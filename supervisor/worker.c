@@ -226,6 +226,18 @@ worker_kill(struct worker *w, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A worker that lied about a call: killed, and its death is a crash. */
+void
+worker_violation(struct worker *w, const char *fmt, ...)
+{
+	va_list	ap;
+
+	w->violation = 1;
+	va_start(ap, fmt);
+	worker_vkill(w, fmt, ap);
+	va_end(ap);
+}
+
 /* The socket is gone: close it, answer every call on it. */
 static void
 worker_close(struct worker *w)
