@@ -56,6 +56,7 @@ else
 	REC_KILL_MS=500
 fi
 CONCURRENCY="1 8 64"
+SHARED_CONNS=64		# the shared-session row: connections on one MCP session
 MAIN_TOOLS=10		# the small mesh: one peer with 10 tools
 REC_PEERS=8		# recovery: calls go to this many peers, one killed
 REC_CONNS_PER_PEER=2
@@ -290,6 +291,11 @@ phase_main() {
 				throughput_round "$r" "$side" "$c"
 			done
 		done
+		# The client shape of wrk or of a connection pool: many
+		# keep-alive connections, one MCP session.
+		for side in $order; do
+			throughput_round "$r" "$side" "$SHARED_CONNS" shared
+		done
 		rec added_p50_us "$(calc "$LAST_mesh_p50 - $LAST_direct_p50")"
 		rec added_p99_us "$(calc "$LAST_mesh_p99 - $LAST_direct_p99")"
 		latency_pinned "$r" "$order"
@@ -363,32 +369,45 @@ latency_pinned() {
 	rec added_pin_p50_us "$(calc "$PIN_mesh - $PIN_direct")"
 }
 
+# throughput_round ROUND SIDE CONNS [shared]: CONNS connections, each with
+# its own session or (shared) all on one; the key of the figures is CONNS,
+# or CONNSs for the shared shape.
 throughput_round() {
-	local r=$1 side=$2 c=$3 url tool watch
+	local r=$1 side=$2 c=$3 key=$3 url tool watch shape=()
 
+	if [ "${4:-}" = shared ]; then
+		key=${c}s
+		shape=(--shared-session)
+	fi
 	if [ "$side" = direct ]; then
 		url=$GW1_URL tool=echo watch=(--watch "$GW1_PID")
 	else
+		# The gateway too: what the mesh's client side costs it.
 		url=$MESH1_URL tool=factory_echo
-		watch=(--watch "$MESH1_PID" --watch "$WORKER1_PID")
+		watch=(--watch "$MESH1_PID" --watch "$WORKER1_PID" --watch "$GW1_PID")
 	fi
-	run "round$r/$side/throughput-$c" throughput --url "$url" \
+	run "round$r/$side/throughput-$key" throughput --url "$url" \
 	    --tool "$tool" --conns "$c" --duration-ms "$THR_MS" \
-	    --warmup-ms "$THR_WARM_MS" "${watch[@]}"
-	check_errors "$side throughput $c"
-	rec "thr_${side}_${c}_cps" "$(jget calls_per_s "$REPLY")"
-	rec "thr_${side}_${c}_p50_us" "$(jget p50_us "$REPLY")"
-	rec "thr_${side}_${c}_p99_us" "$(jget p99_us "$REPLY")"
-	rec "client_cpu_${side}_${c}_us" "$(jget client_cpu_us_per_call "$REPLY")"
+	    --warmup-ms "$THR_WARM_MS" "${shape[@]}" "${watch[@]}"
+	check_errors "$side throughput $key"
+	rec "thr_${side}_${key}_cps" "$(jget calls_per_s "$REPLY")"
+	rec "thr_${side}_${key}_p50_us" "$(jget p50_us "$REPLY")"
+	rec "thr_${side}_${key}_p99_us" "$(jget p99_us "$REPLY")"
+	rec "client_cpu_${side}_${key}_us" "$(jget client_cpu_us_per_call "$REPLY")"
+	rec "tcp_opens_${side}_${key}_pk" "$(jget tcp_opens_per_kcall "$REPLY")"
 	if [ "$side" = direct ]; then
-		rec "cpu_gateway_${c}_us" "$(jget watch_cpu_us_per_call "$REPLY")"
-	else
-		rec "cpu_mesh_${c}_us" "$(jget watch_cpu_us_per_call "$REPLY")"
-		if [ "$c" = 64 ]; then
-			rec sup_rss_load_kb "$(jget watch0_rss_kb "$REPLY")"
-			rec worker_rss_load_kb "$(jget watch1_rss_kb "$REPLY")"
-			rec worker_pss_load_kb "$(pss_kb "$WORKER1_PID")"
-		fi
+		rec "cpu_gateway_${key}_us" "$(jget watch_cpu_us_per_call "$REPLY")"
+		return
+	fi
+	rec "cpu_mesh_${key}_us" "$(calc "$(jget watch0_cpu_us_per_call "$REPLY") + \
+	    $(jget watch1_cpu_us_per_call "$REPLY")" 2)"
+	rec "cpu_sup_${key}_us" "$(jget watch0_cpu_us_per_call "$REPLY")"
+	rec "cpu_worker_${key}_us" "$(jget watch1_cpu_us_per_call "$REPLY")"
+	rec "cpu_gw_mesh_${key}_us" "$(jget watch2_cpu_us_per_call "$REPLY")"
+	if [ "$key" = 64 ]; then
+		rec sup_rss_load_kb "$(jget watch0_rss_kb "$REPLY")"
+		rec worker_rss_load_kb "$(jget watch1_rss_kb "$REPLY")"
+		rec worker_pss_load_kb "$(pss_kb "$WORKER1_PID")"
 	fi
 }
 
@@ -555,8 +574,31 @@ print_table() {
 		row "$c client(s): CPU/call gateway | mesh" \
 		    "$(M "cpu_gateway_${c}_us")" "$(M "cpu_mesh_${c}_us")" ""
 	done
+	row "  64 clients: mesh = supervisor + worker" "" \
+	    "$(M cpu_sup_64_us) + $(M cpu_worker_64_us)" ""
+	row "  64 clients: gateway, direct | behind the mesh" \
+	    "$(M cpu_gateway_64_us)" "$(M cpu_gw_mesh_64_us)" ""
 	row "loadgen CPU/call at 64 clients" "$(M client_cpu_direct_64_us)" \
 	    "$(M client_cpu_mesh_64_us)" ""
+	row "TCP connects per 1000 calls, 64 clients" \
+	    "$(M tcp_opens_direct_64_pk)" "$(M tcp_opens_mesh_64_pk)" ""
+	c=$SHARED_CONNS
+	row "$c conns sharing one session: calls/s" "$(M "thr_direct_${c}s_cps")" \
+	    "$(M "thr_mesh_${c}s_cps")" \
+	    "$(ratio "$(M "thr_mesh_${c}s_cps")" "$(M "thr_direct_${c}s_cps")")"
+	row "  p50 / p99 latency (us)" \
+	    "$(M "thr_direct_${c}s_p50_us")/$(M "thr_direct_${c}s_p99_us")" \
+	    "$(M "thr_mesh_${c}s_p50_us")/$(M "thr_mesh_${c}s_p99_us")" ""
+	row "  CPU/call gateway | mesh" "$(M "cpu_gateway_${c}s_us")" \
+	    "$(M "cpu_mesh_${c}s_us")" ""
+	row "  mesh = supervisor + worker" "" \
+	    "$(M "cpu_sup_${c}s_us") + $(M "cpu_worker_${c}s_us")" ""
+	row "  gateway, direct | behind the mesh" \
+	    "$(M "cpu_gateway_${c}s_us")" "$(M "cpu_gw_mesh_${c}s_us")" ""
+	row "  mesh CPU/call, one session / one each" "" "" \
+	    "$(ratio "$(M "cpu_mesh_${c}s_us")" "$(M "cpu_mesh_${c}_us")")"
+	row "  TCP connects per 1000 calls" "$(M "tcp_opens_direct_${c}s_pk")" \
+	    "$(M "tcp_opens_mesh_${c}s_pk")" ""
 	section "3. memory (KiB)"
 	row "supervisor RSS idle (start / end)" "" \
 	    "$(M sup_rss_idle_start_kb) / $(M sup_rss_idle_end_kb)" ""

@@ -6,14 +6,19 @@
  * libcurl on purpose: the worker of the mesh uses libcurl, and a client
  * that cost as much per call as the thing it measures would measure
  * itself.  Every connection has its own MCP session, opened before the
- * clock starts; request bytes are formatted once; a response is parsed
- * only as far as needed (status, Content-Length or chunked framing, and a
- * substring check that the JSON-RPC result is not an error).
+ * clock starts (or, with --shared-session, every connection uses the one
+ * session that the first opened: the shape of a client like wrk or of a
+ * pool of connections behind one MCP client); request bytes are formatted
+ * once; a response is parsed only as far as needed (status,
+ * Content-Length or chunked framing, and a substring check that the
+ * JSON-RPC result is not an error).
  *
  * Modes (one JSON object on stdout per run, flat, for bench.sh):
  *	latency      one connection, sequential calls; p50/p90/p99/max
- *	throughput   N connections for D ms, closed loop; calls/s, and the
- *	             CPU time of --watch processes during the window
+ *	throughput   N connections for D ms, closed loop; calls/s, the
+ *	             CPU time of --watch processes during the window, and
+ *	             the TCP connections opened meanwhile (/proc/net/snmp)
+ *	             (--shared-session: the N connections share one session)
  *	list         tools/list (following nextCursor), timed per full list
  *	recovery     N connections over several tools; SIGKILLs --kill-pid
  *	             at --kill-at-ms; per-tool errors and time to recover
@@ -151,6 +156,7 @@ static struct {
 	int		 size;
 	int		 cpu_self;	/* floors: pin this process, -1: no */
 	int		 cpu_peer;	/* floors: pin the echoing child */
+	int		 shared_session; /* every connection, one MCP session */
 	const char	*label;		/* "mode" of the latency report */
 } opt = {
 	.label = "latency",
@@ -348,15 +354,55 @@ proc_rss_kb(pid_t pid)
 	return (kb);
 }
 
+/*
+ * TCP connections opened (connect) in this network namespace so far:
+ * Tcp ActiveOpens of /proc/net/snmp, or -1.  Over a window in which the
+ * load generator opens none it counts the connections that the mesh's
+ * worker opens to the gateway (and whatever else runs on the machine).
+ */
+static long
+tcp_active_opens(void)
+{
+	char head[512], vals[512], *h, *v, *hs, *vs;
+	long n = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/net/snmp", "r")) == NULL)
+		return (-1);
+	while (fgets(head, sizeof(head), f) != NULL) {
+		if (strncmp(head, "Tcp:", 4) != 0)
+			continue;
+		if (fgets(vals, sizeof(vals), f) == NULL)
+			break;
+		h = strtok_r(head, " \n", &hs);
+		v = strtok_r(vals, " \n", &vs);
+		while (h != NULL && v != NULL) {
+			if (strcmp(h, "ActiveOpens") == 0) {
+				n = strtol(v, NULL, 10);
+				break;
+			}
+			h = strtok_r(NULL, " \n", &hs);
+			v = strtok_r(NULL, " \n", &vs);
+		}
+		break;
+	}
+	fclose(f);
+	return (n);
+}
+
+/* The CPU time of every watched process (each in each[]), summed. */
 static double
-watch_cpu_us(void)
+watch_cpu_us(double *each)
 {
 	double sum = 0, c;
 	int i;
 
-	for (i = 0; i < opt.nwatch; i++)
-		if ((c = proc_cpu_us(opt.watch[i])) > 0)
-			sum += c;
+	for (i = 0; i < opt.nwatch; i++) {
+		if ((c = proc_cpu_us(opt.watch[i])) < 0)
+			c = 0;
+		each[i] = c;
+		sum += c;
+	}
 	return (sum);
 }
 
@@ -977,7 +1023,13 @@ conn_setup(struct conn *c, int i)
 	int fd;
 
 	c->target = i % opt.ntargets;
-	fd = client_open(c->session);
+	if (opt.shared_session && i > 0) {
+		/* The first connection's session, on a connection of its own. */
+		memcpy(c->session, conns[0].session, sizeof(c->session));
+		if ((fd = tcp_connect()) == -1)
+			err(1, "connect %s", opt.hostport);
+	} else
+		fd = client_open(c->session);
 	body = call_body(opt.targets[c->target]);
 	c->req = req_format(c->session, body, &c->reqlen);
 	free(body);
@@ -1193,7 +1245,9 @@ ms_until(uint64_t t, uint64_t now)
 
 struct mid {		/* what the watched processes did in the window */
 	double	 cpu0, cpu1;
+	double	 each0[MAX_WATCH], each1[MAX_WATCH];
 	double	 self0, self1;
+	long	 opens0, opens1;	/* TCP connections opened */
 	long	 rss[MAX_WATCH];	/* VmRSS of each, mid-window */
 	int	 started;
 	int	 sampled;
@@ -1207,8 +1261,9 @@ sample(struct window *w, struct mid *m, uint64_t now)
 
 	if (!m->started && now >= w->start) {
 		m->started = 1;
-		m->cpu0 = watch_cpu_us();
+		m->cpu0 = watch_cpu_us(m->each0);
 		m->self0 = cpu_self_us();
+		m->opens0 = tcp_active_opens();
 	}
 	if (!m->sampled && now >= w->start + (w->end - w->start) / 2) {
 		m->sampled = 1;
@@ -1217,8 +1272,9 @@ sample(struct window *w, struct mid *m, uint64_t now)
 	}
 	if (!m->ended && now >= w->end) {
 		m->ended = 1;
-		m->cpu1 = watch_cpu_us();
+		m->cpu1 = watch_cpu_us(m->each1);
 		m->self1 = cpu_self_us();
+		m->opens1 = tcp_active_opens();
 	}
 }
 
@@ -1287,15 +1343,23 @@ run_throughput(void)
 	engine(&w, &m);
 	secs = (double)(w.end - w.start) / NSEC_PER_SEC;
 	wcpu = m.cpu1 - m.cpu0;
-	printf("{\"mode\":\"throughput\",\"conns\":%d,\"window_s\":%.3f,"
+	printf("{\"mode\":\"throughput\",\"conns\":%d,\"sessions\":%d,"
+	    "\"window_s\":%.3f,"
 	    "\"calls\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"total_calls\":%"
 	    PRIu64 ",\"calls_per_s\":%.1f,\"client_cpu_us_per_call\":%.2f,"
 	    "\"watch_cpu_us\":%.0f,\"watch_cpu_us_per_call\":%.2f,",
-	    opt.conns, secs, w.ok, w.errors, w.total, (double)w.ok / secs,
+	    opt.conns, opt.shared_session ? 1 : opt.conns, secs, w.ok,
+	    w.errors, w.total, (double)w.ok / secs,
 	    w.ok ? (m.self1 - m.self0) / (double)w.ok : -1, wcpu,
 	    w.ok ? wcpu / (double)w.ok : -1);
+	/* Per 1000 calls; our own reconnects (after errors) are in it too. */
+	printf("\"tcp_opens_per_kcall\":%.2f,", w.ok && m.opens0 >= 0 &&
+	    m.opens1 >= 0 ? (double)(m.opens1 - m.opens0) * 1000 /
+	    (double)w.ok : -1);
 	for (i = 0; i < opt.nwatch; i++)
-		printf("\"watch%d_rss_kb\":%ld,", i, m.rss[i]);
+		printf("\"watch%d_rss_kb\":%ld,\"watch%d_cpu_us_per_call\":%.2f,",
+		    i, m.rss[i], i, w.ok ? (m.each1[i] - m.each0[i]) /
+		    (double)w.ok : -1);
 	print_lat(&w.lat);
 	printf("}\n");
 }
@@ -1520,7 +1584,7 @@ usage(void)
 	    "           [--method M] [--args JSON] [--n N] [--warmup N] "
 	    "[--conns C]\n"
 	    "           [--duration-ms D] [--warmup-ms W] [--watch PID]...\n"
-	    "           [--kill-pid PID] [--kill-at-ms T]\n"
+	    "           [--kill-pid PID] [--kill-at-ms T] [--shared-session]\n"
 	    "       loadgen floor-http|floor-socketpair [--n N] [--size B] "
 	    "[--cpus A,B]\n"
 	    "       loadgen stamp\n");
@@ -1558,6 +1622,7 @@ parse_args(int argc, char **argv)
 		{ "kill-at-ms", required_argument, NULL, 'K' },
 		{ "size", required_argument, NULL, 's' },
 		{ "cpus", required_argument, NULL, 'C' },
+		{ "shared-session", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
@@ -1606,6 +1671,9 @@ parse_args(int argc, char **argv)
 			break;
 		case 's':
 			opt.size = (int)num(optarg, 1, 1 << 20);
+			break;
+		case 'S':
+			opt.shared_session = 1;
 			break;
 		case 'C':
 			if (sscanf(optarg, "%d,%d", &opt.cpu_self,
