@@ -42,8 +42,11 @@ origin_end(struct origin *o, const char *why)
 {
 	struct call	*c;
 
-	while ((c = TAILQ_FIRST(&o->calls)) != NULL)
+	while ((c = TAILQ_FIRST(&o->calls)) != NULL) {
+		/* Nobody will read the peer's answer: it may stop working. */
+		router_unlink(c, 1);
 		call_error(c, JSONRPC_INTERNAL_ERROR, "%s", why);
+	}
 }
 
 /* notifications/cancelled names the client's id. */

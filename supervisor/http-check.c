@@ -37,7 +37,7 @@ http_local_hostport(const char *p)
 			if (p[n] < '0' || p[n] > '9' || n == 5)
 				return (0);
 		}
-		return (1);
+		return (strtol(p, NULL, 10) <= 65535);
 	}
 	return (0);
 }

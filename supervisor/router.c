@@ -109,11 +109,15 @@ router_refuse(struct call *c, struct peer *p)
 		    p->name, peer_state_name(p), peer_cause(p));
 		return (-1);
 	}
-	if (p->ninflight >= PEER_INFLIGHT_MAX ||
-	    call_count() > CLIENT_INFLIGHT_MAX) {
+	if (p->ninflight >= PEER_INFLIGHT_MAX) {
 		call_error_result(c, "peer %s is busy: %u requests in flight "
 		    "(limit %d); try again", p->name, p->ninflight,
 		    PEER_INFLIGHT_MAX);
+		return (-1);
+	}
+	if (call_count() > CLIENT_INFLIGHT_MAX) {
+		call_error_result(c, "the mesh is busy: %u calls in flight "
+		    "(limit %d); try again", call_count(), CLIENT_INFLIGHT_MAX);
 		return (-1);
 	}
 	return (0);
@@ -213,6 +217,12 @@ router_route(struct call *c, struct peer *p, const char *exposed,
 	json = jsonrpc_string(req, &len);
 	if (router_refuse_busy(c, p, len) == -1)
 		return (-1);
+	if (len > MSG_PAYLOAD_MAX) {
+		call_error_result(c, "peer %s: the call is %zu bytes, over the "
+		    "%d a frame to its worker may hold", p->name, len,
+		    MSG_PAYLOAD_MAX);
+		return (-1);
+	}
 	if (worker_send(p->worker, MSG_REQUEST, c->id, json, len) == -1) {
 		call_error_result(c, "peer %s: could not hand the call to its "
 		    "worker: %s", p->name, peer_cause(p));

@@ -33,6 +33,14 @@ Test(http_check, ports_of_one_to_five_digits_are_accepted)
 	cr_assert(http_local_hostport("127.0.0.1:4567"));
 	cr_assert(http_local_hostport("[::1]:45679"));
 	cr_assert(http_local_hostport("localhost:00000"));
+	cr_assert(http_local_hostport("localhost:65535"));
+}
+
+/* Five digits, but no such port. */
+Test(http_check, a_port_past_65535_is_refused)
+{
+	cr_assert_not(http_local_hostport("localhost:65536"));
+	cr_assert_not(http_local_hostport("127.0.0.1:99999"));
 }
 
 Test(http_check, a_port_of_zero_or_six_digits_is_refused)
