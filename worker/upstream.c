@@ -501,7 +501,7 @@ xfer_event(void *arg, const char *type, const char *data, size_t len,
 		    "notifications/tools/list_changed") == 0)
 			up_list_start();
 		else
-			worker_send(MSG_NOTIFY_UP, 0, data, len);
+			sup_send(MSG_NOTIFY_UP, 0, data, len);
 	} else if (kind == JSONRPC_RESPONSE && x->result == NULL &&
 	    (mid = jsonrpc_id(m)) != NULL &&
 	    json_object_is_type(mid, json_type_string) &&
@@ -703,7 +703,7 @@ up_call_answer(struct xfer *x, const char *buf, size_t len)
 	x->answered = 1;
 	/* A plain result goes in the shape the supervisor forwards fast. */
 	if ((clen = jsonrpc_canon_make(buf, len, x->id, &canon)) != 0) {
-		worker_send(MSG_RESPONSE, x->id, canon, clen);
+		sup_send(MSG_RESPONSE, x->id, canon, clen);
 		free(canon);
 		return;
 	}
@@ -711,20 +711,20 @@ up_call_answer(struct xfer *x, const char *buf, size_t len)
 	    (kind = jsonrpc_check(m, &why)) == JSONRPC_INVALID) {
 		snprintf(reason, sizeof(reason), "the gateway answered with "
 		    "invalid JSON-RPC: %s", why);
-		worker_send_reason(MSG_CALLFAIL, x->id, reason);
+		sup_send_reason(MSG_CALLFAIL, x->id, reason);
 	} else if (kind != JSONRPC_RESPONSE) {
 		snprintf(reason, sizeof(reason), "the gateway answered with a "
 		    "%s, not a response", kind == JSONRPC_REQUEST ?
 		    "request" : "notification");
-		worker_send_reason(MSG_CALLFAIL, x->id, reason);
+		sup_send_reason(MSG_CALLFAIL, x->id, reason);
 	} else if ((mid = jsonrpc_id(m)) == NULL ||
 	    !json_object_is_type(mid, json_type_int) ||
 	    (uint64_t)json_object_get_int64(mid) != x->id) {
 		snprintf(reason, sizeof(reason),
 		    "the gateway answered with a wrong id");
-		worker_send_reason(MSG_CALLFAIL, x->id, reason);
+		sup_send_reason(MSG_CALLFAIL, x->id, reason);
 	} else
-		worker_send(MSG_RESPONSE, x->id, buf, len);
+		sup_send(MSG_RESPONSE, x->id, buf, len);
 	json_object_put(m);
 }
 
@@ -747,7 +747,7 @@ up_call_message(struct xfer *x, const char *data, size_t len)
 		up_server_request(m);
 	else if (kind == JSONRPC_NOTIFICATION) {
 		if (!x->answered)
-			worker_send(MSG_NOTIFY_UP, x->id, data, len);
+			sup_send(MSG_NOTIFY_UP, x->id, data, len);
 	} else if (!x->answered)
 		up_call_answer(x, data, len);
 	else
@@ -788,7 +788,7 @@ up_call_done(struct xfer *x, CURLcode rc)
 		if (reason[0] == '\0')
 			up_call_answer(x, x->resp.p, x->resp.len);
 		else
-			worker_send_reason(MSG_CALLFAIL, x->id, reason);
+			sup_send_reason(MSG_CALLFAIL, x->id, reason);
 	}
 	RB_REMOVE(xfer_tree, &up.calls, x);
 	up.ncalls--;
@@ -811,7 +811,7 @@ up_count_connect(CURLcode rc)
 	}
 	if (up.resolve != NULL &&
 	    ++up.connect_fails >= UPSTREAM_CONNECT_FAILS_MAX)
-		worker_fail(EX_UNAVAILABLE, "%d calls in a row could not "
+		sup_fail(EX_UNAVAILABLE, "%d calls in a row could not "
 		    "connect to %s; resolving its name again", up.connect_fails,
 		    up.url);
 }
@@ -848,12 +848,12 @@ up_handshake_fail(struct xfer *failed, int ex, const char *reason)
 	struct xfer	*x;
 
 	if (!up.ready)
-		worker_fail(ex, "%s", reason);
+		sup_fail(ex, "%s", reason);
 	if (failed->kind != XFER_LIST) {
 		/* The held requests will not be sent: answer them now. */
 		while ((x = TAILQ_FIRST(&up.waiting)) != NULL) {
 			if (x->kind == XFER_CALL) {
-				worker_send_reason(MSG_CALLFAIL, x->id, reason);
+				sup_send_reason(MSG_CALLFAIL, x->id, reason);
 				RB_REMOVE(xfer_tree, &up.calls, x);
 				up.ncalls--;
 			}
@@ -1071,11 +1071,11 @@ up_list_finish(void)
 	if (len > MSG_PAYLOAD_MAX) {
 		json_object_put(o);
 		if (!up.ready)
-			worker_fail(EX_PROTOCOL, "tool list of %zu bytes is "
+			sup_fail(EX_PROTOCOL, "tool list of %zu bytes is "
 			    "over the frame maximum", len);
 		log_warnx("tool list too large, not updated");
 	} else {
-		worker_send(up.ready ? MSG_TOOLS : MSG_READY, 0, s, len);
+		sup_send(up.ready ? MSG_TOOLS : MSG_READY, 0, s, len);
 		json_object_put(o);
 		if (!up.ready)
 			log_info("ready, protocol %s",
@@ -1201,12 +1201,12 @@ up_resolve(CURLU *u)
 	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 	    CURLUE_OK)
-		worker_fail(EX_CONFIG, "the URL has no host or port");
+		sup_fail(EX_CONFIG, "the URL has no host or port");
 	up.port = strtonum(port, 1, 65535, &errstr);
 	if (errstr != NULL) {
 		curl_free(host);
 		curl_free(port);
-		worker_fail(EX_CONFIG, "bad port in the URL");
+		sup_fail(EX_CONFIG, "bad port in the URL");
 	}
 	if (host[0] != '[' && inet_pton(AF_INET6, host, &a6) != 1 &&
 	    inet_pton(AF_INET, host, &a6) != 1) {
@@ -1218,7 +1218,7 @@ up_resolve(CURLU *u)
 			    host, gai_strerror(e));
 			curl_free(host);
 			curl_free(port);
-			worker_fail(EX_TEMPFAIL, "%s", line);
+			sup_fail(EX_TEMPFAIL, "%s", line);
 		}
 		up_resolve_line(host, port, res, line, sizeof(line));
 		freeaddrinfo(res);
@@ -1236,14 +1236,14 @@ upstream_init(void)
 	char	*s = NULL;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		worker_fail(EX_SOFTWARE, "curl_global_init failed");
+		sup_fail(EX_SOFTWARE, "curl_global_init failed");
 	TAILQ_INIT(&up.pool);
 	TAILQ_INIT(&up.pending);
 	TAILQ_INIT(&up.waiting);
 	TAILQ_INIT(&up.running);
 	RB_INIT(&up.calls);
 	if ((up.multi = curl_multi_init()) == NULL)
-		worker_fail(EX_SOFTWARE, "curl_multi_init failed");
+		sup_fail(EX_SOFTWARE, "curl_multi_init failed");
 	curl_multi_setopt(up.multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)UPSTREAM_HOST_CONNECTIONS_MAX);
 	up.hdrs = up_hdrs_new();
@@ -1251,14 +1251,14 @@ upstream_init(void)
 	if ((u = curl_url()) == NULL ||
 	    curl_url_set(u, CURLUPART_URL, worker_conf.url, 0) != CURLUE_OK) {
 		curl_url_cleanup(u);
-		worker_fail(EX_CONFIG, "bad URL");
+		sup_fail(EX_CONFIG, "bad URL");
 	}
 	up_resolve(u);
 	if (curl_url_set(u, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
 	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
 		curl_url_cleanup(u);
-		worker_fail(EX_CONFIG, "bad URL");
+		sup_fail(EX_CONFIG, "bad URL");
 	}
 	strlcpy(up.url, s, sizeof(up.url));
 	curl_free(s);
@@ -1361,7 +1361,7 @@ upstream_request(uint64_t id, const char *buf, size_t len)
 	if (up.ncalls >= UPSTREAM_INFLIGHT_MAX) {
 		snprintf(reason, sizeof(reason), "more than %d requests "
 		    "in flight", UPSTREAM_INFLIGHT_MAX);
-		worker_send_reason(MSG_CALLFAIL, id, reason);
+		sup_send_reason(MSG_CALLFAIL, id, reason);
 		return;
 	}
 	x = xfer_get(XFER_CALL);

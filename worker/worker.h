@@ -38,11 +38,22 @@ extern pid_t			 worker_ppid;
 int		 worker_main(void);
 void		 worker_setup(void);	/* everything up to the loop */
 __dead void	 worker_loop(void);
-void		 worker_send(uint16_t type, uint64_t id, const void *, size_t);
-void		 worker_send_reason(uint16_t type, uint64_t id, const char *);
-__dead void	 worker_fail(int status, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 __dead void	 worker_exit(int status);
+
+/* sup.c: the channel to the supervisor */
+struct msg;
+void		 sup_init(void);
+void		 sup_hello(void);
+void		 sup_config(struct msg *);
+void		 sup_log_start(void);
+void		 sup_send(uint16_t type, uint64_t id, const void *, size_t);
+void		 sup_send_reason(uint16_t type, uint64_t id, const char *);
+__dead void	 sup_fail(int status, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 sup_read(void);
+size_t		 sup_queued(void);
+void		 sup_write(void);
+void		 sup_close(void);
 
 /* upstream.c */
 void		 upstream_init(void);

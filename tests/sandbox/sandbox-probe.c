@@ -48,9 +48,9 @@ static __dead void
 probe_result(const char *act, int rv)
 {
 	if (rv == -1)
-		worker_fail(EX_CONFIG, "probe %s: refused: %s", act,
+		sup_fail(EX_CONFIG, "probe %s: refused: %s", act,
 		    strerror(errno));
-	worker_fail(EX_CONFIG, "probe %s: NOT REFUSED", act);
+	sup_fail(EX_CONFIG, "probe %s: NOT REFUSED", act);
 }
 
 static int
@@ -107,10 +107,10 @@ probe_other(struct sockaddr_in *sin)
 	long long	 port;
 
 	if ((q = strstr(worker_conf.url, "?port=")) == NULL)
-		worker_fail(EX_CONFIG, "probe: no ?port=N in the URL");
+		sup_fail(EX_CONFIG, "probe: no ?port=N in the URL");
 	port = strtonum(q + 6, 1, 65535, &errstr);
 	if (errstr != NULL)
-		worker_fail(EX_CONFIG, "probe: port %s", errstr);
+		sup_fail(EX_CONFIG, "probe: port %s", errstr);
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(port);
