@@ -225,7 +225,7 @@ sup_request(struct msg *m)
 		log_warnx("REQUEST without payload or id");
 		worker_exit(EX_SOFTWARE);
 	}
-	upstream_request(m->hdr.id, m->data, m->hdr.len);
+	call_request(m->hdr.id, m->data, m->hdr.len);
 }
 
 static void
@@ -235,13 +235,13 @@ sup_notify(struct msg *m)
 		log_warnx("NOTIFY_DOWN without payload");
 		worker_exit(EX_SOFTWARE);
 	}
-	upstream_notify(m->data, m->hdr.len);
+	call_notify(m->data, m->hdr.len);
 }
 
 static void
 sup_cancel(struct msg *m)
 {
-	upstream_cancel(m->hdr.id);
+	call_cancel(m->hdr.id);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,22 +191,12 @@ worker_drop_privileges(void)
 __dead void
 worker_loop(void)
 {
-	struct curl_waitfd	 wfd;
-	CURLMcode		 mc;
-	int			 n;
+	short	ev;
 
 	for (;;) {
-		wfd.fd = WORKER_FD;
-		wfd.events = CURL_WAIT_POLLIN;
-		wfd.revents = 0;
-		if (sup_queued() > 0)
-			wfd.events |= CURL_WAIT_POLLOUT;
-		mc = curl_multi_poll(upstream_multi(), &wfd, 1,
-		    upstream_timeout(), &n);
-		if (mc != CURLM_OK)
-			sup_fail(EX_SOFTWARE, "curl_multi_poll: %s",
-			    curl_multi_strerror(mc));
-		if (wfd.revents & CURL_WAIT_POLLIN)
+		ev = upstream_wait(WORKER_FD, POLLIN | (sup_queued() > 0 ?
+		    POLLOUT : 0), upstream_timeout());
+		if (ev & POLLIN)
 			sup_read();
 		upstream_run();
 		sandbox_report();

@@ -11,8 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
-
 #include "mesh-limits.h"
 #include "log.h"
 
@@ -55,17 +53,17 @@ size_t		 sup_queued(void);
 void		 sup_write(void);
 void		 sup_close(void);
 
-/* upstream.c */
+/* multi.c, client.c, call.c: the upstream, Streamable HTTP */
 void		 upstream_init(void);
 uint16_t	 upstream_port(void);	/* the gateway's TCP port */
 void		 upstream_start(void);
-CURLM		*upstream_multi(void);
 int		 upstream_timeout(void);
+short		 upstream_wait(int fd, short events, int timeout_ms);
 void		 upstream_run(void);
 int		 upstream_ready(void);
-void		 upstream_request(uint64_t id, const char *, size_t);
-void		 upstream_notify(const char *, size_t);
-void		 upstream_cancel(uint64_t id);
+void		 call_request(uint64_t id, const char *, size_t);
+void		 call_notify(const char *, size_t);
+void		 call_cancel(uint64_t id);
 void		 upstream_shutdown(void);
 void		 upstream_free(void);
 
