@@ -1,8 +1,15 @@
 /*
- * libcurl's multi handle: every transfer of the worker runs on it, over
- * at most UPSTREAM_HOST_CONNECTIONS_MAX keep-alive connections.  Here it
- * is set up (before the sandbox), driven from the worker's loop, and
- * used once more at shutdown to DELETE the session.
+ * libcurl's multi handle in the worker's loop, and the Streamable HTTP
+ * transport's table of operations.  Every transfer of the worker runs on
+ * the one multi handle, over at most UPSTREAM_HOST_CONNECTIONS_MAX
+ * keep-alive connections.
+ *
+ * libcurl tells us which sockets it wants watched and when it next needs
+ * the time (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION); the loop
+ * polls them with the supervisor's socket and curl_multi_socket_action()
+ * runs only the transfers whose socket is ready or whose timer is due.
+ * curl_multi_perform() looked at every running transfer on every loop
+ * turn, a poll(2) each; see ARCHITECTURE.md for the figures.
  *
  * Finished transfers go to the done queue before their owner hears of
  * them, so that an owner that exits (a failed handshake) leaves nothing
@@ -11,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +28,56 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "sandbox.h"
+#include "transport.h"
 #include "upstream.h"
 #include "util.h"
 
+/*
+ * The sockets libcurl watches.  No process of ours holds more than
+ * RLIMIT_NOFILE descriptors, so neither does this table.
+ */
+static struct {
+	struct pollfd	 fds[WORKER_NOFILE_MAX];
+	int		 n;
+	int		 timer_on;	/* libcurl wants the time */
+	uint64_t	 timer_at;	/* then, monotonic ms */
+} mp;
+
+static int	 multi_socket_cb(CURL *, curl_socket_t, int, void *, void *);
+static int	 multi_timer_cb(CURLM *, long, void *);
+static int	 multi_fds(struct pollfd *, int);
+static void	 multi_sockets(struct pollfd *, int);
+static void	 multi_timer(uint64_t);
 static void	 multi_add_pending(void);
 static void	 multi_collect(void);
 static void	 multi_deliver(void);
 static CURLcode	 multi_perform_last(CURL *, long);
+static void	 upstream_init(void);
+static void	 upstream_policy(struct sandbox_policy *);
+static int	 upstream_timeout(void);
+static void	 upstream_run(struct pollfd *, int);
+static void	 upstream_shutdown(void);
+static void	 upstream_free(void);
 
-void
+const struct transport_ops transport_streamable_http = {
+	.name = "streamable-http",
+	.kind = TRANSPORT_STREAMABLE_HTTP,
+	.init = upstream_init,
+	.policy = upstream_policy,
+	.start = upstream_start,
+	.ready = upstream_ready,
+	.fds = multi_fds,
+	.timeout = upstream_timeout,
+	.run = upstream_run,
+	.request = call_request,
+	.notify = call_notify,
+	.cancel = call_cancel,
+	.shutdown = upstream_shutdown,
+	.free = upstream_free,
+};
+
+static void
 upstream_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -41,51 +90,128 @@ upstream_init(void)
 		sup_fail(EX_SOFTWARE, "curl_multi_init failed");
 	curl_multi_setopt(xs.multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    (long)UPSTREAM_HOST_CONNECTIONS_MAX);
+	curl_multi_setopt(xs.multi, CURLMOPT_SOCKETFUNCTION, multi_socket_cb);
+	curl_multi_setopt(xs.multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
 	resolve_url(worker_conf.url);
 }
 
-uint16_t
-upstream_port(void)
+/* Connects go to the gateway's port alone. */
+static void
+upstream_policy(struct sandbox_policy *pol)
 {
-	return (xs.port);
+	pol->port = xs.port;
 }
 
-/* How long the loop may sleep (libcurl's own timers come on top). */
-int
+/* libcurl wants fd watched for what (CURL_POLL_*), or no more. */
+static int
+multi_socket_cb(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	int	i;
+
+	for (i = 0; i < mp.n; i++)
+		if (mp.fds[i].fd == fd)
+			break;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < mp.n)
+			mp.fds[i] = mp.fds[--mp.n];
+		return (0);
+	}
+	if (i == mp.n) {
+		if (mp.n == WORKER_NOFILE_MAX)
+			fatalx("libcurl watches more than %d sockets",
+			    WORKER_NOFILE_MAX);
+		mp.fds[mp.n++].fd = fd;
+	}
+	mp.fds[i].events = ((what & CURL_POLL_IN) ? POLLIN : 0) |
+	    ((what & CURL_POLL_OUT) ? POLLOUT : 0);
+	mp.fds[i].revents = 0;
+	return (0);
+}
+
+/* libcurl's one timer: -1 none, 0 at once (never run from in here). */
+static int
+multi_timer_cb(CURLM *m, long timeout_ms, void *arg)
+{
+	mp.timer_on = timeout_ms >= 0;
+	if (mp.timer_on)
+		mp.timer_at = now_ms() + (uint64_t)timeout_ms;
+	return (0);
+}
+
+static int
+multi_fds(struct pollfd *pfd, int max)
+{
+	int	n = mp.n < max ? mp.n : max;
+
+	memcpy(pfd, mp.fds, n * sizeof(*pfd));
+	return (n);
+}
+
+/* ms until libcurl's timer is due, -1 if none. */
+static int
+multi_timer_wait(uint64_t now)
+{
+	if (!mp.timer_on)
+		return (-1);
+	if (now >= mp.timer_at)
+		return (0);
+	return (mp.timer_at - now < INT32_MAX ? (int)(mp.timer_at - now) :
+	    INT32_MAX);
+}
+
+/*
+ * How long the loop may sleep.  At most a second, so that what the
+ * sandbox's debug mode noted is reported even when nothing happens.
+ */
+static int
 upstream_timeout(void)
 {
-	int	t;
+	uint64_t	now = now_ms();
+	int		t = 1000, w;
 
-	/* Transfers queued outside upstream_run() must not wait a poll out. */
+	/* Work queued outside upstream_run() must not wait a poll out. */
 	if (!TAILQ_EMPTY(&xs.pending) || !TAILQ_EMPTY(&xs.done))
 		return (0);
-	if ((t = client_timeout(now_ms())) == -1 || t > 1000)
-		return (1000);
+	if ((w = multi_timer_wait(now)) != -1 && w < t)
+		t = w;
+	if ((w = client_timeout(now)) != -1 && w < t)
+		t = w;
 	return (t);
 }
 
-/* Wait for fd (the supervisor's socket) and libcurl's sockets. */
-short
-upstream_wait(int fd, short events, int timeout_ms)
+/* What poll() said of libcurl's sockets, to libcurl. */
+static void
+multi_sockets(struct pollfd *pfd, int n)
 {
-	struct curl_waitfd	 wfd;
-	CURLMcode		 mc;
-	int			 n;
+	int	i, ev, running;
 
-	wfd.fd = fd;
-	wfd.events = 0;
-	if (events & POLLIN)
-		wfd.events |= CURL_WAIT_POLLIN;
-	if (events & POLLOUT)
-		wfd.events |= CURL_WAIT_POLLOUT;
-	wfd.revents = 0;
-	mc = curl_multi_poll(xs.multi, &wfd, 1, timeout_ms, &n);
-	if (mc != CURLM_OK)
-		sup_fail(EX_SOFTWARE, "curl_multi_poll: %s",
-		    curl_multi_strerror(mc));
-	return ((wfd.revents & CURL_WAIT_POLLIN) ? POLLIN : 0);
+	for (i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		ev = 0;
+		if (pfd[i].revents & (POLLIN | POLLHUP))
+			ev |= CURL_CSELECT_IN;
+		if (pfd[i].revents & POLLOUT)
+			ev |= CURL_CSELECT_OUT;
+		if (pfd[i].revents & (POLLERR | POLLNVAL))
+			ev |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(xs.multi, pfd[i].fd, ev, &running);
+	}
 }
 
+static void
+multi_timer(uint64_t now)
+{
+	int	running;
+
+	if (mp.timer_on && now >= mp.timer_at) {
+		mp.timer_on = 0;
+		curl_multi_socket_action(xs.multi, CURL_SOCKET_TIMEOUT, 0,
+		    &running);
+	}
+}
+
+/* Adding sets libcurl's timer to 0: multi_timer() starts them. */
 static void
 multi_add_pending(void)
 {
@@ -134,14 +260,15 @@ multi_deliver(void)
 }
 
 /* Move every transfer along; called once per loop turn. */
-void
-upstream_run(void)
+static void
+upstream_run(struct pollfd *pfd, int n)
 {
-	int	running;
+	uint64_t	now = now_ms();
 
-	client_run(now_ms());
+	client_run(now);
 	multi_add_pending();
-	curl_multi_perform(xs.multi, &running);
+	multi_sockets(pfd, n);
+	multi_timer(now);
 	multi_collect();
 	multi_deliver();
 	multi_add_pending();
@@ -156,22 +283,32 @@ upstream_run(void)
 static CURLcode
 multi_perform_last(CURL *e, long timeout_ms)
 {
+	struct pollfd	 pfd[WORKER_NOFILE_MAX];
 	CURLMsg		*m;
 	CURLcode	 rc = CURLE_OPERATION_TIMEDOUT;
-	uint64_t	 deadline = now_ms() + timeout_ms;
-	int		 n;
+	uint64_t	 now, deadline = now_ms() + timeout_ms;
+	int		 n, t, left;
 
 	if (curl_multi_add_handle(xs.multi, e) != CURLM_OK)
 		return (CURLE_FAILED_INIT);
-	while (now_ms() < deadline) {
-		curl_multi_perform(xs.multi, &n);
-		while ((m = curl_multi_info_read(xs.multi, &n)) != NULL) {
+	while ((now = now_ms()) < deadline) {
+		multi_timer(now);
+		while ((m = curl_multi_info_read(xs.multi, &left)) != NULL) {
 			if (m->msg == CURLMSG_DONE && m->easy_handle == e) {
 				rc = m->data.result;
 				goto done;
 			}
 		}
-		curl_multi_poll(xs.multi, NULL, 0, 50, NULL);
+		n = multi_fds(pfd, WORKER_NOFILE_MAX);
+		if ((t = multi_timer_wait(now)) == -1 ||
+		    (uint64_t)t > deadline - now)
+			t = (int)(deadline - now);
+		if (poll(pfd, n, t) == -1) {
+			if (errno != EINTR)
+				break;
+			continue;
+		}
+		multi_sockets(pfd, n);
 	}
 done:
 	curl_multi_remove_handle(xs.multi, e);
@@ -179,7 +316,7 @@ done:
 }
 
 /* MSG_SHUTDOWN: end the session politely, within a second. */
-void
+static void
 upstream_shutdown(void)
 {
 	const struct up_session	*s = client_session();
@@ -214,7 +351,7 @@ upstream_shutdown(void)
 }
 
 /* Everything, for a clean exit (and a leak checker's peace). */
-void
+static void
 upstream_free(void)
 {
 	if (xs.multi == NULL)
@@ -230,5 +367,6 @@ upstream_free(void)
 	xs.multi = NULL;
 	curl_slist_free_all(xs.resolve);
 	xs.resolve = NULL;
+	mp.n = 0;
 	curl_global_cleanup();
 }

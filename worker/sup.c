@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,7 +226,7 @@ sup_request(struct msg *m)
 		log_warnx("REQUEST without payload or id");
 		worker_exit(EX_SOFTWARE);
 	}
-	call_request(m->hdr.id, m->data, m->hdr.len);
+	worker_conf.transport->request(m->hdr.id, m->data, m->hdr.len);
 }
 
 static void
@@ -235,13 +236,13 @@ sup_notify(struct msg *m)
 		log_warnx("NOTIFY_DOWN without payload");
 		worker_exit(EX_SOFTWARE);
 	}
-	call_notify(m->data, m->hdr.len);
+	worker_conf.transport->notify(m->data, m->hdr.len);
 }
 
 static void
 sup_cancel(struct msg *m)
 {
-	call_cancel(m->hdr.id);
+	worker_conf.transport->cancel(m->hdr.id);
 }
 
 static void
@@ -254,7 +255,7 @@ static void
 sup_shutdown(struct msg *m)
 {
 	log_debug("shutting down");
-	upstream_shutdown();
+	worker_conf.transport->shutdown();
 	worker_exit(EX_OK);
 }
 
@@ -266,7 +267,8 @@ sup_dispatch(struct msg *m)
 	for (i = 0; i < sizeof(sup_handlers) / sizeof(*sup_handlers); i++) {
 		if (sup_handlers[i].type != m->hdr.type)
 			continue;
-		if (sup_handlers[i].after_ready && !upstream_ready())
+		if (sup_handlers[i].after_ready &&
+		    !worker_conf.transport->ready())
 			break;
 		sup_handlers[i].fn(m);
 		return;
@@ -297,6 +299,15 @@ sup_read(void)
 		log_warn("malformed frame from the supervisor");
 		worker_exit(EX_SOFTWARE);
 	}
+}
+
+/* The supervisor's socket, for the loop's poll(). */
+void
+sup_pollfd(struct pollfd *pfd)
+{
+	pfd->fd = WORKER_FD;
+	pfd->events = POLLIN | (msg_queued(&sup_mb) > 0 ? POLLOUT : 0);
+	pfd->revents = 0;
 }
 
 size_t

@@ -131,6 +131,8 @@ struct xfer_state {
 	size_t			 npool;
 };
 
+/* multi.c: the transport's table is transport_streamable_http */
+
 /* xfer.c */
 extern struct xfer_state	 xs;
 void		 xbuf_set(struct xbuf *, const char *, size_t);
@@ -153,6 +155,8 @@ int		 xfer_outcome(struct xfer *, CURLcode, char *, size_t);
 void		 resolve_url(const char *);
 
 /* client.c */
+void		 upstream_start(void);
+int		 upstream_ready(void);
 int		 client_timeout(uint64_t now);
 void		 client_run(uint64_t now);
 void		 client_post_text(struct up_session *, const char *, size_t);
@@ -163,6 +167,9 @@ struct up_session *client_session(void);
 void		 client_free(void);
 
 /* call.c */
+void		 call_request(uint64_t id, const char *, size_t);
+void		 call_notify(const char *, size_t);
+void		 call_cancel(uint64_t id);
 void		 call_abort(struct xfer *, const char *);
 void		 call_free(void);
 

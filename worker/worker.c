@@ -30,6 +30,9 @@
 #include "worker.h"
 #include "xmalloc.h"
 
+/* Every descriptor a worker may hold, the supervisor's socket included. */
+#define WORKER_POLL_MAX		(WORKER_NOFILE_MAX + 1)
+
 struct worker_config	 worker_conf;
 pid_t			 worker_ppid;
 
@@ -44,7 +47,8 @@ static void	 worker_drop_privileges(void);
 __dead void
 worker_exit(int status)
 {
-	upstream_free();
+	if (worker_conf.transport != NULL)
+		worker_conf.transport->free();
 	sup_close();
 	free(worker_conf.name);
 	free(worker_conf.url);
@@ -91,41 +95,12 @@ worker_conf_int(struct json_object *o, const char *key, long def, long min,
 	return ((long)n);
 }
 
-/* CONFIG is the answer to HELLO and the only source of configuration. */
+/* The numbers of CONFIG; -1 where one is bad (worker_conf_check()). */
 static void
-worker_configure(void)
+worker_conf_numbers(struct json_object *o)
 {
-	struct json_object	*o, *v;
-	struct msg		 m;
-	const char		*why, *name, *url, *node, *ver;
-	char			 proc[16 + PEER_NAME_MAX];
-	size_t			 i;
-	int			 badname;
+	struct json_object	*v;
 
-	sup_config(&m);
-	if ((o = jsonrpc_parse(m.data, m.hdr.len, JSON_DEPTH_MAX, &why)) ==
-	    NULL || !json_object_is_type(o, json_type_object))
-		sup_fail(EX_CONFIG, "CONFIG is not a JSON object: %s",
-		    o == NULL ? why : "wrong type");
-	name = worker_conf_str(o, "name", PEER_NAME_MAX, 1);
-	url = worker_conf_str(o, "url", PEER_URL_MAX, 1);
-	node = worker_conf_str(o, "node_name", NODE_NAME_MAX, 0);
-	ver = worker_conf_str(o, "mesh_version", 32, 0);
-	if (name == NULL || *name == '\0' || url == NULL || node == NULL ||
-	    ver == NULL) {
-		json_object_put(o);
-		sup_fail(EX_CONFIG, "CONFIG lacks name or url, or has a bad "
-		    "string");
-	}
-	for (i = 0; name[i] != '\0'; i++)
-		if (!islower((unsigned char)name[i]) &&
-		    !isdigit((unsigned char)name[i]) && name[i] != '-')
-			break;
-	badname = name[i] != '\0';
-	worker_conf.name = xstrdup(badname ? "peer" : name);
-	worker_conf.url = xstrdup(url);
-	worker_conf.node_name = xstrdup(node);
-	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
 	/* A day is already absurd for one call. */
 	worker_conf.request_timeout_ms = worker_conf_int(o, "request_timeout_ms",
 	    REQUEST_TIMEOUT_MS, 1, 24 * 3600 * 1000);
@@ -142,10 +117,34 @@ worker_configure(void)
 		worker_conf.sandbox_debug = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "verbose", &v))
 		worker_conf.verbose = json_object_get_int(v) != 0;
-	json_object_put(o);
+}
 
+/*
+ * "transport": only "streamable-http" today, and what an absent one
+ * means.  NULL, and the name (escaped) in bad, for any other.
+ */
+static const struct transport_ops *
+worker_conf_transport(const char *name, char *bad, size_t len)
+{
+	const struct transport_ops	*tp;
+
+	if (*name == '\0')
+		name = transport_streamable_http.name;
+	if ((tp = transport_find(name)) == NULL)
+		log_escape(bad, len, name, strlen(name));
+	return (tp);
+}
+
+/* What CONFIG said that cannot be: the worker fails EX_CONFIG. */
+static void
+worker_conf_check(int badname, const char *badtransport)
+{
 	if (badname)
 		sup_fail(EX_CONFIG, "bad peer name in CONFIG");
+	if (worker_conf.transport == NULL)
+		sup_fail(EX_CONFIG, "unknown transport \"%s\" in CONFIG (this "
+		    "worker speaks %s)", badtransport,
+		    transport_streamable_http.name);
 	if (strncasecmp(worker_conf.url, "http://", 7) != 0 &&
 	    strncasecmp(worker_conf.url, "https://", 8) != 0)
 		sup_fail(EX_CONFIG, "URL must be http:// or https://");
@@ -156,6 +155,56 @@ worker_configure(void)
 	    worker_conf.uid == -1 || worker_conf.gid == -1 ||
 	    (worker_conf.uid == -2) != (worker_conf.gid == -2))
 		sup_fail(EX_CONFIG, "bad limit or user in CONFIG");
+}
+
+static int
+worker_name_valid(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!islower((unsigned char)name[i]) &&
+		    !isdigit((unsigned char)name[i]) && name[i] != '-')
+			return (0);
+	return (1);
+}
+
+/* CONFIG is the answer to HELLO and the only source of configuration. */
+static void
+worker_configure(void)
+{
+	struct json_object	*o;
+	struct msg		 m;
+	const char		*why, *name, *url, *node, *ver, *tname;
+	char			 proc[16 + PEER_NAME_MAX], badtp[64];
+	int			 badname;
+
+	sup_config(&m);
+	if ((o = jsonrpc_parse(m.data, m.hdr.len, JSON_DEPTH_MAX, &why)) ==
+	    NULL || !json_object_is_type(o, json_type_object))
+		sup_fail(EX_CONFIG, "CONFIG is not a JSON object: %s",
+		    o == NULL ? why : "wrong type");
+	name = worker_conf_str(o, "name", PEER_NAME_MAX, 1);
+	url = worker_conf_str(o, "url", PEER_URL_MAX, 1);
+	node = worker_conf_str(o, "node_name", NODE_NAME_MAX, 0);
+	ver = worker_conf_str(o, "mesh_version", 32, 0);
+	tname = worker_conf_str(o, "transport", 32, 0);
+	if (name == NULL || *name == '\0' || url == NULL || node == NULL ||
+	    ver == NULL || tname == NULL) {
+		json_object_put(o);
+		sup_fail(EX_CONFIG, "CONFIG lacks name or url, or has a bad "
+		    "string");
+	}
+	badname = !worker_name_valid(name);
+	worker_conf.transport = worker_conf_transport(tname, badtp,
+	    sizeof(badtp));
+	worker_conf.name = xstrdup(badname ? "peer" : name);
+	worker_conf.url = xstrdup(url);
+	worker_conf.node_name = xstrdup(node);
+	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
+	worker_conf_numbers(o);
+	json_object_put(o);
+	worker_conf_check(badname, badtp);
 	log_init(worker_conf.verbose);
 	snprintf(proc, sizeof(proc), "worker:%s", worker_conf.name);
 	log_procinit(proc);
@@ -188,17 +237,29 @@ worker_drop_privileges(void)
 		sup_fail(EX_SOFTWARE, "could get root back after dropping it");
 }
 
+/*
+ * One loop for the whole life of the worker: the supervisor's socket
+ * and the transport's descriptors in one poll().
+ */
 __dead void
 worker_loop(void)
 {
-	short	ev;
+	const struct transport_ops	*tp = worker_conf.transport;
+	struct pollfd			 pfd[WORKER_POLL_MAX];
+	int				 i, n;
 
 	for (;;) {
-		ev = upstream_wait(WORKER_FD, POLLIN | (sup_queued() > 0 ?
-		    POLLOUT : 0), upstream_timeout());
-		if (ev & POLLIN)
+		sup_pollfd(&pfd[0]);
+		n = tp->fds(pfd + 1, WORKER_POLL_MAX - 1);
+		if (poll(pfd, n + 1, tp->timeout()) == -1) {
+			if (errno != EINTR)
+				sup_fail(EX_OSERR, "poll: %s", strerror(errno));
+			for (i = 0; i <= n; i++)
+				pfd[i].revents = 0;
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
 			sup_read();
-		upstream_run();
+		tp->run(pfd + 1, n);
 		sandbox_report();
 		sup_write();
 	}
@@ -237,18 +298,26 @@ worker_setup(void)
 	sup_hello();
 	worker_configure();
 	worker_drop_privileges();
-	upstream_init();
+	worker_conf.transport->init();
 	memset(&pol, 0, sizeof(pol));
-	pol.port = upstream_port();
+	pol.transport = worker_conf.transport->kind;
+	worker_conf.transport->policy(&pol);
 	pol.memory_bytes = (uint64_t)worker_conf.memory_mb * 1024 * 1024;
 	pol.debug = worker_conf.sandbox_debug;
 	sandbox_enter(&pol);
+}
+
+/* After the sandbox: the first byte to the gateway. */
+void
+worker_start(void)
+{
+	worker_conf.transport->start();
 }
 
 int
 worker_main(void)
 {
 	worker_setup();
-	upstream_start();
+	worker_start();
 	worker_loop();
 }

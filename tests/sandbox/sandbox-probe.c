@@ -207,6 +207,6 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(probes) / sizeof(*probes); i++)
 		if (strcmp(worker_conf.name, probes[i].name) == 0)
 			probe_result(probes[i].name, probes[i].fn());
-	upstream_start();
+	worker_start();
 	worker_loop();
 }
