@@ -25,21 +25,25 @@
 #include "util.h"
 #include "xmalloc.h"
 
+static void	 client_tools_listed(struct up_session *, struct json_object *);
+
+/* Only tools are listed today; resources and prompts are rows to come. */
+static const struct list_kind client_tools_kind = {
+	"tools/list", "tools", UPSTREAM_TOOLS_MAX, UPSTREAM_PAGES_MAX,
+	client_tools_listed
+};
+
 static struct {
 	struct up_session	 session;	/* the one there is, today */
 	unsigned		 nextid;
 	int			 ready;		/* READY sent */
-	int			 listing;
-	int			 relist;	/* list_changed while listing */
-	struct json_object	*tools;		/* being listed */
-	char			**cursors;
-	size_t			 ncursors;
-} cl;
+	struct lister		 tools;
+} cl = { .tools = { .kind = &client_tools_kind } };
 
 static void	 client_message(struct xfer *, const char *, size_t);
 static struct json_object *client_answer(struct xfer *, CURLcode, int *,
 		    char *, size_t);
-static void	 client_request(struct up_session *, const char *,
+static struct xfer *client_request(struct up_session *, const char *,
 		    struct json_object *, enum xfer_kind,
 		    void (*)(struct xfer *, CURLcode));
 static void	 client_fail(struct xfer *, int, const char *);
@@ -50,10 +54,10 @@ static void	 client_reinit_done(struct up_session *);
 static void	 client_post_done(struct xfer *, CURLcode);
 static void	 client_get_start(struct up_session *);
 static void	 client_get_done(struct xfer *, CURLcode);
-static void	 client_list_start(struct up_session *);
-static void	 client_list_page(struct up_session *, const char *);
+static void	 client_list_start(struct up_session *, struct lister *);
+static void	 client_list_page(struct up_session *, struct lister *,
+		    const char *);
 static void	 client_list_done(struct xfer *, CURLcode);
-static void	 client_list_finish(struct up_session *);
 
 struct up_session *
 client_session(void)
@@ -99,7 +103,7 @@ client_message(struct xfer *x, const char *data, size_t len)
 	else if (kind == JSONRPC_NOTIFICATION && x->kind == XFER_GET) {
 		if (strcmp(jsonrpc_method(m),
 		    "notifications/tools/list_changed") == 0)
-			client_list_start(x->session);
+			client_list_start(x->session, &cl.tools);
 		else
 			sup_send(MSG_NOTIFY_UP, 0, data, len);
 	} else if (kind == JSONRPC_RESPONSE && x->result == NULL &&
@@ -159,7 +163,7 @@ client_answer(struct xfer *x, CURLcode rc, int *ex, char *buf, size_t len)
 }
 
 /* POST one of our own requests, within the session's running deadline. */
-static void
+static struct xfer *
 client_request(struct up_session *s, const char *method,
     struct json_object *params, enum xfer_kind kind,
     void (*done)(struct xfer *, CURLcode))
@@ -185,6 +189,7 @@ client_request(struct up_session *s, const char *method,
 	json_object_put(m);
 	json_object_put(id);
 	xfer_post(x, s->deadline > now ? (long)(s->deadline - now) : 1);
+	return (x);
 }
 
 /*
@@ -210,8 +215,9 @@ client_fail(struct xfer *failed, int ex, const char *reason)
 		log_warnx("re-initialize failed: %s", reason);
 		worker_exit(ex);
 	}
-	log_warnx("tools/list after list_changed failed: %s", reason);
-	cl.listing = 0;
+	log_warnx("%s after list_changed failed: %s",
+	    ((struct lister *)failed->arg)->kind->method, reason);
+	lister_free(failed->arg);
 	xfer_put(failed);
 }
 
@@ -313,7 +319,7 @@ client_initialized_done(struct xfer *x, CURLcode rc)
 	if (s->reinit)
 		client_reinit_done(s);
 	else
-		client_list_start(s);
+		client_list_start(s, &cl.tools);
 }
 
 /* A call found the session gone (HTTP 404): initialize again, once. */
@@ -430,125 +436,103 @@ client_get_done(struct xfer *x, CURLcode rc)
 }
 
 static void
-client_list_start(struct up_session *s)
+client_list_start(struct up_session *s, struct lister *l)
 {
-	size_t	i;
-
-	if (cl.listing) {
-		cl.relist = 1;
+	if (l->running) {
+		l->again = 1;
 		return;
 	}
-	cl.listing = 1;
-	cl.relist = 0;
+	l->again = 0;
 	if (cl.ready)	/* after list_changed: a deadline of its own */
 		s->deadline = now_ms() + UPSTREAM_INIT_TIMEOUT_MS;
-	json_object_put(cl.tools);
-	cl.tools = json_object_new_array();
-	for (i = 0; i < cl.ncursors; i++)
-		free(cl.cursors[i]);
-	cl.ncursors = 0;
-	client_list_page(s, NULL);
+	lister_begin(l);
+	client_list_page(s, l, NULL);
 }
 
 static void
-client_list_page(struct up_session *s, const char *cursor)
+client_list_page(struct up_session *s, struct lister *l, const char *cursor)
 {
 	struct json_object	*p = NULL;
+	struct xfer		*x;
 
 	if (cursor != NULL) {
 		p = json_object_new_object();
 		json_object_object_add(p, "cursor",
 		    json_object_new_string(cursor));
 	}
-	client_request(s, "tools/list", p, XFER_LIST, client_list_done);
+	x = client_request(s, l->kind->method, p, XFER_LIST, client_list_done);
+	x->arg = l;
 }
 
 static void
 client_list_done(struct xfer *x, CURLcode rc)
 {
 	struct up_session	*s = x->session;
-	struct json_object	*m, *r, *t, *c;
-	char			 reason[WORKER_REASON_MAX];
+	struct lister		*l = x->arg;
+	struct json_object	*m, *r;
+	char			 reason[WORKER_REASON_MAX], why[128];
 	const char		*cur;
-	size_t			 i, n;
 	int			 ex;
 
 	if ((m = client_answer(x, rc, &ex, reason, sizeof(reason))) == NULL) {
 		client_fail(x, ex, reason);
 		return;
 	}
-	if (!json_object_object_get_ex(m, "result", &r) ||
-	    !json_object_object_get_ex(r, "tools", &t) ||
-	    !json_object_is_type(t, json_type_array)) {
+	if (!json_object_object_get_ex(m, "result", &r))
+		r = NULL;
+	switch (lister_page(l, r, &cur, why, sizeof(why))) {
+	case LISTER_BAD:
 		json_object_put(m);
-		snprintf(reason, sizeof(reason), "%s: tools/list result "
-		    "without a tools array", xs.url);
+		snprintf(reason, sizeof(reason), "%s: %s", xs.url, why);
 		client_fail(x, EX_PROTOCOL, reason);
 		return;
+	case LISTER_NEXT:
+		xfer_put(x);
+		client_list_page(s, l, cur);
+		break;
+	case LISTER_DONE:
+		xfer_put(x);
+		l->kind->listed(s, lister_take(l));
+		if (cl.ready && l->again)
+			client_list_start(s, l);
+		break;
 	}
-	xfer_put(x);
-	n = json_object_array_length(t);
-	for (i = 0; i < n; i++) {
-		if (json_object_array_length(cl.tools) >= UPSTREAM_TOOLS_MAX) {
-			log_warnx("more than %d tools: the rest ignored",
-			    UPSTREAM_TOOLS_MAX);
-			goto finish;
-		}
-		json_object_array_add(cl.tools,
-		    json_object_get(json_object_array_get_idx(t, i)));
-	}
-	if (!json_object_object_get_ex(r, "nextCursor", &c) ||
-	    !json_object_is_type(c, json_type_string))
-		goto finish;
-	cur = json_object_get_string(c);
-	for (i = 0; i < cl.ncursors; i++) {
-		if (strcmp(cl.cursors[i], cur) == 0) {
-			log_warnx("tools/list cursor repeats: stopped");
-			goto finish;
-		}
-	}
-	if (cl.ncursors + 1 >= UPSTREAM_PAGES_MAX) {
-		log_warnx("more than %d tools/list pages: stopped",
-		    UPSTREAM_PAGES_MAX);
-		goto finish;
-	}
-	cl.cursors = xreallocarray(cl.cursors, cl.ncursors + 1,
-	    sizeof(*cl.cursors));
-	cl.cursors[cl.ncursors++] = xstrdup(cur);
-	client_list_page(s, cur);
 	json_object_put(m);
-	return;
-finish:
-	json_object_put(m);
-	client_list_finish(s);
 }
 
-static void
-client_list_finish(struct up_session *s)
+/* The first tool list goes with what initialize said, as READY. */
+static struct json_object *
+client_ready_msg(struct up_session *s)
 {
 	struct json_object	*o, *v;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "protocolVersion",
+	    json_object_new_string(s->version));
+	if (!json_object_object_get_ex(s->init, "serverInfo", &v))
+		v = NULL;
+	json_object_object_add(o, "serverInfo", v != NULL ?
+	    json_object_get(v) : json_object_new_object());
+	if (!json_object_object_get_ex(s->init, "capabilities", &v))
+		v = NULL;
+	json_object_object_add(o, "capabilities", v != NULL ?
+	    json_object_get(v) : json_object_new_object());
+	if (json_object_object_get_ex(s->init, "instructions", &v) &&
+	    json_object_is_type(v, json_type_string))
+		json_object_object_add(o, "instructions", json_object_get(v));
+	return (o);
+}
+
+/* READY (the handshake is over) or TOOLS (after list_changed). */
+static void
+client_tools_listed(struct up_session *s, struct json_object *tools)
+{
+	struct json_object	*o;
 	const char		*str;
 	size_t			 len;
 
-	o = json_object_new_object();
-	if (!cl.ready) {
-		json_object_object_add(o, "protocolVersion",
-		    json_object_new_string(s->version));
-		if (!json_object_object_get_ex(s->init, "serverInfo", &v))
-			v = NULL;
-		json_object_object_add(o, "serverInfo", v != NULL ?
-		    json_object_get(v) : json_object_new_object());
-		if (!json_object_object_get_ex(s->init, "capabilities", &v))
-			v = NULL;
-		json_object_object_add(o, "capabilities", v != NULL ?
-		    json_object_get(v) : json_object_new_object());
-		if (json_object_object_get_ex(s->init, "instructions", &v) &&
-		    json_object_is_type(v, json_type_string))
-			json_object_object_add(o, "instructions",
-			    json_object_get(v));
-	}
-	json_object_object_add(o, "tools", cl.tools);
-	cl.tools = NULL;
+	o = cl.ready ? json_object_new_object() : client_ready_msg(s);
+	json_object_object_add(o, "tools", tools);
 	str = jsonrpc_string(o, &len);
 	if (len > MSG_PAYLOAD_MAX) {
 		json_object_put(o);
@@ -562,14 +546,12 @@ client_list_finish(struct up_session *s)
 		if (!cl.ready)
 			log_info("ready, protocol %s", s->version);
 	}
-	cl.listing = 0;
 	/* The tool list's json-c trees are gone: give their pages back. */
 	malloc_trim(0);
 	if (!cl.ready) {
 		cl.ready = 1;
 		client_get_start(s);
-	} else if (cl.relist)
-		client_list_start(s);
+	}
 }
 
 /* How long the loop may sleep for us: the GET stream's retry. */
@@ -599,7 +581,6 @@ void
 client_free(void)
 {
 	struct up_session	*s = &cl.session;
-	size_t			 i;
 
 	if (s->hdrs != NULL)
 		xfer_free_queue(&s->waiting);
@@ -608,11 +589,5 @@ client_free(void)
 	s->hdrs = NULL;
 	json_object_put(s->init);
 	s->init = NULL;
-	json_object_put(cl.tools);
-	cl.tools = NULL;
-	for (i = 0; i < cl.ncursors; i++)
-		free(cl.cursors[i]);
-	free(cl.cursors);
-	cl.cursors = NULL;
-	cl.ncursors = 0;
+	lister_free(&cl.tools);
 }

@@ -12,6 +12,7 @@
  *	client.c	the upstream session: handshake, re-initialize, the
  *			GET stream, our own requests, the gateway's requests
  *	call.c		the supervisor's requests: relay, cancel, answers
+ *	lister.c	a paged list put together (pure)
  *
  * A transfer (struct xfer) is in at most one queue at a time: the pool
  * (idle), pending (to be added to the multi handle: adding from inside a
@@ -92,6 +93,31 @@ struct up_session {
 	uint64_t		 get_retry_at;
 };
 
+/* A paged list: what to ask for, where its items are, their cap. */
+struct list_kind {
+	const char	*method;	/* "tools/list" */
+	const char	*key;		/* "tools": the result's array */
+	size_t		 max;		/* items taken, the rest ignored */
+	size_t		 pages_max;	/* pages followed */
+	/* The whole list (the callee's reference). */
+	void		(*listed)(struct up_session *, struct json_object *);
+};
+
+struct lister {
+	const struct list_kind	*kind;
+	int			 running;
+	int			 again;		/* changed while running */
+	struct json_object	*items;		/* so far */
+	char			**cursors;	/* followed, to see a loop */
+	size_t			 ncursors;
+};
+
+enum lister_step {
+	LISTER_NEXT,		/* ask for the next page */
+	LISTER_DONE,		/* lister_take() */
+	LISTER_BAD,		/* not a page of this list: the list is over */
+};
+
 struct xfer {
 	RB_ENTRY(xfer)		 node;
 	TAILQ_ENTRY(xfer)	 entry;
@@ -103,6 +129,7 @@ struct xfer {
 	/* One SSE "message" event; the transfer's end. */
 	void			(*message)(struct xfer *, const char *, size_t);
 	void			(*done)(struct xfer *, CURLcode);
+	void			*arg;		/* its owner's */
 	uint64_t		 id;		/* XFER_CALL: the supervisor's */
 	char			 rid[32];	/* our own requests' id */
 	long			 status;
@@ -165,6 +192,13 @@ void		 client_server_request(struct up_session *,
 void		 client_reinit(struct up_session *);
 struct up_session *client_session(void);
 void		 client_free(void);
+
+/* lister.c */
+void		 lister_begin(struct lister *);
+enum lister_step lister_page(struct lister *, struct json_object *,
+		    const char **, char *, size_t);
+struct json_object *lister_take(struct lister *);
+void		 lister_free(struct lister *);
 
 /* call.c */
 void		 call_request(uint64_t id, const char *, size_t);

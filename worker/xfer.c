@@ -136,6 +136,7 @@ xfer_get(struct up_session *s, enum xfer_kind kind)
 	x->kind = kind;
 	x->message = NULL;
 	x->done = NULL;
+	x->arg = NULL;
 	x->body_kind = BODY_NONE;
 	x->id = 0;
 	x->rid[0] = x->reason[0] = x->errbuf[0] = '\0';
