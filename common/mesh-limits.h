@@ -46,6 +46,13 @@
 #define UPSTREAM_CONNECT_FAILS_MAX	3	/* calls in a row not connecting:
 						   the worker exits to re-resolve */
 #define UPSTREAM_ADDRS_MAX	8	/* addresses pinned for a host name */
+/*
+ * Between the starts of two re-lists after list_changed: a gateway that
+ * sends list_changed without pause made 153 full re-lists in 10 s, each
+ * a tools/list of every page and a new tool table in the supervisor.
+ * The list_changed that come meanwhile are one re-list when it passes.
+ */
+#define UPSTREAM_RELIST_MIN_MS	1000
 
 /* Downstream clients (front-ends). */
 #define HTTP_BODY_MAX		(4 * 1024 * 1024)	/* one POST body */

@@ -38,7 +38,11 @@ static struct {
 	unsigned		 nextid;
 	int			 ready;		/* READY sent */
 	struct lister		 tools;
-} cl = { .tools = { .kind = &client_tools_kind } };
+	struct pace		 relist;	/* after list_changed */
+} cl = {
+	.tools = { .kind = &client_tools_kind },
+	.relist = { .interval = UPSTREAM_RELIST_MIN_MS },
+};
 
 static void	 client_message(struct xfer *, const char *, size_t);
 static struct json_object *client_answer(struct xfer *, CURLcode, int *,
@@ -55,6 +59,7 @@ static void	 client_post_done(struct xfer *, CURLcode);
 static void	 client_get_start(struct up_session *);
 static void	 client_get_done(struct xfer *, CURLcode);
 static void	 client_list_start(struct up_session *, struct lister *);
+static void	 client_relist(struct up_session *, uint64_t);
 static void	 client_list_page(struct up_session *, struct lister *,
 		    const char *);
 static void	 client_list_done(struct xfer *, CURLcode);
@@ -102,9 +107,10 @@ client_message(struct xfer *x, const char *data, size_t len)
 		client_server_request(x->session, m);
 	else if (kind == JSONRPC_NOTIFICATION && x->kind == XFER_GET) {
 		if (strcmp(jsonrpc_method(m),
-		    "notifications/tools/list_changed") == 0)
-			client_list_start(x->session, &cl.tools);
-		else
+		    "notifications/tools/list_changed") == 0) {
+			pace_ask(&cl.relist);
+			client_relist(x->session, now_ms());
+		} else
 			sup_send(MSG_NOTIFY_UP, 0, data, len);
 	} else if (kind == JSONRPC_RESPONSE && x->result == NULL &&
 	    (mid = jsonrpc_id(m)) != NULL &&
@@ -219,6 +225,7 @@ client_fail(struct xfer *failed, int ex, const char *reason)
 	    ((struct lister *)failed->arg)->kind->method, reason);
 	lister_free(failed->arg);
 	xfer_put(failed);
+	client_relist(s, now_ms());	/* if it changed again meanwhile */
 }
 
 static void
@@ -318,8 +325,10 @@ client_initialized_done(struct xfer *x, CURLcode rc)
 	xfer_put(x);
 	if (s->reinit)
 		client_reinit_done(s);
-	else
+	else {
+		pace_started(&cl.relist, now_ms());
 		client_list_start(s, &cl.tools);
+	}
 }
 
 /* A call found the session gone (HTTP 404): initialize again, once. */
@@ -438,11 +447,6 @@ client_get_done(struct xfer *x, CURLcode rc)
 static void
 client_list_start(struct up_session *s, struct lister *l)
 {
-	if (l->running) {
-		l->again = 1;
-		return;
-	}
-	l->again = 0;
 	if (cl.ready)	/* after list_changed: a deadline of its own */
 		s->deadline = now_ms() + UPSTREAM_INIT_TIMEOUT_MS;
 	lister_begin(l);
@@ -493,8 +497,7 @@ client_list_done(struct xfer *x, CURLcode rc)
 	case LISTER_DONE:
 		xfer_put(x);
 		l->kind->listed(s, lister_take(l));
-		if (cl.ready && l->again)
-			client_list_start(s, l);
+		client_relist(s, now_ms());
 		break;
 	}
 	json_object_put(m);
@@ -554,17 +557,36 @@ client_tools_listed(struct up_session *s, struct json_object *tools)
 	}
 }
 
-/* How long the loop may sleep for us: the GET stream's retry. */
+/*
+ * list_changed was heard: a re-list, unless one runs (it is then asked
+ * for again when that one ends) or the last one started less than
+ * UPSTREAM_RELIST_MIN_MS ago (client_run() starts it when that passes).
+ */
+static void
+client_relist(struct up_session *s, uint64_t now)
+{
+	unsigned	asks = cl.relist.asks;
+
+	if (!cl.ready || cl.tools.running || !pace_take(&cl.relist, now))
+		return;
+	log_debug("%s again (%u list_changed)", cl.tools.kind->method, asks);
+	client_list_start(s, &cl.tools);
+}
+
+/* How long the loop may sleep for us: the GET stream's retry, a re-list. */
 int
 client_timeout(uint64_t now)
 {
 	uint64_t	at = cl.session.get_retry_at;
+	int		t = -1, w;
 
-	if (at == 0)
-		return (-1);
-	if (now >= at)
-		return (0);
-	return (at - now < INT32_MAX ? (int)(at - now) : INT32_MAX);
+	if (at != 0)
+		t = now >= at ? 0 : (at - now < INT32_MAX ? (int)(at - now) :
+		    INT32_MAX);
+	if (cl.ready && !cl.tools.running &&
+	    (w = pace_wait(&cl.relist, now)) != -1 && (t == -1 || w < t))
+		t = w;
+	return (t);
 }
 
 void
@@ -574,6 +596,7 @@ client_run(uint64_t now)
 
 	if (s->get_retry_at != 0 && now >= s->get_retry_at)
 		client_get_start(s);
+	client_relist(s, now);
 }
 
 /* At exit: the transfers themselves are freed with their queues. */

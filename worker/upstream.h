@@ -13,6 +13,7 @@
  *			GET stream, our own requests, the gateway's requests
  *	call.c		the supervisor's requests: relay, cancel, answers
  *	lister.c	a paged list put together (pure)
+ *	pace.c		a minimum interval between re-lists (pure)
  *
  * A transfer (struct xfer) is in at most one queue at a time: the pool
  * (idle), pending (to be added to the multi handle: adding from inside a
@@ -106,10 +107,18 @@ struct list_kind {
 struct lister {
 	const struct list_kind	*kind;
 	int			 running;
-	int			 again;		/* changed while running */
 	struct json_object	*items;		/* so far */
 	char			**cursors;	/* followed, to see a loop */
 	size_t			 ncursors;
+};
+
+/* At most one run per interval, the asks meanwhile folded into it. */
+struct pace {
+	uint64_t	 interval;	/* ms between two starts */
+	uint64_t	 last;		/* when the last run started */
+	int		 started;	/* last is set */
+	int		 pending;	/* asked for since */
+	unsigned	 asks;		/* how often */
 };
 
 enum lister_step {
@@ -199,6 +208,12 @@ enum lister_step lister_page(struct lister *, struct json_object *,
 		    const char **, char *, size_t);
 struct json_object *lister_take(struct lister *);
 void		 lister_free(struct lister *);
+
+/* pace.c */
+void		 pace_ask(struct pace *);
+void		 pace_started(struct pace *, uint64_t);
+int		 pace_wait(const struct pace *, uint64_t);
+int		 pace_take(struct pace *, uint64_t);
 
 /* call.c */
 void		 call_request(uint64_t id, const char *, size_t);

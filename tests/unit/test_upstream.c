@@ -1,6 +1,7 @@
 /*
  * The worker's upstream, where it is pure: the Mcp-Session-Id header
- * line (xfer.c), a paged list's cursor, loop and cap rules (lister.c).
+ * line (xfer.c), a paged list's cursor, loop and cap rules (lister.c),
+ * the re-list pace's arithmetic (pace.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,4 +249,74 @@ Test(lister, begin_drops_a_running_list)
 	    "a cursor of the dropped list is not a loop of the new one");
 	cr_assert_eq(step(&l, page(1, 1, NULL), &cur), LISTER_DONE);
 	expect_items(&l, 2);
+}
+
+/* --- the re-list pace ---------------------------------------------------- */
+
+Test(pace, first_ask_runs_at_once)
+{
+	struct pace	p = { .interval = 1000 };
+
+	cr_assert_eq(pace_wait(&p, 5), -1, "nothing asked, nothing to wait");
+	cr_assert_eq(pace_take(&p, 5), 0);
+	pace_ask(&p);
+	cr_assert_eq(pace_wait(&p, 5), 0);
+	cr_assert_eq(pace_take(&p, 5), 1);
+	cr_assert_eq(pace_wait(&p, 5), -1);
+	cr_assert_eq(p.asks, 0);
+}
+
+Test(pace, asks_meanwhile_are_one_run)
+{
+	struct pace	p = { .interval = 1000 };
+	int		i;
+
+	pace_started(&p, 10000);	/* the handshake's listing */
+	for (i = 0; i < 153; i++)
+		pace_ask(&p);
+	cr_assert_eq(p.asks, 153);
+	cr_assert_eq(pace_wait(&p, 10000), 1000);
+	cr_assert_eq(pace_wait(&p, 10400), 600);
+	cr_assert_eq(pace_take(&p, 10999), 0, "1 ms early");
+	cr_assert_eq(pace_wait(&p, 10999), 1);
+	cr_assert_eq(pace_take(&p, 11000), 1, "due on the dot");
+	cr_assert_eq(pace_take(&p, 11000), 0, "one run for all 153");
+	cr_assert_eq(pace_wait(&p, 11000), -1);
+}
+
+Test(pace, the_last_ask_is_never_lost)
+{
+	struct pace	p = { .interval = 1000 };
+
+	pace_ask(&p);
+	cr_assert_eq(pace_take(&p, 0), 1);
+	/* A change while the run is on: asked again, run later, not lost. */
+	pace_ask(&p);
+	cr_assert_eq(pace_take(&p, 300), 0);
+	cr_assert_eq(pace_wait(&p, 300), 700);
+	/* Long after, the pending run is due at once. */
+	cr_assert_eq(pace_wait(&p, 50000), 0);
+	cr_assert_eq(pace_take(&p, 50000), 1);
+	/* The interval counts from the last start, not from the ask. */
+	pace_ask(&p);
+	cr_assert_eq(pace_wait(&p, 50999), 1);
+	cr_assert_eq(pace_take(&p, 51000), 1);
+}
+
+Test(pace, never_more_than_one_run_per_interval)
+{
+	struct pace	p = { .interval = 1000 };
+	uint64_t	t;
+	int		runs = 0;
+
+	/* An ask every millisecond for 10 s: starts at 1, 1001, ... 9001. */
+	for (t = 1; t <= 10000; t++) {
+		pace_ask(&p);
+		runs += pace_take(&p, t);
+	}
+	cr_assert_eq(runs, 10, "runs %d", runs);
+	/* The asks after 9001 are one more run, when the interval is up. */
+	cr_assert_eq(pace_wait(&p, 10000), 1);
+	cr_assert_eq(pace_take(&p, 10001), 1, "the last asks' run");
+	cr_assert_eq(pace_wait(&p, 10001), -1);
 }
