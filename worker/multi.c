@@ -13,7 +13,9 @@
  *
  * Finished transfers go to the done queue before their owner hears of
  * them, so that an owner that exits (a failed handshake) leaves nothing
- * that upstream_free() cannot find.
+ * that upstream_free() cannot find, and so that they wait there while
+ * the supervisor is behind (sup_congested(), WORKER_UPQUEUE_HIGH), as
+ * running transfers wait paused.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -170,7 +172,9 @@ upstream_timeout(void)
 	int		t = 1000, w;
 
 	/* Work queued outside upstream_run() must not wait a poll out. */
-	if (!TAILQ_EMPTY(&xs.pending) || !TAILQ_EMPTY(&xs.done))
+	if (!TAILQ_EMPTY(&xs.pending))
+		return (0);
+	if ((!TAILQ_EMPTY(&xs.done) || xs.npaused > 0) && !sup_congested())
 		return (0);
 	if ((w = multi_timer_wait(now)) != -1 && w < t)
 		t = w;
@@ -240,18 +244,23 @@ multi_collect(void)
 		curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, &x);
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
 		curl_multi_remove_handle(xs.multi, x->easy);
+		xfer_unpaused(x);
 		x->rc = cm->data.result;
 		xq_move(x, &xs.done);
 	}
 }
 
-/* Each owner takes its finished transfer (put, posted again or held). */
+/*
+ * Each owner takes its finished transfer (put, posted again or held),
+ * while the supervisor keeps up: an answer is a frame of up to
+ * MSG_PAYLOAD_MAX, and any number of transfers can end at once.
+ */
 static void
 multi_deliver(void)
 {
 	struct xfer	*x;
 
-	while ((x = TAILQ_FIRST(&xs.done)) != NULL) {
+	while (!sup_congested() && (x = TAILQ_FIRST(&xs.done)) != NULL) {
 		x->done(x, x->rc);
 		/* x may be freed: only its address is compared. */
 		if (TAILQ_FIRST(&xs.done) == x)
@@ -266,6 +275,8 @@ upstream_run(struct pollfd *pfd, int n)
 	uint64_t	now = now_ms();
 
 	client_run(now);
+	if (xs.npaused > 0 && !sup_congested())
+		xfer_resume();
 	multi_add_pending();
 	multi_sockets(pfd, n);
 	multi_timer(now);

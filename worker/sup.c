@@ -25,6 +25,7 @@
 #include "jsonrpc.h"
 #include "mesh-proto.h"
 #include "msg.h"
+#include "util.h"
 #include "worker.h"
 
 struct sup_handler {
@@ -33,8 +34,18 @@ struct sup_handler {
 	void		(*fn)(struct msg *);
 };
 
+/* See WORKER_UPQUEUE_MAX: one producer's worst case fits above HIGH. */
+_Static_assert(WORKER_UPQUEUE_SLACK >= 3 * UPSTREAM_WRITE_MAX +
+    2 * (WORKER_REASON_MAX + MSG_HDR_SIZE) + WORKER_LOG_LINE_MAX +
+    MSG_BUF_KEEP, "WORKER_UPQUEUE_SLACK too small");
+_Static_assert(MSG_HDR_SIZE == 16, "WORKER_UPQUEUE_MAX counts a header");
+_Static_assert(WORKER_UPQUEUE_LOW < WORKER_UPQUEUE_HIGH, "no hysteresis");
+
 static struct msgbuf	 sup_mb;
 static int		 sup_overflow;	/* a LOG did not fit */
+static int		 sup_full;	/* above HIGH, not yet below LOW */
+static uint64_t		 sup_full_since;
+static unsigned long	 sup_dropped;	/* log lines, while full */
 
 static void	 sup_flush(void);
 static void	 sup_fatal_reason(const char *);
@@ -57,7 +68,7 @@ static const struct sup_handler sup_handlers[] = {
 void
 sup_init(void)
 {
-	msgbuf_init(&sup_mb, WORKER_FD, MSG_QUEUE_MAX);
+	msgbuf_init(&sup_mb, WORKER_FD, WORKER_UPQUEUE_MAX);
 	atexit(sup_flush);
 }
 
@@ -82,8 +93,8 @@ sup_close(void)
 }
 
 /*
- * Queue one message for the supervisor.  A full queue means it stopped
- * reading: nothing sensible is left to do.
+ * Queue one message for the supervisor.  The queue's cap is never reached
+ * by well-formed traffic (WORKER_UPQUEUE_MAX): a full one is a bug.
  */
 void
 sup_send(uint16_t type, uint64_t id, const void *buf, size_t len)
@@ -169,6 +180,11 @@ sup_loghook(int level, const char *line)
 
 	if (sup_in_hook)
 		return;		/* fatal() from inside: just let it exit */
+	/* Best effort while the supervisor is slow; fatal()'s line goes. */
+	if (level != LOG_LVL_ERR && msg_queued(&sup_mb) > WORKER_UPQUEUE_HIGH) {
+		sup_dropped++;
+		return;
+	}
 	sup_in_hook = 1;
 	if (level < 0 || level > 7)
 		level = LOG_LVL_WARNING;
@@ -301,12 +317,41 @@ sup_read(void)
 	}
 }
 
+/*
+ * Is the supervisor behind?  Above WORKER_UPQUEUE_HIGH queued bytes,
+ * and until they are below WORKER_UPQUEUE_LOW, nothing more is read (the
+ * gateway nor the supervisor's socket) that could add to the queue.
+ */
+int
+sup_congested(void)
+{
+	size_t		q = msg_queued(&sup_mb);
+	unsigned long	n;
+
+	if (!sup_full && q > WORKER_UPQUEUE_HIGH) {
+		sup_full = 1;
+		sup_full_since = now_ms();
+	} else if (sup_full && q < WORKER_UPQUEUE_LOW) {
+		sup_full = 0;
+		n = sup_dropped;
+		sup_dropped = 0;
+		log_debug("the supervisor read slowly: %llu ms without "
+		    "reading the gateway", (unsigned long long)(now_ms() -
+		    sup_full_since));
+		if (n > 0)
+			log_warnx("%lu log lines dropped while the supervisor "
+			    "read slowly", n);
+	}
+	return (sup_full);
+}
+
 /* The supervisor's socket, for the loop's poll(). */
 void
 sup_pollfd(struct pollfd *pfd)
 {
 	pfd->fd = WORKER_FD;
-	pfd->events = POLLIN | (msg_queued(&sup_mb) > 0 ? POLLOUT : 0);
+	pfd->events = (sup_congested() ? 0 : POLLIN) |
+	    (msg_queued(&sup_mb) > 0 ? POLLOUT : 0);
 	pfd->revents = 0;
 }
 

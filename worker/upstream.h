@@ -145,6 +145,7 @@ struct xfer {
 	int			 answered;
 	int			 reinits;
 	int			 had_session;	/* posted with a session id */
+	int			 paused;	/* its write callback said so */
 	unsigned		 gen;		/* of the session, when posted */
 	CURLcode		 rc;		/* how it ended (queue done) */
 	struct up_hdrs		*hdrs;
@@ -165,6 +166,7 @@ struct xfer_state {
 	struct curl_slist	*resolve;	/* pinned addresses, if a name */
 	struct xferq		 pool, pending, running, done;
 	size_t			 npool;
+	size_t			 npaused;	/* running, paused */
 };
 
 /* multi.c: the transport's table is transport_streamable_http */
@@ -181,6 +183,8 @@ long		 xfer_timeout(const struct xfer *);
 void		 xfer_post(struct xfer *, long);
 void		 xfer_stream(struct xfer *);
 void		 xfer_detach(struct xfer *);
+void		 xfer_unpaused(struct xfer *);
+void		 xfer_resume(void);
 void		 xfer_free_queue(struct xferq *);
 size_t		 xfer_discard(char *, size_t, size_t, void *);
 /* An Mcp-Session-Id header line: the id's length, 0 if not one, -1 bad. */

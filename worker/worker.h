@@ -55,6 +55,7 @@ __dead void	 sup_fail(int status, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 sup_read(void);
 void		 sup_pollfd(struct pollfd *);
+int		 sup_congested(void);
 size_t		 sup_queued(void);
 void		 sup_write(void);
 void		 sup_close(void);

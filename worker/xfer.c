@@ -26,6 +26,10 @@
 
 struct xfer_state	 xs;
 
+/* WORKER_UPQUEUE_MAX counts on libcurl's write size. */
+_Static_assert(UPSTREAM_WRITE_MAX >= CURL_MAX_WRITE_SIZE,
+    "UPSTREAM_WRITE_MAX below libcurl's CURL_MAX_WRITE_SIZE");
+
 static void	 xfer_begin(struct xfer *);
 static size_t	 xfer_write(char *, size_t, size_t, void *);
 static size_t	 xfer_header(char *, size_t, size_t, void *);
@@ -141,7 +145,7 @@ xfer_get(struct up_session *s, enum xfer_kind kind)
 	x->id = 0;
 	x->rid[0] = x->reason[0] = x->errbuf[0] = '\0';
 	x->status = 0;
-	x->answered = x->reinits = x->had_session = 0;
+	x->answered = x->reinits = x->had_session = x->paused = 0;
 	x->resp.len = 0;
 	sse_reset(&x->sse);
 	return (x);
@@ -255,7 +259,41 @@ xfer_detach(struct xfer *x)
 {
 	if (x->queue == &xs.running)
 		curl_multi_remove_handle(xs.multi, x->easy);
+	xfer_unpaused(x);
 	xq_move(x, NULL);
+}
+
+/* It left the multi handle: a pause it was in is over. */
+void
+xfer_unpaused(struct xfer *x)
+{
+	if (x->paused) {
+		x->paused = 0;
+		xs.npaused--;
+	}
+}
+
+/*
+ * The supervisor caught up: the paused transfers go on, each moved to
+ * the end of the queue first, so that one that floods again at once
+ * does not keep the others paused.  libcurl hands a transfer what it
+ * held back from inside curl_easy_pause(), and the write callback may
+ * pause it again; each is visited once.
+ */
+void
+xfer_resume(void)
+{
+	struct xfer	*x, *next, *last = TAILQ_LAST(&xs.running, xferq);
+
+	for (x = TAILQ_FIRST(&xs.running); x != NULL && !sup_congested();
+	    x = next) {
+		next = x == last ? NULL : TAILQ_NEXT(x, entry);
+		if (!x->paused)
+			continue;
+		xfer_unpaused(x);
+		xq_move(x, &xs.running);
+		curl_easy_pause(x->easy, CURLPAUSE_CONT);
+	}
 }
 
 /* Every transfer of q, for good (not back into the pool). */
@@ -302,6 +340,14 @@ xfer_write(char *buf, size_t size, size_t n, void *arg)
 	struct xfer	*x = arg;
 	size_t		 len = size * n, room;
 
+	/* Nothing is taken while the supervisor is behind: libcurl keeps it. */
+	if (sup_congested()) {
+		if (!x->paused) {
+			x->paused = 1;
+			xs.npaused++;
+		}
+		return (CURL_WRITEFUNC_PAUSE);
+	}
 	if (x->body_kind == BODY_NONE)
 		xfer_begin(x);
 	switch (x->body_kind) {
