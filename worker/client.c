@@ -1,16 +1,15 @@
 /*
  * The MCP client: the upstream session and what it takes to keep it.
- * initialize, notifications/initialized, then the tool list, sent to
- * the supervisor as READY; a new session when the gateway forgets ours
- * (HTTP 404 on a call, call.c), the held requests sent once it is there;
- * the standalone GET stream, which is how the gateway says
- * notifications/tools/list_changed (a re-list, sent as TOOLS); and the
- * gateway's own requests, which we answer ourselves.
+ * initialize, notifications/initialized, then the tool list (listing.c),
+ * sent to the supervisor as READY; a new session when the gateway
+ * forgets ours (HTTP 404 on a call, call.c), the held requests sent once
+ * it is there; the standalone GET stream, which is how the gateway says
+ * notifications/tools/list_changed; and the gateway's own requests,
+ * which we answer ourselves.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
 
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,32 +24,13 @@
 #include "util.h"
 #include "xmalloc.h"
 
-static void	 client_tools_listed(struct up_session *, struct json_object *);
-
-/* Only tools are listed today; resources and prompts are rows to come. */
-static const struct list_kind client_tools_kind = {
-	"tools/list", "tools", UPSTREAM_TOOLS_MAX, UPSTREAM_PAGES_MAX,
-	client_tools_listed
-};
-
 static struct {
 	struct up_session	 session;	/* the one there is, today */
 	unsigned		 nextid;
 	int			 ready;		/* READY sent */
-	struct lister		 tools;
-	struct pace		 relist;	/* after list_changed */
-} cl = {
-	.tools = { .kind = &client_tools_kind },
-	.relist = { .interval = UPSTREAM_RELIST_MIN_MS },
-};
+} cl;
 
 static void	 client_message(struct xfer *, const char *, size_t);
-static struct json_object *client_answer(struct xfer *, CURLcode, int *,
-		    char *, size_t);
-static struct xfer *client_request(struct up_session *, const char *,
-		    struct json_object *, enum xfer_kind,
-		    void (*)(struct xfer *, CURLcode));
-static void	 client_fail(struct xfer *, int, const char *);
 static void	 client_init_start(struct up_session *);
 static void	 client_init_done(struct xfer *, CURLcode);
 static void	 client_initialized_done(struct xfer *, CURLcode);
@@ -58,11 +38,6 @@ static void	 client_reinit_done(struct up_session *);
 static void	 client_post_done(struct xfer *, CURLcode);
 static void	 client_get_start(struct up_session *);
 static void	 client_get_done(struct xfer *, CURLcode);
-static void	 client_list_start(struct up_session *, struct lister *);
-static void	 client_relist(struct up_session *, uint64_t);
-static void	 client_list_page(struct up_session *, struct lister *,
-		    const char *);
-static void	 client_list_done(struct xfer *, CURLcode);
 
 struct up_session *
 client_session(void)
@@ -107,10 +82,9 @@ client_message(struct xfer *x, const char *data, size_t len)
 		client_server_request(x->session, m);
 	else if (kind == JSONRPC_NOTIFICATION && x->kind == XFER_GET) {
 		if (strcmp(jsonrpc_method(m),
-		    "notifications/tools/list_changed") == 0) {
-			pace_ask(&cl.relist);
-			client_relist(x->session, now_ms());
-		} else
+		    "notifications/tools/list_changed") == 0)
+			listing_changed(x->session);
+		else
 			sup_send(MSG_NOTIFY_UP, 0, data, len);
 	} else if (kind == JSONRPC_RESPONSE && x->result == NULL &&
 	    (mid = jsonrpc_id(m)) != NULL &&
@@ -127,7 +101,7 @@ client_message(struct xfer *x, const char *data, size_t len)
  * kept from the SSE stream.  NULL with *ex and the reason on failure; a
  * JSON-RPC error response is a failure too.
  */
-static struct json_object *
+struct json_object *
 client_answer(struct xfer *x, CURLcode rc, int *ex, char *buf, size_t len)
 {
 	struct json_object	*m = NULL, *mid, *e;
@@ -169,7 +143,7 @@ client_answer(struct xfer *x, CURLcode rc, int *ex, char *buf, size_t len)
 }
 
 /* POST one of our own requests, within the session's running deadline. */
-static struct xfer *
+struct xfer *
 client_request(struct up_session *s, const char *method,
     struct json_object *params, enum xfer_kind kind,
     void (*done)(struct xfer *, CURLcode))
@@ -201,9 +175,9 @@ client_request(struct up_session *s, const char *method,
 /*
  * Our own request failed.  Before READY the worker cannot start; a
  * re-initialize that fails ends it too, after answering what it held; a
- * re-list that fails leaves the old tool list in place.
+ * re-list that fails leaves the old list in place (listing.c).
  */
-static void
+void
 client_fail(struct xfer *failed, int ex, const char *reason)
 {
 	struct up_session	*s = failed->session;
@@ -211,21 +185,18 @@ client_fail(struct xfer *failed, int ex, const char *reason)
 
 	if (!cl.ready)
 		sup_fail(ex, "%s", reason);
-	if (failed->kind != XFER_LIST) {
-		while ((x = TAILQ_FIRST(&s->waiting)) != NULL) {
-			if (x->kind == XFER_CALL)
-				call_abort(x, reason);
-			else
-				xfer_put(x);
-		}
-		log_warnx("re-initialize failed: %s", reason);
-		worker_exit(ex);
+	if (failed->kind == XFER_LIST) {
+		listing_failed(failed, reason);
+		return;
 	}
-	log_warnx("%s after list_changed failed: %s",
-	    ((struct lister *)failed->arg)->kind->method, reason);
-	lister_free(failed->arg);
-	xfer_put(failed);
-	client_relist(s, now_ms());	/* if it changed again meanwhile */
+	while ((x = TAILQ_FIRST(&s->waiting)) != NULL) {
+		if (x->kind == XFER_CALL)
+			call_abort(x, reason);
+		else
+			xfer_put(x);
+	}
+	log_warnx("re-initialize failed: %s", reason);
+	worker_exit(ex);
 }
 
 static void
@@ -325,10 +296,8 @@ client_initialized_done(struct xfer *x, CURLcode rc)
 	xfer_put(x);
 	if (s->reinit)
 		client_reinit_done(s);
-	else {
-		pace_started(&cl.relist, now_ms());
-		client_list_start(s, &cl.tools);
-	}
+	else
+		listing_start(s);
 }
 
 /* A call found the session gone (HTTP 404): initialize again, once. */
@@ -444,133 +413,12 @@ client_get_done(struct xfer *x, CURLcode rc)
 	xfer_put(x);
 }
 
-static void
-client_list_start(struct up_session *s, struct lister *l)
+/* The handshake is over (READY went): the GET stream may open. */
+void
+client_ready(struct up_session *s)
 {
-	if (cl.ready)	/* after list_changed: a deadline of its own */
-		s->deadline = now_ms() + UPSTREAM_INIT_TIMEOUT_MS;
-	lister_begin(l);
-	client_list_page(s, l, NULL);
-}
-
-static void
-client_list_page(struct up_session *s, struct lister *l, const char *cursor)
-{
-	struct json_object	*p = NULL;
-	struct xfer		*x;
-
-	if (cursor != NULL) {
-		p = json_object_new_object();
-		json_object_object_add(p, "cursor",
-		    json_object_new_string(cursor));
-	}
-	x = client_request(s, l->kind->method, p, XFER_LIST, client_list_done);
-	x->arg = l;
-}
-
-static void
-client_list_done(struct xfer *x, CURLcode rc)
-{
-	struct up_session	*s = x->session;
-	struct lister		*l = x->arg;
-	struct json_object	*m, *r;
-	char			 reason[WORKER_REASON_MAX], why[128];
-	const char		*cur;
-	int			 ex;
-
-	if ((m = client_answer(x, rc, &ex, reason, sizeof(reason))) == NULL) {
-		client_fail(x, ex, reason);
-		return;
-	}
-	if (!json_object_object_get_ex(m, "result", &r))
-		r = NULL;
-	switch (lister_page(l, r, &cur, why, sizeof(why))) {
-	case LISTER_BAD:
-		json_object_put(m);
-		snprintf(reason, sizeof(reason), "%s: %s", xs.url, why);
-		client_fail(x, EX_PROTOCOL, reason);
-		return;
-	case LISTER_NEXT:
-		xfer_put(x);
-		client_list_page(s, l, cur);
-		break;
-	case LISTER_DONE:
-		xfer_put(x);
-		l->kind->listed(s, lister_take(l));
-		client_relist(s, now_ms());
-		break;
-	}
-	json_object_put(m);
-}
-
-/* The first tool list goes with what initialize said, as READY. */
-static struct json_object *
-client_ready_msg(struct up_session *s)
-{
-	struct json_object	*o, *v;
-
-	o = json_object_new_object();
-	json_object_object_add(o, "protocolVersion",
-	    json_object_new_string(s->version));
-	if (!json_object_object_get_ex(s->init, "serverInfo", &v))
-		v = NULL;
-	json_object_object_add(o, "serverInfo", v != NULL ?
-	    json_object_get(v) : json_object_new_object());
-	if (!json_object_object_get_ex(s->init, "capabilities", &v))
-		v = NULL;
-	json_object_object_add(o, "capabilities", v != NULL ?
-	    json_object_get(v) : json_object_new_object());
-	if (json_object_object_get_ex(s->init, "instructions", &v) &&
-	    json_object_is_type(v, json_type_string))
-		json_object_object_add(o, "instructions", json_object_get(v));
-	return (o);
-}
-
-/* READY (the handshake is over) or TOOLS (after list_changed). */
-static void
-client_tools_listed(struct up_session *s, struct json_object *tools)
-{
-	struct json_object	*o;
-	const char		*str;
-	size_t			 len;
-
-	o = cl.ready ? json_object_new_object() : client_ready_msg(s);
-	json_object_object_add(o, "tools", tools);
-	str = jsonrpc_string(o, &len);
-	if (len > MSG_PAYLOAD_MAX) {
-		json_object_put(o);
-		if (!cl.ready)
-			sup_fail(EX_PROTOCOL, "tool list of %zu bytes is "
-			    "over the frame maximum", len);
-		log_warnx("tool list too large, not updated");
-	} else {
-		sup_send(cl.ready ? MSG_TOOLS : MSG_READY, 0, str, len);
-		json_object_put(o);
-		if (!cl.ready)
-			log_info("ready, protocol %s", s->version);
-	}
-	/* The tool list's json-c trees are gone: give their pages back. */
-	malloc_trim(0);
-	if (!cl.ready) {
-		cl.ready = 1;
-		client_get_start(s);
-	}
-}
-
-/*
- * list_changed was heard: a re-list, unless one runs (it is then asked
- * for again when that one ends) or the last one started less than
- * UPSTREAM_RELIST_MIN_MS ago (client_run() starts it when that passes).
- */
-static void
-client_relist(struct up_session *s, uint64_t now)
-{
-	unsigned	asks = cl.relist.asks;
-
-	if (!cl.ready || cl.tools.running || !pace_take(&cl.relist, now))
-		return;
-	log_debug("%s again (%u list_changed)", cl.tools.kind->method, asks);
-	client_list_start(s, &cl.tools);
+	cl.ready = 1;
+	client_get_start(s);
 }
 
 /* How long the loop may sleep for us: the GET stream's retry, a re-list. */
@@ -583,8 +431,7 @@ client_timeout(uint64_t now)
 	if (at != 0)
 		t = now >= at ? 0 : (at - now < INT32_MAX ? (int)(at - now) :
 		    INT32_MAX);
-	if (cl.ready && !cl.tools.running &&
-	    (w = pace_wait(&cl.relist, now)) != -1 && (t == -1 || w < t))
+	if ((w = listing_timeout(now)) != -1 && (t == -1 || w < t))
 		t = w;
 	return (t);
 }
@@ -596,7 +443,7 @@ client_run(uint64_t now)
 
 	if (s->get_retry_at != 0 && now >= s->get_retry_at)
 		client_get_start(s);
-	client_relist(s, now);
+	listing_run(s, now);
 }
 
 /* At exit: the transfers themselves are freed with their queues. */
@@ -612,5 +459,5 @@ client_free(void)
 	s->hdrs = NULL;
 	json_object_put(s->init);
 	s->init = NULL;
-	lister_free(&cl.tools);
+	listing_free();
 }

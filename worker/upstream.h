@@ -11,6 +11,8 @@
  *	resolve.c	the gateway's port and pinned addresses
  *	client.c	the upstream session: handshake, re-initialize, the
  *			GET stream, our own requests, the gateway's requests
+ *	listing.c	what the worker lists of its gateway (tools), as READY
+ *			and TOOLS; re-lists after list_changed, paced
  *	call.c		the supervisor's requests: relay, cancel, answers
  *	lister.c	a paged list put together (pure)
  *	pace.c		a minimum interval between re-lists (pure)
@@ -197,6 +199,13 @@ void		 resolve_url(const char *);
 /* client.c */
 void		 upstream_start(void);
 int		 upstream_ready(void);
+struct xfer	*client_request(struct up_session *, const char *,
+		    struct json_object *, enum xfer_kind,
+		    void (*)(struct xfer *, CURLcode));
+struct json_object *client_answer(struct xfer *, CURLcode, int *, char *,
+		    size_t);
+void		 client_fail(struct xfer *, int, const char *);
+void		 client_ready(struct up_session *);
 int		 client_timeout(uint64_t now);
 void		 client_run(uint64_t now);
 void		 client_post_text(struct up_session *, const char *, size_t);
@@ -205,6 +214,14 @@ void		 client_server_request(struct up_session *,
 void		 client_reinit(struct up_session *);
 struct up_session *client_session(void);
 void		 client_free(void);
+
+/* listing.c */
+void		 listing_start(struct up_session *);
+void		 listing_changed(struct up_session *);
+void		 listing_failed(struct xfer *, const char *);
+int		 listing_timeout(uint64_t);
+void		 listing_run(struct up_session *, uint64_t);
+void		 listing_free(void);
 
 /* lister.c */
 void		 lister_begin(struct lister *);
