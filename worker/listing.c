@@ -104,18 +104,24 @@ listing_done(struct xfer *x, CURLcode rc)
 		json_object_put(m);
 		snprintf(reason, sizeof(reason), "%s: %s", xs.url, why);
 		client_fail(x, EX_PROTOCOL, reason);
-		return;
+		break;
 	case LISTER_NEXT:
+		json_object_put(m);	/* cur is the lister's copy */
 		xfer_put(x);
 		listing_page(s, l, cur);
 		break;
 	case LISTER_DONE:
+		/*
+		 * The page's tree goes before the list is sent, which gives
+		 * the pages of every tree back (malloc_trim): later, they
+		 * would stay dirty in every worker, ~170 KiB with 200 tools.
+		 */
+		json_object_put(m);
 		xfer_put(x);
 		l->kind->listed(s, lister_take(l));
 		listing_relist(s, now_ms());
 		break;
 	}
-	json_object_put(m);
 }
 
 /* A re-list failed (after READY): the old list stays. */
