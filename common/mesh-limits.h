@@ -46,6 +46,13 @@
 #define UPSTREAM_CONNECT_FAILS_MAX	3	/* calls in a row not connecting:
 						   the worker exits to re-resolve */
 #define UPSTREAM_ADDRS_MAX	8	/* addresses pinned for a host name */
+/*
+ * Between the starts of two re-lists after list_changed: a gateway that
+ * sends list_changed without pause made 153 full re-lists in 10 s, each
+ * a tools/list of every page and a new tool table in the supervisor.
+ * The list_changed that come meanwhile are one re-list when it passes.
+ */
+#define UPSTREAM_RELIST_MIN_MS	1000
 
 /* Downstream clients (front-ends). */
 #define HTTP_BODY_MAX		(4 * 1024 * 1024)	/* one POST body */
@@ -160,5 +167,26 @@
 #define WORKER_FAIL_MAX		10	/* crashes in the window: FAILED */
 #define WORKER_LOG_LINE_MAX	1024	/* one LOG message or stderr line from a worker */
 #define WORKER_STDERR_MAX	(64 * 1024)	/* stderr bytes logged from one worker */
+/*
+ * A worker's queue toward the supervisor.  Above HIGH it stops reading
+ * its gateway (libcurl's pause) and the supervisor's socket, and goes on
+ * below LOW: a gateway that floods notifications faster than the
+ * supervisor reads them is slowed to the supervisor's pace instead of
+ * the worker dying of a full queue.  Log lines above HIGH are dropped
+ * (and counted).  Everything that adds to the queue (a write callback,
+ * a finished transfer, one read of the supervisor's socket) starts below
+ * HIGH and adds at most one frame of MSG_PAYLOAD_MAX and SLACK of small
+ * ones: a write callback has at most UPSTREAM_WRITE_MAX bytes, and the
+ * frames of its events (16 bytes of header to at least 30 of JSON-RPC)
+ * are at most ~2.2 times that, with one CALLFAIL and one log line.  So
+ * MAX is never reached with well-formed traffic.
+ */
+#define WORKER_UPQUEUE_HIGH	(4 * 1024 * 1024)
+#define WORKER_UPQUEUE_LOW	(1024 * 1024)
+#define UPSTREAM_WRITE_MAX	16384	/* body bytes of one write callback:
+					   libcurl's CURL_MAX_WRITE_SIZE */
+#define WORKER_UPQUEUE_SLACK	(256 * 1024)
+#define WORKER_UPQUEUE_MAX	(WORKER_UPQUEUE_HIGH + 16 + MSG_PAYLOAD_MAX + \
+				    WORKER_UPQUEUE_SLACK)
 
 #endif /* MESH_MESH_LIMITS_H */

@@ -108,7 +108,7 @@ ll_add_path(int ruleset, const char *path)
 	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
 	    &pb, 0) == -1) {
 		close(fd);
-		worker_fail(EX_OSERR, "landlock_add_rule %s: %s", path,
+		sup_fail(EX_OSERR, "landlock_add_rule %s: %s", path,
 		    strerror(errno));
 	}
 	close(fd);
@@ -123,7 +123,7 @@ ll_add_port(int ruleset, uint16_t port)
 	np.port = port;
 	if (syscall(SYS_landlock_add_rule, ruleset, LL_RULE_NET_PORT, &np,
 	    0) == -1)
-		worker_fail(EX_OSERR, "landlock_add_rule port %u: %s",
+		sup_fail(EX_OSERR, "landlock_add_rule port %u: %s",
 		    (unsigned)port, strerror(errno));
 }
 
@@ -154,7 +154,7 @@ sandbox_landlock(uint16_t port)
 	}
 	if ((ruleset = syscall(SYS_landlock_create_ruleset, &attr, size, 0)) ==
 	    -1)
-		worker_fail(EX_OSERR, "landlock_create_ruleset (ABI %d): %s",
+		sup_fail(EX_OSERR, "landlock_create_ruleset (ABI %d): %s",
 		    abi, strerror(errno));
 	for (i = 0; i < sizeof(ll_read_paths) / sizeof(*ll_read_paths); i++)
 		ll_add_path(ruleset, ll_read_paths[i]);
@@ -162,7 +162,7 @@ sandbox_landlock(uint16_t port)
 		ll_add_port(ruleset, port);
 	if (syscall(SYS_landlock_restrict_self, ruleset, 0) == -1) {
 		close(ruleset);
-		worker_fail(EX_OSERR, "landlock_restrict_self: %s",
+		sup_fail(EX_OSERR, "landlock_restrict_self: %s",
 		    strerror(errno));
 	}
 	close(ruleset);

@@ -313,7 +313,7 @@ sandbox_trap_install(void)
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) == -1)
-		worker_fail(EX_OSERR, "sigaction SIGSYS: %s", strerror(errno));
+		sup_fail(EX_OSERR, "sigaction SIGSYS: %s", strerror(errno));
 }
 
 int
@@ -325,10 +325,10 @@ sandbox_seccomp(int debug)
 		sandbox_trap_install();
 	if ((ctx = seccomp_init(debug ? SCMP_ACT_TRAP :
 	    SCMP_ACT_KILL_PROCESS)) == NULL)
-		worker_fail(EX_OSERR, "seccomp_init failed");
+		sup_fail(EX_OSERR, "seccomp_init failed");
 	if (sandbox_rules(ctx) == -1 || seccomp_load(ctx) < 0) {
 		seccomp_release(ctx);
-		worker_fail(EX_OSERR, "cannot load the seccomp filter");
+		sup_fail(EX_OSERR, "cannot load the seccomp filter");
 	}
 	seccomp_release(ctx);
 	return (1);

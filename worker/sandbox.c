@@ -40,7 +40,7 @@ sandbox_check_fds(void)
 		top = rl.rlim_cur;
 	for (fd = WORKER_FD + 1; (rlim_t)fd < top; fd++)
 		if (fcntl(fd, F_GETFD) != -1 && ++n > SANDBOX_SETUP_FDS_MAX)
-			worker_fail(EX_SOFTWARE, "descriptor %d open when the "
+			sup_fail(EX_SOFTWARE, "descriptor %d open when the "
 			    "sandbox went up (set-up leaked one)", fd);
 }
 
@@ -50,7 +50,7 @@ sandbox_rlimit(int resource, const char *name, rlim_t value)
 	struct rlimit	rl = { value, value };
 
 	if (setrlimit(resource, &rl) == -1)
-		worker_fail(EX_OSERR, "setrlimit %s %llu: %s", name,
+		sup_fail(EX_OSERR, "setrlimit %s %llu: %s", name,
 		    (unsigned long long)value, strerror(errno));
 }
 
@@ -77,11 +77,11 @@ static void
 sandbox_prctl(void)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		worker_fail(EX_OSERR, "PR_SET_NO_NEW_PRIVS: %s",
+		sup_fail(EX_OSERR, "PR_SET_NO_NEW_PRIVS: %s",
 		    strerror(errno));
 	/* After the credentials changed: a change clears the setting. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
-		worker_fail(EX_OSERR, "PR_SET_PDEATHSIG: %s", strerror(errno));
+		sup_fail(EX_OSERR, "PR_SET_PDEATHSIG: %s", strerror(errno));
 	/*
 	 * Not dumpable: no process of the same user (a sibling worker, when
 	 * the supervisor is not root and all share its user) may trace us or
@@ -90,7 +90,7 @@ sandbox_prctl(void)
 	 * stay dumpable.
 	 */
 	if (prctl(PR_SET_DUMPABLE, SANDBOX_SANITIZER, 0, 0, 0) == -1)
-		worker_fail(EX_OSERR, "PR_SET_DUMPABLE: %s", strerror(errno));
+		sup_fail(EX_OSERR, "PR_SET_DUMPABLE: %s", strerror(errno));
 	/* The parent may have died before PDEATHSIG was armed. */
 	if (getppid() != worker_ppid) {
 		log_warnx("supervisor gone before the sandbox was set up");

@@ -26,7 +26,14 @@
 
 #include <stdint.h>
 
+#include "transport.h"
+
+/*
+ * What the worker needs: its transport decides (a stdio upstream will
+ * want its pipes, not TCP).
+ */
 struct sandbox_policy {
+	enum transport_kind transport;
 	uint16_t	 port;		/* the only TCP port it may connect to */
 	uint64_t	 memory_bytes;	/* RLIMIT_AS; 0: none (sanitizers) */
 	int		 debug;		/* trap and report instead of kill */

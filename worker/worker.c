@@ -1,9 +1,7 @@
 /*
  * The worker's life: HELLO, CONFIG, set-up, sandbox, then one loop that
- * waits on the supervisor's socket (WORKER_FD) and libcurl's sockets
- * together.  Everything from the supervisor goes through one dispatch
- * table; anything not in it, or not allowed yet, ends the worker with
- * EX_SOFTWARE (the supervisor is confused or lying; we do not guess).
+ * waits on the supervisor's socket (WORKER_FD, sup.c) and the upstream's
+ * descriptors together.
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
@@ -14,8 +12,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,184 +30,32 @@
 #include "worker.h"
 #include "xmalloc.h"
 
+/* Every descriptor a worker may hold, the supervisor's socket included. */
+#define WORKER_POLL_MAX		(WORKER_NOFILE_MAX + 1)
+
 struct worker_config	 worker_conf;
 pid_t			 worker_ppid;
 
-static struct msgbuf	 worker_mb;
-static int		 worker_overflow;	/* a LOG did not fit */
-
-struct worker_handler {
-	uint16_t	 type;
-	int		 after_ready;	/* refused before READY */
-	void		(*fn)(struct msg *);
-};
-
-static void	 worker_loghook(int, const char *);
-static void	 worker_hello(void);
 static const char *worker_conf_str(struct json_object *, const char *,
 		    size_t, int);
 static long	 worker_conf_int(struct json_object *, const char *, long,
 		    long, long);
 static void	 worker_configure(void);
 static void	 worker_drop_privileges(void);
-static void	 worker_read(void);
-static void	 worker_dispatch_supervisor(struct msg *);
-static void	 worker_msg_request(struct msg *);
-static void	 worker_msg_notify(struct msg *);
-static void	 worker_msg_cancel(struct msg *);
-static void	 worker_msg_ping(struct msg *);
-static void	 worker_msg_shutdown(struct msg *);
-
-static const struct worker_handler worker_handlers[] = {
-	{ MSG_REQUEST,		1, worker_msg_request },
-	{ MSG_NOTIFY_DOWN,	1, worker_msg_notify },
-	{ MSG_CANCEL,		1, worker_msg_cancel },
-	{ MSG_PING,		0, worker_msg_ping },
-	{ MSG_SHUTDOWN,		0, worker_msg_shutdown },
-};
-
-/*
- * At any exit, fatal() included (out of memory under RLIMIT_AS): the
- * last LOG lines say why, so send what is queued, best effort.
- */
-static void
-worker_flush(void)
-{
-	if (worker_mb.fd == WORKER_FD && msg_queued(&worker_mb) > 0)
-		msg_write(&worker_mb);
-}
 
 /* Free everything (leak checkers watch clean exits) and go. */
 __dead void
 worker_exit(int status)
 {
-	upstream_free();
-	worker_flush();
-	log_sethook(NULL);
-	msgbuf_clear(&worker_mb);
+	if (worker_conf.transport != NULL)
+		worker_conf.transport->free();
+	sup_close();
 	free(worker_conf.name);
 	free(worker_conf.url);
 	free(worker_conf.node_name);
 	free(worker_conf.mesh_version);
 	memset(&worker_conf, 0, sizeof(worker_conf));
 	exit(status);
-}
-
-/*
- * Queue one message for the supervisor.  A full queue means it stopped
- * reading: nothing sensible is left to do.
- */
-void
-worker_send(uint16_t type, uint64_t id, const void *buf, size_t len)
-{
-	if (msg_compose(&worker_mb, type, 0, id, buf, len) == 0)
-		return;
-	log_sethook(NULL);	/* to stderr: the socket is the problem */
-	log_warn("message %u for the supervisor", type);
-	worker_exit(EX_SOFTWARE);
-}
-
-void
-worker_send_reason(uint16_t type, uint64_t id, const char *reason)
-{
-	struct json_object	*o;
-	const char		*s;
-	size_t			 len;
-
-	o = json_object_new_object();
-	json_object_object_add(o, "reason", json_object_new_string(reason));
-	s = jsonrpc_string(o, &len);
-	worker_send(type, id, s, len);
-	json_object_put(o);
-}
-
-/* Tell the supervisor why we cannot go on, then exit with that status. */
-__dead void
-worker_fail(int status, const char *fmt, ...)
-{
-	struct json_object	*o;
-	va_list			 ap;
-	char			 reason[WORKER_REASON_MAX];
-	const char		*s;
-	size_t			 len;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	log_debug("failing: %s", reason);
-	o = json_object_new_object();
-	json_object_object_add(o, "reason", json_object_new_string(reason));
-	json_object_object_add(o, "exit", json_object_new_int(status));
-	s = jsonrpc_string(o, &len);
-	if (msg_compose(&worker_mb, MSG_FAIL, 0, 0, s, len) == 0)
-		msg_send_blocking(&worker_mb);
-	json_object_put(o);
-	worker_exit(status);
-}
-
-/*
- * fatal() is about to exit (out of memory under RLIMIT_AS, most likely):
- * its line also goes as FAIL, sent at once, so the supervisor gives it as
- * the cause to every request in flight.  The text is built on the stack;
- * bytes that are not printable ASCII become '?' so the JSON is valid
- * whatever the line.  Queueing it may itself fail for want of memory
- * (that fatal() finds worker_in_hook set and only exits).
- */
-static void
-worker_fatal_reason(const char *line)
-{
-	char	buf[WORKER_LOG_LINE_MAX + 64];
-	size_t	o, i;
-	int	n;
-
-	o = strlcpy(buf, "{\"reason\":\"", sizeof(buf));
-	for (i = 0; line[i] != '\0' && o + 32 < sizeof(buf); i++) {
-		if (line[i] == '"' || line[i] == '\\')
-			buf[o++] = '\\';
-		buf[o++] = (line[i] >= ' ' && line[i] < 0x7f) ? line[i] : '?';
-	}
-	n = snprintf(buf + o, sizeof(buf) - o, "\",\"exit\":1}");
-	if (msg_compose(&worker_mb, MSG_FAIL, 0, 0, buf, o + (size_t)n) == 0)
-		msg_send_blocking(&worker_mb);
-}
-
-/* Every log line goes to the supervisor as LOG: "<digit><text>". */
-static void
-worker_loghook(int level, const char *line)
-{
-	static int	worker_in_hook;
-	char		buf[WORKER_LOG_LINE_MAX];
-	size_t		len;
-
-	if (worker_in_hook)
-		return;		/* fatal() from inside: just let it exit */
-	worker_in_hook = 1;
-	if (level < 0 || level > 7)
-		level = LOG_LVL_WARNING;
-	buf[0] = '0' + level;
-	len = strlcpy(buf + 1, line, sizeof(buf) - 1);
-	if (len > sizeof(buf) - 2)
-		len = sizeof(buf) - 2;
-	if (msg_compose(&worker_mb, MSG_LOG, 0, 0, buf, len + 1) == -1)
-		worker_overflow = 1;	/* no logging from here */
-	if (level == LOG_LVL_ERR)	/* only fatal() logs at this level */
-		worker_fatal_reason(line);
-	worker_in_hook = 0;
-}
-
-static void
-worker_hello(void)
-{
-	char	buf[64];
-	int	n;
-
-	n = snprintf(buf, sizeof(buf), "{\"version\":%d,\"pid\":%ld}",
-	    MESH_PROTO_VERSION, (long)getpid());
-	if (msg_compose(&worker_mb, MSG_HELLO, 0, 0, buf, (size_t)n) == -1 ||
-	    msg_send_blocking(&worker_mb) == -1) {
-		log_warn("HELLO");
-		worker_exit(EX_SOFTWARE);
-	}
 }
 
 /* A string member; NULL (and the caller fails) if missing or bad. */
@@ -249,48 +95,12 @@ worker_conf_int(struct json_object *o, const char *key, long def, long min,
 	return ((long)n);
 }
 
-/* CONFIG is the answer to HELLO and the only source of configuration. */
+/* The numbers of CONFIG; -1 where one is bad (worker_conf_check()). */
 static void
-worker_configure(void)
+worker_conf_numbers(struct json_object *o)
 {
-	struct json_object	*o, *v;
-	struct msg		 m;
-	const char		*why, *name, *url, *node, *ver;
-	char			 proc[16 + PEER_NAME_MAX];
-	size_t			 i;
-	int			 badname;
+	struct json_object	*v;
 
-	if (msg_recv_blocking(&worker_mb, &m, WORKER_CONFIG_TIMEOUT_MS) != 1) {
-		log_warn("no CONFIG from the supervisor");
-		worker_exit(EX_SOFTWARE);
-	}
-	if (m.hdr.type != MSG_CONFIG) {
-		log_warnx("message %u instead of CONFIG", m.hdr.type);
-		worker_exit(EX_SOFTWARE);
-	}
-	if ((o = jsonrpc_parse(m.data, m.hdr.len, JSON_DEPTH_MAX, &why)) ==
-	    NULL || !json_object_is_type(o, json_type_object))
-		worker_fail(EX_CONFIG, "CONFIG is not a JSON object: %s",
-		    o == NULL ? why : "wrong type");
-	name = worker_conf_str(o, "name", PEER_NAME_MAX, 1);
-	url = worker_conf_str(o, "url", PEER_URL_MAX, 1);
-	node = worker_conf_str(o, "node_name", NODE_NAME_MAX, 0);
-	ver = worker_conf_str(o, "mesh_version", 32, 0);
-	if (name == NULL || *name == '\0' || url == NULL || node == NULL ||
-	    ver == NULL) {
-		json_object_put(o);
-		worker_fail(EX_CONFIG, "CONFIG lacks name or url, or has a bad "
-		    "string");
-	}
-	for (i = 0; name[i] != '\0'; i++)
-		if (!islower((unsigned char)name[i]) &&
-		    !isdigit((unsigned char)name[i]) && name[i] != '-')
-			break;
-	badname = name[i] != '\0';
-	worker_conf.name = xstrdup(badname ? "peer" : name);
-	worker_conf.url = xstrdup(url);
-	worker_conf.node_name = xstrdup(node);
-	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
 	/* A day is already absurd for one call. */
 	worker_conf.request_timeout_ms = worker_conf_int(o, "request_timeout_ms",
 	    REQUEST_TIMEOUT_MS, 1, 24 * 3600 * 1000);
@@ -307,24 +117,98 @@ worker_configure(void)
 		worker_conf.sandbox_debug = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "verbose", &v))
 		worker_conf.verbose = json_object_get_int(v) != 0;
-	json_object_put(o);
+}
 
+/*
+ * "transport": only "streamable-http" today, and what an absent one
+ * means.  NULL, and the name (escaped) in bad, for any other.
+ */
+static const struct transport_ops *
+worker_conf_transport(const char *name, char *bad, size_t len)
+{
+	const struct transport_ops	*tp;
+
+	if (*name == '\0')
+		name = transport_streamable_http.name;
+	if ((tp = transport_find(name)) == NULL)
+		log_escape(bad, len, name, strlen(name));
+	return (tp);
+}
+
+/* What CONFIG said that cannot be: the worker fails EX_CONFIG. */
+static void
+worker_conf_check(int badname, const char *badtransport)
+{
 	if (badname)
-		worker_fail(EX_CONFIG, "bad peer name in CONFIG");
+		sup_fail(EX_CONFIG, "bad peer name in CONFIG");
+	if (worker_conf.transport == NULL)
+		sup_fail(EX_CONFIG, "unknown transport \"%s\" in CONFIG (this "
+		    "worker speaks %s)", badtransport,
+		    transport_streamable_http.name);
 	if (strncasecmp(worker_conf.url, "http://", 7) != 0 &&
 	    strncasecmp(worker_conf.url, "https://", 8) != 0)
-		worker_fail(EX_CONFIG, "URL must be http:// or https://");
+		sup_fail(EX_CONFIG, "URL must be http:// or https://");
 	if (worker_conf.request_timeout_ms == -1 ||
 	    worker_conf.connect_timeout_ms == -1)
-		worker_fail(EX_CONFIG, "bad timeout in CONFIG");
+		sup_fail(EX_CONFIG, "bad timeout in CONFIG");
 	if (worker_conf.response_max == -1 || worker_conf.memory_mb == -1 ||
 	    worker_conf.uid == -1 || worker_conf.gid == -1 ||
 	    (worker_conf.uid == -2) != (worker_conf.gid == -2))
-		worker_fail(EX_CONFIG, "bad limit or user in CONFIG");
+		sup_fail(EX_CONFIG, "bad limit or user in CONFIG");
+}
+
+static int
+worker_name_valid(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!islower((unsigned char)name[i]) &&
+		    !isdigit((unsigned char)name[i]) && name[i] != '-')
+			return (0);
+	return (1);
+}
+
+/* CONFIG is the answer to HELLO and the only source of configuration. */
+static void
+worker_configure(void)
+{
+	struct json_object	*o;
+	struct msg		 m;
+	const char		*why, *name, *url, *node, *ver, *tname;
+	char			 proc[16 + PEER_NAME_MAX], badtp[64];
+	int			 badname;
+
+	sup_config(&m);
+	if ((o = jsonrpc_parse(m.data, m.hdr.len, JSON_DEPTH_MAX, &why)) ==
+	    NULL || !json_object_is_type(o, json_type_object))
+		sup_fail(EX_CONFIG, "CONFIG is not a JSON object: %s",
+		    o == NULL ? why : "wrong type");
+	name = worker_conf_str(o, "name", PEER_NAME_MAX, 1);
+	url = worker_conf_str(o, "url", PEER_URL_MAX, 1);
+	node = worker_conf_str(o, "node_name", NODE_NAME_MAX, 0);
+	ver = worker_conf_str(o, "mesh_version", 32, 0);
+	tname = worker_conf_str(o, "transport", 32, 0);
+	if (name == NULL || *name == '\0' || url == NULL || node == NULL ||
+	    ver == NULL || tname == NULL) {
+		json_object_put(o);
+		sup_fail(EX_CONFIG, "CONFIG lacks name or url, or has a bad "
+		    "string");
+	}
+	badname = !worker_name_valid(name);
+	worker_conf.transport = worker_conf_transport(tname, badtp,
+	    sizeof(badtp));
+	worker_conf.name = xstrdup(badname ? "peer" : name);
+	worker_conf.url = xstrdup(url);
+	worker_conf.node_name = xstrdup(node);
+	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
+	worker_conf_numbers(o);
+	json_object_put(o);
+	worker_conf_check(badname, badtp);
 	log_init(worker_conf.verbose);
 	snprintf(proc, sizeof(proc), "worker:%s", worker_conf.name);
 	log_procinit(proc);
-	log_sethook(worker_loghook);
+	sup_log_start();
 }
 
 /*
@@ -340,131 +224,44 @@ worker_drop_privileges(void)
 
 	if (worker_conf.uid == -2) {
 		if (geteuid() == 0 || getuid() == 0)
-			worker_fail(EX_CONFIG, "running as root and CONFIG "
+			sup_fail(EX_CONFIG, "running as root and CONFIG "
 			    "names no user to become");
 		return;
 	}
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
-		worker_fail(EX_NOPERM, "cannot become uid %lu gid %lu: %s",
+		sup_fail(EX_NOPERM, "cannot become uid %lu gid %lu: %s",
 		    (unsigned long)uid, (unsigned long)gid, strerror(errno));
 	/* Be sure there is no way back. */
 	if (setuid(0) != -1 || geteuid() == 0)
-		worker_fail(EX_SOFTWARE, "could get root back after dropping it");
+		sup_fail(EX_SOFTWARE, "could get root back after dropping it");
 }
 
-static void
-worker_msg_request(struct msg *m)
-{
-	if (m->hdr.len == 0 || m->hdr.id == 0) {
-		log_warnx("REQUEST without payload or id");
-		worker_exit(EX_SOFTWARE);
-	}
-	upstream_request(m->hdr.id, m->data, m->hdr.len);
-}
-
-static void
-worker_msg_notify(struct msg *m)
-{
-	if (m->hdr.len == 0) {
-		log_warnx("NOTIFY_DOWN without payload");
-		worker_exit(EX_SOFTWARE);
-	}
-	upstream_notify(m->data, m->hdr.len);
-}
-
-static void
-worker_msg_cancel(struct msg *m)
-{
-	upstream_cancel(m->hdr.id);
-}
-
-static void
-worker_msg_ping(struct msg *m)
-{
-	worker_send(MSG_PONG, m->hdr.id, NULL, 0);
-}
-
-static void
-worker_msg_shutdown(struct msg *m)
-{
-	log_debug("shutting down");
-	upstream_shutdown();
-	worker_exit(EX_OK);
-}
-
-static void
-worker_dispatch_supervisor(struct msg *m)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof(worker_handlers) / sizeof(*worker_handlers);
-	    i++) {
-		if (worker_handlers[i].type != m->hdr.type)
-			continue;
-		if (worker_handlers[i].after_ready && !upstream_ready())
-			break;
-		worker_handlers[i].fn(m);
-		return;
-	}
-	log_warnx("unexpected message %u from the supervisor%s", m->hdr.type,
-	    i < sizeof(worker_handlers) / sizeof(*worker_handlers) ?
-	    " before READY" : "");
-	worker_exit(EX_SOFTWARE);
-}
-
-static void
-worker_read(void)
-{
-	struct msg	m;
-	long		n;
-	int		r;
-
-	if ((n = msg_read(&worker_mb)) == 0)
-		worker_exit(EX_OK);	/* the supervisor is gone */
-	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
-		worker_exit(EX_OK);
-	}
-	while ((r = msg_get(&worker_mb, &m)) == 1)
-		worker_dispatch_supervisor(&m);
-	if (r == -1) {
-		log_warn("malformed frame from the supervisor");
-		worker_exit(EX_SOFTWARE);
-	}
-}
-
+/*
+ * One loop for the whole life of the worker: the supervisor's socket
+ * and the transport's descriptors in one poll().
+ */
 __dead void
 worker_loop(void)
 {
-	struct curl_waitfd	 wfd;
-	CURLMcode		 mc;
-	int			 n;
+	const struct transport_ops	*tp = worker_conf.transport;
+	struct pollfd			 pfd[WORKER_POLL_MAX];
+	int				 i, n;
 
 	for (;;) {
-		if (worker_overflow) {
-			log_sethook(NULL);
-			log_warnx("supervisor is not reading: exiting");
-			worker_exit(EX_SOFTWARE);
+		sup_pollfd(&pfd[0]);
+		n = tp->fds(pfd + 1, WORKER_POLL_MAX - 1);
+		if (poll(pfd, n + 1, tp->timeout()) == -1) {
+			if (errno != EINTR)
+				sup_fail(EX_OSERR, "poll: %s", strerror(errno));
+			for (i = 0; i <= n; i++)
+				pfd[i].revents = 0;
 		}
-		wfd.fd = WORKER_FD;
-		wfd.events = CURL_WAIT_POLLIN;
-		wfd.revents = 0;
-		if (msg_queued(&worker_mb) > 0)
-			wfd.events |= CURL_WAIT_POLLOUT;
-		mc = curl_multi_poll(upstream_multi(), &wfd, 1,
-		    upstream_timeout(), &n);
-		if (mc != CURLM_OK)
-			worker_fail(EX_SOFTWARE, "curl_multi_poll: %s",
-			    curl_multi_strerror(mc));
-		if (wfd.revents & CURL_WAIT_POLLIN)
-			worker_read();
-		upstream_run();
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+			sup_read();
+		tp->run(pfd + 1, n);
 		sandbox_report();
-		/* Write at once: waiting for POLLOUT costs a loop turn. */
-		if (msg_queued(&worker_mb) > 0 && msg_write(&worker_mb) == -1)
-			worker_exit(EX_OK);	/* EPIPE: supervisor gone */
+		sup_write();
 	}
 }
 
@@ -497,23 +294,30 @@ worker_setup(void)
 		log_warn("descriptor %d", WORKER_FD);
 		exit(EX_SOFTWARE);
 	}
-	msgbuf_init(&worker_mb, WORKER_FD, MSG_QUEUE_MAX);
-	atexit(worker_flush);
-	worker_hello();
+	sup_init();
+	sup_hello();
 	worker_configure();
 	worker_drop_privileges();
-	upstream_init();
+	worker_conf.transport->init();
 	memset(&pol, 0, sizeof(pol));
-	pol.port = upstream_port();
+	pol.transport = worker_conf.transport->kind;
+	worker_conf.transport->policy(&pol);
 	pol.memory_bytes = (uint64_t)worker_conf.memory_mb * 1024 * 1024;
 	pol.debug = worker_conf.sandbox_debug;
 	sandbox_enter(&pol);
+}
+
+/* After the sandbox: the first byte to the gateway. */
+void
+worker_start(void)
+{
+	worker_conf.transport->start();
 }
 
 int
 worker_main(void)
 {
 	worker_setup();
-	upstream_start();
+	worker_start();
 	worker_loop();
 }

@@ -60,6 +60,9 @@
 #define HUGE_SIZE		((uint64_t)64 * 1024 * 1024)
 #define DEEP_LEVELS		10000
 #define FLOOD_COUNT		10000
+#define NFLOOD_SIZE		((uint64_t)64 * 1024 * 1024)	/* notify-flood */
+#define NFLOOD_EVENT		256	/* bytes of one of its events */
+#define STORM_MS		6000	/* list-storm: list_changed this long */
 #define BAD_BULK_TOOLS		5000
 #define BAD_LONG_NAME		200
 #define EXTRA_TOOLS_MAX		100000
@@ -84,11 +87,22 @@ struct tool {
 	struct json_object	*def;		/* as listed */
 };
 
+typedef enum MHD_Result (*mode_list_fn)(struct MHD_Connection *,
+	    struct req *, struct json_object *);
+typedef enum MHD_Result (*mode_get_fn)(struct MHD_Connection *);
+
 struct mode {
 	const char	*name;
 	const char	*what;
 	mode_call_fn	 call;		/* answers every tools/call, or NULL */
 	void		(*tools)(void);	/* builds tools[], or NULL */
+};
+
+/* What a mode may change besides: tools/list and the GET stream. */
+struct mode_hooks {
+	const char	*name;		/* the mode's */
+	mode_list_fn	 list;		/* answers every tools/list, or NULL */
+	mode_get_fn	 get;		/* the GET stream's body, or NULL */
 };
 
 /* One session: the id travels in Mcp-Session-Id. */
@@ -156,6 +170,7 @@ struct timer_ent {
 static const char	*srv_name = "test-gateway";
 static int		 use_sse;
 static const struct mode *mode;
+static struct mode_hooks hooks;
 static int		 loopback = 1;
 
 /* Tools and the pre-serialised tools/list pages. */
@@ -175,6 +190,9 @@ static struct timer_ent	*timer_head;
 static int		 timer_stopping;
 static atomic_int	 stopping;
 static atomic_uint_fast64_t event_seq;
+static atomic_uint_fast64_t lists_served;	/* tools/list answered */
+static atomic_uint_fast64_t storm_changes;	/* list-storm: list_changed sent */
+static atomic_uint_fast64_t storm_until;	/* its end; 0: not begun */
 
 static struct MHD_Response *resp_202;
 
@@ -1196,6 +1214,183 @@ mode_http500(struct MHD_Connection *conn, struct req *r,
 	    "text/html"));
 }
 
+/* notify-flood: NFLOOD_SIZE of notifications/message, then the answer. */
+struct nflood {
+	char		 event[NFLOOD_EVENT + 1];
+	char		*tail;		/* the response event */
+	size_t		 taillen;
+	uint64_t	 total;
+};
+
+static ssize_t
+nflood_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct nflood	*f = cls;
+	size_t		 n = 0, k, off;
+
+	if (atomic_load(&stopping))
+		return (MHD_CONTENT_READER_END_WITH_ERROR);
+	if (pos >= f->total)
+		return (MHD_CONTENT_READER_END_OF_STREAM);
+	while (n < max && pos < f->total) {
+		if (pos < NFLOOD_SIZE) {
+			off = pos % NFLOOD_EVENT;
+			k = NFLOOD_EVENT - off;
+			if (k > NFLOOD_SIZE - pos)
+				k = NFLOOD_SIZE - pos;
+			if (k > max - n)
+				k = max - n;
+			memcpy(buf + n, f->event + off, k);
+		} else {
+			off = pos - NFLOOD_SIZE;
+			k = f->taillen - off;
+			if (k > max - n)
+				k = max - n;
+			memcpy(buf + n, f->tail + off, k);
+		}
+		n += k;
+		pos += k;
+	}
+	return (n);
+}
+
+static void
+nflood_free(void *cls)
+{
+	struct nflood	*f = cls;
+
+	free(f->tail);
+	free(f);
+}
+
+static enum MHD_Result
+mode_notify_flood(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id)
+{
+	static const char	 head[] = "event: message\ndata: {\"jsonrpc\":"
+	    "\"2.0\",\"method\":\"notifications/message\",\"params\":"
+	    "{\"level\":\"info\",\"logger\":\"flood\",\"data\":\"";
+	static const char	 end[] = "\"}}\n\n";
+	struct MHD_Response	*resp;
+	struct nflood		*f;
+	char			*msg;
+	size_t			 hl = sizeof(head) - 1, el = sizeof(end) - 1;
+
+	f = xcalloc(1, sizeof(*f));
+	memcpy(f->event, head, hl);
+	memset(f->event + hl, 'x', NFLOOD_EVENT - hl - el);
+	memcpy(f->event + NFLOOD_EVENT - el, end, el);
+	msg = mode_body(id, "after the notification flood");
+	xasprintf(&f->tail, "event: message\ndata: %s\n\n", msg);
+	free(msg);
+	f->taillen = strlen(f->tail);
+	f->total = NFLOOD_SIZE + f->taillen;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READER_BLOCK,
+	    nflood_read, f, nflood_free);
+	if (resp == NULL)
+		nflood_free(f);
+	return (queue(conn, MHD_HTTP_OK, resp, "text/event-stream", NULL));
+}
+
+/*
+ * list-storm: for STORM_MS from the first GET stream on, every GET
+ * stream carries notifications/tools/list_changed as fast as the client
+ * reads; then keepalives.  The tool list has one more tool, gen_N, N the
+ * list_changed sent so far; list_count tells how many tools/list were
+ * answered.
+ */
+static int
+storming(void)
+{
+	uint64_t	 until = atomic_load(&storm_until);
+
+	return (until != 0 && now_ms() < until);
+}
+
+static ssize_t
+storm_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	static const char	 ev[] = "event: message\ndata: {\"jsonrpc\":"
+	    "\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n";
+	size_t			 n = 0;
+
+	if (!atomic_load(&stopping) && storming()) {
+		for (; n + sizeof(ev) - 1 <= max; n += sizeof(ev) - 1) {
+			memcpy(buf + n, ev, sizeof(ev) - 1);
+			atomic_fetch_add(&storm_changes, 1);
+		}
+		if (n > 0)
+			return (n);
+	}
+	return (pstream_read(cls, pos, buf, max));
+}
+
+static enum MHD_Result
+storm_get(struct MHD_Connection *conn)
+{
+	struct MHD_Response	*resp;
+	struct pstream		*ps;
+	uint_fast64_t		 zero = 0;
+
+	atomic_compare_exchange_strong(&storm_until, &zero,
+	    now_ms() + STORM_MS);
+	ps = pstream_new(conn, NULL, 0, 0);
+	ps->keepalive = 1;	/* after the storm */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READER_BLOCK,
+	    storm_read, ps, pstream_free);
+	if (resp == NULL)
+		pstream_free(ps);
+	return (queue(conn, MHD_HTTP_OK, resp, "text/event-stream", NULL));
+}
+
+/* The one page of tools (the mode has few), gen_N first. */
+static enum MHD_Result
+storm_list(struct MHD_Connection *conn, struct req *r, struct json_object *id)
+{
+	static const char	 lead[] = "{\"tools\":[";
+	const char		*rest;
+	char			*res, *msg;
+
+	if (npages != 1 || strncmp(pages[0], lead, sizeof(lead) - 1) != 0)
+		fatalx("list-storm: one tools/list page expected");
+	rest = pages[0] + sizeof(lead) - 1;
+	xasprintf(&res, "%s{\"name\":\"gen_%" PRIuFAST64 "\",\"description\":"
+	    "\"The storm's generation.\",\"inputSchema\":{\"type\":"
+	    "\"object\"}}%s%s", lead, (uint_fast64_t)atomic_load(&storm_changes),
+	    *rest == ']' ? "" : ",", rest);
+	msg = rpc_result(id, res);
+	free(res);
+	return (answer(conn, r, msg, NULL, 0, NULL));
+}
+
+static struct json_object *
+tool_list_count(struct call *c, struct json_object *args)
+{
+	struct json_object	*res, *sc;
+	uint_fast64_t		 lists = atomic_load(&lists_served);
+	uint_fast64_t		 changes = atomic_load(&storm_changes);
+	char			 buf[128];
+	int			 on = storming();
+
+	snprintf(buf, sizeof(buf), "lists %" PRIuFAST64 " changes %"
+	    PRIuFAST64 " storming %d", lists, changes, on);
+	res = text_result(buf, 0);
+	sc = json_object_new_object();
+	json_object_object_add(sc, "lists", json_object_new_int64(lists));
+	json_object_object_add(sc, "changes", json_object_new_int64(changes));
+	json_object_object_add(sc, "storming", json_object_new_boolean(on));
+	json_object_object_add(res, "structuredContent", sc);
+	return (res);
+}
+
+static void
+tools_storm(void)
+{
+	tool_add_def("list_count", "tools/list requests answered, "
+	    "list_changed sent, whether the storm is on.",
+	    "{\"type\":\"object\",\"properties\":{}}", NULL, tool_list_count);
+}
+
 static const struct mode modes[] = {
 	{ "normal", "behave", NULL, NULL },
 	{ "hang", "tools/call is never answered", mode_hang, NULL },
@@ -1221,7 +1416,25 @@ static const struct mode modes[] = {
 	{ "http500", "tools/call: 500 with an HTML body", mode_http500, NULL },
 	{ "bad-tools", "tools/list: bad, duplicate, long, missing names and "
 	    "5,000 tools", NULL, tools_bad },
+	{ "notify-flood", "tools/call: 64 MiB of notifications/message over "
+	    "SSE, then the answer", mode_notify_flood, NULL },
+	{ "list-storm", "GET streams: list_changed without pause for 6 s; "
+	    "tool gen_N, tool list_count", NULL, tools_storm },
 };
+
+static const struct mode_hooks mode_hooks[] = {
+	{ "list-storm", storm_list, storm_get },
+};
+
+static void
+mode_hooks_find(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(mode_hooks) / sizeof(mode_hooks[0]); i++)
+		if (strcmp(mode_hooks[i].name, mode->name) == 0)
+			hooks = mode_hooks[i];
+}
 
 /* ---- MCP methods */
 
@@ -1272,6 +1485,9 @@ do_tools_list(struct MHD_Connection *conn, struct req *r,
 	char			*end;
 	unsigned long		 p = 0;
 
+	atomic_fetch_add(&lists_served, 1);
+	if (hooks.list != NULL)
+		return (hooks.list(conn, r, id));
 	if (json_object_object_get_ex(params, "cursor", &c) &&
 	    !json_object_is_type(c, json_type_null)) {
 		cursor = json_object_get_string(c);
@@ -1552,6 +1768,8 @@ do_get(struct MHD_Connection *conn, struct req *r)
 		    "Not Acceptable: Client must accept text/event-stream"));
 	if (session_check(conn, &rv) == NULL)
 		return (rv);
+	if (hooks.get != NULL)
+		return (hooks.get(conn));
 	ps = pstream_new(conn, NULL, 0, 0);
 	ps->keepalive = 1;		/* first comment at once: headers out */
 	return (queue_pstream(conn, MHD_HTTP_OK, ps, MHD_SIZE_UNKNOWN,
@@ -1860,6 +2078,7 @@ main(int argc, char *argv[])
 	log_setverbose(verbose);
 	flags = listen_addr(addr, port, &ss);
 
+	mode_hooks_find();
 	tools_builtin();
 	if (mode->tools != NULL)
 		mode->tools();

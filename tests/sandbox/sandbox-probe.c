@@ -49,6 +49,8 @@
 #include <unistd.h>
 
 #include "mesh-proto.h"
+#include "sandbox.h"
+#include "transport.h"
 #include "worker.h"
 
 #define PROBE_FILE	"/tmp/mcp-mesh-sandbox-probe"	/* .PID appended */
@@ -58,9 +60,9 @@ static __dead void
 probe_result(const char *act, int rv)
 {
 	if (rv == -1)
-		worker_fail(EX_CONFIG, "probe %s: refused: %s", act,
+		sup_fail(EX_CONFIG, "probe %s: refused: %s", act,
 		    strerror(errno));
-	worker_fail(EX_CONFIG, "probe %s: NOT REFUSED", act);
+	sup_fail(EX_CONFIG, "probe %s: NOT REFUSED", act);
 }
 
 static int
@@ -119,10 +121,10 @@ probe_query(const char *key, long long max)
 
 	snprintf(k, sizeof(k), "?%s=", key);
 	if ((q = strstr(worker_conf.url, k)) == NULL)
-		worker_fail(EX_CONFIG, "probe: no %sN in the URL", k);
+		sup_fail(EX_CONFIG, "probe: no %sN in the URL", k);
 	v = strtonum(q + strlen(k), 1, max, &errstr);
 	if (errstr != NULL)
-		worker_fail(EX_CONFIG, "probe: %s %s", key, errstr);
+		sup_fail(EX_CONFIG, "probe: %s %s", key, errstr);
 	return (v);
 }
 
@@ -206,12 +208,16 @@ probe_stderr(void)
 static int
 probe_addr(void)
 {
+	struct sandbox_policy	 pol;
 	struct sockaddr_in	 sin;
 	int			 fd, r;
 
+	/* The port the sandbox leaves the worker: its transport's. */
+	memset(&pol, 0, sizeof(pol));
+	worker_conf.transport->policy(&pol);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons(upstream_port());
+	sin.sin_port = htons(pol.port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return (-1);
@@ -254,7 +260,7 @@ probe_spin(void)
 		    (t.tv_nsec - t0.tv_nsec) / 1000000;
 	} while (el < ms);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	worker_fail(EX_CONFIG, "probe spin: %lld ms of CPU in %lld ms",
+	sup_fail(EX_CONFIG, "probe spin: %lld ms of CPU in %lld ms",
 	    (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000, el);
 }
 
@@ -287,6 +293,6 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(probes) / sizeof(*probes); i++)
 		if (strcmp(worker_conf.name, probes[i].name) == 0)
 			probe_result(probes[i].name, probes[i].fn());
-	upstream_start();
+	worker_start();
 	worker_loop();
 }

@@ -1,0 +1,246 @@
+/*
+ * Flow control between a gateway, its worker and the supervisor, end to
+ * end.  A gateway that floods a call with notifications while the
+ * supervisor is not reading (stopped) must get its worker paused, not
+ * killed: the call is answered once the supervisor reads again, the
+ * worker is the same process, the other peer never noticed.  A gateway
+ * that sends list_changed without pause gets at most one re-list per
+ * UPSTREAM_RELIST_MIN_MS, and the last change is seen.
+ */
+#include <sys/types.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <json-c/json.h>
+
+#include "mesh-limits.h"
+#include "integration/harness.h"
+
+#define T_TIMEOUT	180	/* seconds, any one test (sanitizers are slow) */
+#define FLOOD_WAIT_MS	120000	/* the flooded call is answered within */
+#define STOP_MS		4000	/* the supervisor is stopped this long */
+#define STORM_WINDOW_MS	5000	/* tools/list counted over this window */
+#define SETTLE_MS	20000	/* the storm's end, its last re-list */
+
+/* mesh_node_info: the peer's worker pid when it is ready, else -1. */
+static pid_t
+ready_pid(struct mcp_client *c, const char *peer)
+{
+	struct json_object	*peers, *p;
+	struct http_resp	 r;
+	const char		*n, *st;
+	int64_t			 pid = -1;
+	size_t			 i;
+
+	mcp_call_id(c, c->nextid++, "mesh_node_info", "{}", 15000, &r);
+	peers = json_path(r.json, "result.structuredContent.peers");
+	for (i = 0; peers != NULL && i < json_object_array_length(peers);
+	    i++) {
+		p = json_object_array_get_idx(peers, i);
+		if ((n = json_path_str(p, "name")) == NULL ||
+		    strcmp(n, peer) != 0)
+			continue;
+		if ((st = json_path_str(p, "state")) == NULL ||
+		    strcmp(st, "ready") != 0 ||
+		    json_path_int(p, "pid", &pid) == -1)
+			pid = -1;
+	}
+	http_resp_free(&r);
+	return ((pid_t)pid);
+}
+
+/* tools/call that must answer with exactly this text. */
+static void
+expect_text(struct mcp_client *c, const char *tool, const char *args,
+    const char *want)
+{
+	struct http_resp	 r;
+	const char		*text;
+
+	mcp_call_id(c, c->nextid++, tool, args, 15000, &r);
+	text = tool_text(json_path(r.json, "result"));
+	cr_assert(r.status == 200 && text != NULL && strcmp(text, want) == 0 &&
+	    !json_object_get_boolean(json_path(r.json, "result.isError")),
+	    "%s %s: HTTP %ld, want \"%s\": %.500s", tool, args, r.status,
+	    want, r.body ? r.body : "");
+	http_resp_free(&r);
+}
+
+/* --- a flood of notifications while the supervisor is stopped ------------- */
+
+struct flooded {
+	char			 url[128];
+	struct http_resp	 r;
+	uint64_t		 ms;
+	int			 opened;
+};
+
+static void *
+flood_main(void *arg)
+{
+	struct flooded		*f = arg;
+	struct mcp_client	 c;
+
+	if (mcp_open(&c, f->url) == -1) {
+		f->opened = -1;
+		return (NULL);
+	}
+	f->opened = 1;
+	f->ms = mcp_call_id(&c, 1000, "flood_echo", "{\"text\":\"x\"}",
+	    FLOOD_WAIT_MS, &f->r);
+	mcp_close(&c);
+	return (NULL);
+}
+
+MESH_TEST(flow, notify_flood_while_supervisor_stopped, .timeout = T_TIMEOUT)
+{
+	struct proc		*flood, *good, *mesh;
+	struct mcp_client	 c;
+	struct flooded		 f;
+	pthread_t		 thr;
+	const char		*text;
+	char			 fb[192], gb[192], murl[128];
+	int			 fport, gport, mport;
+	pid_t			 wpid, gpid;
+
+	flood = gateway_start("flood", &fport, "--mode", "notify-flood", NULL);
+	good = gateway_start("good", &gport, NULL);
+	cr_assert(flood != NULL && good != NULL, "gateways did not start");
+	snprintf(fb, sizeof(fb), "flood=http://127.0.0.1:%d/mcp", fport);
+	snprintf(gb, sizeof(gb), "good=http://127.0.0.1:%d/mcp", gport);
+	/* The deadline is not what this is about. */
+	mesh = mesh_start(&mport, "--timeout", "600000", "--bridge", fb,
+	    "--bridge", gb, NULL);
+	cr_assert_not_null(mesh, "mcp-mesh did not start");
+	cr_assert_eq(mesh_wait_peer(mesh, "flood"), 0);
+	cr_assert_eq(mesh_wait_peer(mesh, "good"), 0);
+	url_of(mport, murl, sizeof(murl));
+	cr_assert_eq(mcp_open(&c, murl), 0);
+	wpid = ready_pid(&c, "flood");
+	gpid = ready_pid(&c, "good");
+	cr_assert(wpid > 0 && gpid > 0, "no worker pids");
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.url, sizeof(f.url), "%s", murl);
+	cr_assert_eq(pthread_create(&thr, NULL, flood_main, &f), 0);
+	/* The flood is on its way; then nobody reads the workers. */
+	harness_msleep(500);
+	cr_assert_eq(kill(mesh->pid, SIGSTOP), 0);
+	harness_msleep(STOP_MS);
+	cr_assert_eq(kill(mesh->pid, SIGCONT), 0);
+	pthread_join(thr, NULL);
+	cr_assert_eq(f.opened, 1, "MCP session for the flooded call failed");
+	cr_log_info("flooded call answered after %llu ms",
+	    (unsigned long long)f.ms);
+	text = tool_text(json_path(f.r.json, "result"));
+	cr_assert(f.r.status == 200 && text != NULL &&
+	    strcmp(text, "after the notification flood") == 0,
+	    "the flooded call (64 MiB of notifications, supervisor stopped "
+	    "%d ms): curl %d, HTTP %ld, %.500s", STOP_MS, f.r.curlcode,
+	    f.r.status, f.r.body ? f.r.body : "");
+	http_resp_free(&f.r);
+	cr_assert_eq(ready_pid(&c, "flood"), wpid, "the worker of flood was "
+	    "replaced (it died while the supervisor was stopped)");
+	cr_assert_eq(ready_pid(&c, "good"), gpid, "the worker of good changed");
+	expect_text(&c, "good_echo", "{\"text\":\"fine\"}", "fine");
+	cr_assert_null(proc_wait_log(mesh, "not reading", 0),
+	    "a worker said the supervisor is not reading");
+	mcp_close(&c);
+}
+
+/* --- list_changed without pause ------------------------------------------ */
+
+/* list_count of the storm gateway, asked directly: its three figures. */
+static void
+storm_count(struct mcp_client *g, int64_t *lists, int64_t *changes,
+    int *storming)
+{
+	struct http_resp	 r;
+	struct json_object	*sc;
+
+	mcp_call_id(g, g->nextid++, "list_count", "{}", 15000, &r);
+	sc = json_path(r.json, "result.structuredContent");
+	cr_assert(sc != NULL && json_path_int(sc, "lists", lists) == 0 &&
+	    json_path_int(sc, "changes", changes) == 0,
+	    "list_count: %.300s", r.body ? r.body : "");
+	*storming = json_object_get_boolean(json_path(sc, "storming"));
+	http_resp_free(&r);
+}
+
+MESH_TEST(flow, list_changed_storm_is_paced, .timeout = T_TIMEOUT)
+{
+	struct proc		*storm, *mesh;
+	struct mcp_client	 c, g;
+	struct json_object	*tools;
+	char			 sb[192], gurl[128], murl[128], want[64];
+	int64_t			 l0, l1, changes, c1;
+	uint64_t		 t0, t1;
+	int			 sport, mport, on, found = 0;
+	long			 max;
+
+	storm = gateway_start("storm", &sport, "--mode", "list-storm", NULL);
+	cr_assert_not_null(storm);
+	snprintf(sb, sizeof(sb), "storm=http://127.0.0.1:%d/mcp", sport);
+	mesh = mesh_start(&mport, "--bridge", sb, NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "storm"), 0);
+	url_of(sport, gurl, sizeof(gurl));
+	url_of(mport, murl, sizeof(murl));
+	cr_assert_eq(mcp_open(&g, gurl), 0);
+	cr_assert_eq(mcp_open(&c, murl), 0);
+
+	/* The storm starts when the worker opens its GET stream. */
+	t0 = harness_now_ms();
+	do {
+		storm_count(&g, &l0, &changes, &on);
+		if (!on)
+			harness_msleep(20);
+	} while (!on && harness_now_ms() - t0 < 10000);
+	cr_assert(on, "the storm never started (no GET stream?)");
+	t0 = harness_now_ms();
+	harness_msleep(STORM_WINDOW_MS);
+	storm_count(&g, &l1, &c1, &on);
+	t1 = harness_now_ms();
+	max = (long)((t1 - t0) / UPSTREAM_RELIST_MIN_MS) + 1;
+	cr_log_info("storm: %lld tools/list in %llu ms, %lld list_changed",
+	    (long long)(l1 - l0), (unsigned long long)(t1 - t0),
+	    (long long)(c1 - changes));
+	cr_assert(on, "the storm ended before the window did");
+	cr_assert_gt(c1 - changes, 1000, "not much of a storm: %lld "
+	    "list_changed", (long long)(c1 - changes));
+	cr_assert_leq(l1 - l0, max, "%lld tools/list in %llu ms of "
+	    "list_changed: want at most %ld (one per %d ms)",
+	    (long long)(l1 - l0), (unsigned long long)(t1 - t0), max,
+	    UPSTREAM_RELIST_MIN_MS);
+	cr_assert_geq(l1 - l0, 1, "no re-list at all during the storm");
+
+	/* After the storm, the last change is in the mesh's tool list. */
+	t0 = harness_now_ms();
+	do {
+		storm_count(&g, &l1, &changes, &on);
+		if (on)
+			harness_msleep(100);
+	} while (on && harness_now_ms() - t0 < SETTLE_MS);
+	cr_assert(!on, "the storm did not end");
+	snprintf(want, sizeof(want), "storm_gen_%lld", (long long)changes);
+	while (!found && harness_now_ms() - t0 < SETTLE_MS) {
+		if ((tools = mcp_list_tools(&c)) != NULL) {
+			found = tools_has(tools, want);
+			json_object_put(tools);
+		}
+		if (!found)
+			harness_msleep(100);
+	}
+	cr_assert(found, "the mesh never listed %s, the storm's last "
+	    "generation", want);
+	expect_text(&c, "storm_echo", "{\"text\":\"calm\"}", "calm");
+	mcp_close(&g);
+	mcp_close(&c);
+}

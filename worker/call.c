@@ -1,0 +1,268 @@
+/*
+ * The supervisor's requests (tools/call and the like), one transfer
+ * each: relayed as they came, cancelled on MSG_CANCEL, and answered
+ * exactly once, RESPONSE with the gateway's answer or CALLFAIL saying
+ * why there is none.  A call's SSE stream may carry notifications for it
+ * (relayed with its id) and requests of the gateway's own before the
+ * answer.  A plain result goes in the canonical shape the supervisor
+ * forwards without parsing (ARCHITECTURE.md, "Message flow").
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/tree.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "jsonrpc.h"
+#include "jsonscan.h"
+#include "mesh-proto.h"
+#include "upstream.h"
+
+RB_HEAD(call_tree, xfer);
+
+static struct {
+	struct call_tree	 tree;		/* by the supervisor's id */
+	size_t			 n;
+	int			 connect_fails;	/* calls in a row */
+} calls = { RB_INITIALIZER(&calls.tree), 0, 0 };
+
+static int	 call_cmp(struct xfer *, struct xfer *);
+RB_PROTOTYPE_STATIC(call_tree, xfer, node, call_cmp);
+static void	 call_answer(struct xfer *, const char *, size_t);
+static void	 call_message(struct xfer *, const char *, size_t);
+static void	 call_done(struct xfer *, CURLcode);
+static void	 call_forget(struct xfer *);
+static void	 call_count_connect(CURLcode);
+
+RB_GENERATE_STATIC(call_tree, xfer, node, call_cmp);
+
+static int
+call_cmp(struct xfer *a, struct xfer *b)
+{
+	return (a->id < b->id ? -1 : a->id > b->id);
+}
+
+/* MSG_REQUEST: buf is a JSON-RPC request whose id is the integer id. */
+void
+call_request(uint64_t id, const char *buf, size_t len)
+{
+	struct up_session	*s = client_session();
+	struct xfer		*x, key;
+	char			 reason[WORKER_REASON_MAX];
+
+	key.id = id;
+	if (RB_FIND(call_tree, &calls.tree, &key) != NULL) {
+		log_warnx("supervisor sent request %llu twice",
+		    (unsigned long long)id);
+		worker_exit(EX_SOFTWARE);
+	}
+	if (calls.n >= UPSTREAM_INFLIGHT_MAX) {
+		snprintf(reason, sizeof(reason), "more than %d requests "
+		    "in flight", UPSTREAM_INFLIGHT_MAX);
+		sup_send_reason(MSG_CALLFAIL, id, reason);
+		return;
+	}
+	x = xfer_get(s, XFER_CALL);
+	x->id = id;
+	x->message = call_message;
+	x->done = call_done;
+	xbuf_set(&x->body, buf, len);
+	RB_INSERT(call_tree, &calls.tree, x);
+	calls.n++;
+	if (s->reinit)
+		xq_move(x, &s->waiting);
+	else
+		xfer_post(x, xfer_timeout(x));
+}
+
+/* MSG_NOTIFY_DOWN: a notification for the gateway, posted as it is. */
+void
+call_notify(const char *buf, size_t len)
+{
+	client_post_text(client_session(), buf, len);
+}
+
+/* MSG_CANCEL: drop the transfer, tell the gateway, answer nothing. */
+void
+call_cancel(uint64_t id)
+{
+	struct xfer	*x, key;
+	char		 buf[160];
+	int		 n, sent;
+
+	key.id = id;
+	if ((x = RB_FIND(call_tree, &calls.tree, &key)) == NULL) {
+		log_debug("cancel of request %llu: not in flight",
+		    (unsigned long long)id);
+		return;
+	}
+	/* A request held for the new session never reached the gateway. */
+	sent = x->queue != &x->session->waiting && x->queue != &xs.pending;
+	xfer_detach(x);
+	if (sent && !x->answered) {
+		n = snprintf(buf, sizeof(buf), "{\"jsonrpc\":\"2.0\",\"method\":"
+		    "\"notifications/cancelled\",\"params\":{\"requestId\":%llu,"
+		    "\"reason\":\"cancelled by client\"}}",
+		    (unsigned long long)id);
+		client_post_text(x->session, buf, (size_t)n);
+	}
+	call_forget(x);
+}
+
+/* Out of the tree and back to the pool. */
+static void
+call_forget(struct xfer *x)
+{
+	RB_REMOVE(call_tree, &calls.tree, x);
+	calls.n--;
+	xfer_put(x);
+}
+
+/* A call that will not be sent (its session could not be renewed). */
+void
+call_abort(struct xfer *x, const char *reason)
+{
+	sup_send_reason(MSG_CALLFAIL, x->id, reason);
+	call_forget(x);
+}
+
+/* The answer to call x: checked, then forwarded as received. */
+static void
+call_answer(struct xfer *x, const char *buf, size_t len)
+{
+	struct json_object	*m, *mid;
+	const char		*why;
+	char			 reason[WORKER_REASON_MAX], *canon;
+	enum jsonrpc_kind	 kind;
+	size_t			 clen;
+
+	x->answered = 1;
+	/* A plain result goes in the shape the supervisor forwards fast. */
+	if ((clen = jsonrpc_canon_make(buf, len, x->id, &canon)) != 0) {
+		sup_send(MSG_RESPONSE, x->id, canon, clen);
+		free(canon);
+		return;
+	}
+	if ((m = jsonrpc_parse(buf, len, JSON_DEPTH_MAX, &why)) == NULL ||
+	    (kind = jsonrpc_check(m, &why)) == JSONRPC_INVALID) {
+		snprintf(reason, sizeof(reason), "the gateway answered with "
+		    "invalid JSON-RPC: %s", why);
+		sup_send_reason(MSG_CALLFAIL, x->id, reason);
+	} else if (kind != JSONRPC_RESPONSE) {
+		snprintf(reason, sizeof(reason), "the gateway answered with a "
+		    "%s, not a response", kind == JSONRPC_REQUEST ?
+		    "request" : "notification");
+		sup_send_reason(MSG_CALLFAIL, x->id, reason);
+	} else if ((mid = jsonrpc_id(m)) == NULL ||
+	    !json_object_is_type(mid, json_type_int) ||
+	    (uint64_t)json_object_get_int64(mid) != x->id) {
+		snprintf(reason, sizeof(reason),
+		    "the gateway answered with a wrong id");
+		sup_send_reason(MSG_CALLFAIL, x->id, reason);
+	} else
+		sup_send(MSG_RESPONSE, x->id, buf, len);
+	json_object_put(m);
+}
+
+/* One message on a call's SSE stream. */
+static void
+call_message(struct xfer *x, const char *data, size_t len)
+{
+	struct json_object	*m;
+	const char		*why;
+	enum jsonrpc_kind	 kind;
+
+	if ((m = jsonrpc_parse(data, len, JSON_DEPTH_MAX, &why)) == NULL ||
+	    (kind = jsonrpc_check(m, &why)) == JSONRPC_INVALID) {
+		json_object_put(m);
+		if (!x->answered)
+			call_answer(x, data, len);	/* says why */
+		return;
+	}
+	if (kind == JSONRPC_REQUEST)
+		client_server_request(x->session, m);
+	else if (kind == JSONRPC_NOTIFICATION) {
+		if (!x->answered)
+			sup_send(MSG_NOTIFY_UP, x->id, data, len);
+	} else if (!x->answered)
+		call_answer(x, data, len);
+	else
+		log_warnx("second response to request %llu ignored",
+		    (unsigned long long)x->id);
+	json_object_put(m);
+}
+
+/* Why a finished call has no answer, or "" when its body is one. */
+static void
+call_no_answer(struct xfer *x, CURLcode rc, char *reason, size_t len)
+{
+	if (xfer_outcome(x, rc, reason, len) != 0)
+		return;
+	if (x->body_kind == BODY_JSON)
+		reason[0] = '\0';
+	else if (x->body_kind == BODY_SSE)
+		snprintf(reason, len, "stream ended without a response");
+	else
+		snprintf(reason, len, "HTTP %ld without a response", x->status);
+}
+
+static void
+call_done(struct xfer *x, CURLcode rc)
+{
+	char	reason[WORKER_REASON_MAX];
+
+	if (!x->answered && rc == CURLE_OK && x->status == 404 &&
+	    x->had_session && x->reinits < UPSTREAM_REINIT_MAX) {
+		/* The gateway forgot our session: a new one, then again. */
+		x->reinits++;
+		xq_move(x, &x->session->waiting);
+		if (x->gen == x->session->gen)
+			client_reinit(x->session);
+		else if (!x->session->reinit)
+			xfer_post(x, xfer_timeout(x));
+		return;
+	}
+	if (!x->answered) {
+		call_no_answer(x, rc, reason, sizeof(reason));
+		if (reason[0] == '\0')
+			call_answer(x, x->resp.p, x->resp.len);
+		else
+			sup_send_reason(MSG_CALLFAIL, x->id, reason);
+	}
+	call_forget(x);
+	call_count_connect(rc);
+}
+
+/*
+ * The gateway's host name was resolved once, before the sandbox.  When
+ * calls keep failing to connect, the name may point elsewhere now: exit
+ * (temporary failure) and let a new worker resolve it again.  A URL with
+ * an address has nothing to re-resolve and keeps trying call by call.
+ */
+static void
+call_count_connect(CURLcode rc)
+{
+	if (rc != CURLE_COULDNT_CONNECT) {
+		calls.connect_fails = 0;
+		return;
+	}
+	if (xs.resolve != NULL &&
+	    ++calls.connect_fails >= UPSTREAM_CONNECT_FAILS_MAX)
+		sup_fail(EX_UNAVAILABLE, "%d calls in a row could not "
+		    "connect to %s; resolving its name again",
+		    calls.connect_fails, xs.url);
+}
+
+/* At exit: the transfers themselves are freed with their queues. */
+void
+call_free(void)
+{
+	RB_INIT(&calls.tree);
+	calls.n = 0;
+}
