@@ -31,6 +31,7 @@ enum {
 	OPT_MAX_RESPONSE,
 	OPT_PEER_TIMEOUT,
 	OPT_PEER_MAX_RESPONSE,
+	OPT_PREFIX,
 	OPT_WORKER_MEMORY,
 	OPT_WORKER_USER,
 	OPT_SANDBOX_DEBUG,
@@ -54,6 +55,7 @@ static const struct option longopts[] = {
 	{ "max-response", required_argument,	NULL, OPT_MAX_RESPONSE },
 	{ "peer-timeout", required_argument,	NULL, OPT_PEER_TIMEOUT },
 	{ "peer-max-response", required_argument, NULL, OPT_PEER_MAX_RESPONSE },
+	{ "prefix",	 required_argument,	NULL, OPT_PREFIX },
 	{ "worker-memory", required_argument,	NULL, OPT_WORKER_MEMORY },
 	{ "worker-user", required_argument,	NULL, OPT_WORKER_USER },
 	{ "sandbox-debug", no_argument,		NULL, OPT_SANDBOX_DEBUG },
@@ -73,7 +75,7 @@ config_usage(void)
 	    "                [--allow-peer pattern]... [--mesh-tools all|read|none]\n"
 	    "                [--timeout ms]\n"
 	    "                [--max-response size] [--peer-timeout name=ms]...\n"
-	    "                [--peer-max-response name=size]...\n"
+	    "                [--peer-max-response name=size]... [--prefix name=p]...\n"
 	    "                [--worker-memory MiB] [--worker-user user]\n"
 	    "                [--sandbox-debug] [--worker-exec]\n"
 	    "                [--failed-retry ms] [--worker-path path]\n"
@@ -94,7 +96,9 @@ config_usage(void)
 	    "  --max-response N  bytes of one answer from a peer, K/M suffix\n"
 	    "                    (default %d)\n"
 	    "  --peer-timeout NAME=MS, --peer-max-response NAME=N\n"
-	    "                    the same for one bridged peer\n"
+	    "                    the same for one peer\n"
+	    "  --prefix NAME=P   P_ before a bridged peer's names instead of\n"
+	    "                    NAME_; empty: its names as they are\n"
 	    "  --worker-memory M address space of a worker, MiB (default %d;\n"
 	    "                    0: no limit)\n"
 	    "  --worker-user U   user workers run as when started as root\n"
@@ -337,6 +341,7 @@ config_peer_option(struct mesh_config *c, int ch, const char *arg)
 	struct peer_option	*po;
 	const char		*eq = strchr(arg, '=');
 	const char		*opt = ch == OPT_PEER_TIMEOUT ? "--peer-timeout" :
+				    ch == OPT_PREFIX ? "--prefix" :
 				    "--peer-max-response";
 	const char		*errstr;
 
@@ -356,6 +361,16 @@ config_peer_option(struct mesh_config *c, int ch, const char *arg)
 			free(po);
 			return (-1);
 		}
+	} else if (ch == OPT_PREFIX) {
+		/* Empty: the peer's names as they are (a transparent peer). */
+		if (eq[1] != '\0' && !peer_name_valid(eq + 1)) {
+			log_warnx("%s %s: a prefix is empty or 1-%d of a-z, "
+			    "0-9 and -", opt, arg, PEER_NAME_MAX);
+			free(po);
+			return (-1);
+		}
+		po->has_prefix = 1;
+		strlcpy(po->prefix, eq + 1, sizeof(po->prefix));
 	} else if (config_size(opt, eq + 1, &po->response_max) == -1) {
 		free(po);
 		return (-1);
@@ -388,6 +403,10 @@ config_apply_peer_options(struct mesh_config *c)
 			b->timeout_ms = po->timeout_ms;
 		if (po->response_max != 0)
 			b->response_max = po->response_max;
+		if (po->has_prefix) {
+			b->has_prefix = 1;
+			strlcpy(b->prefix, po->prefix, sizeof(b->prefix));
+		}
 	}
 	return (0);
 }
@@ -476,6 +495,7 @@ config_option(struct mesh_config *c, int ch, const char *arg)
 		return (config_size("--max-response", arg, &c->response_max));
 	case OPT_PEER_TIMEOUT:
 	case OPT_PEER_MAX_RESPONSE:
+	case OPT_PREFIX:
 		return (config_peer_option(c, ch, arg));
 	case OPT_WORKER_MEMORY:
 		c->worker_memory_mb = strtonum(arg, 0, WORKER_MEMORY_MB_CAP,

@@ -51,8 +51,9 @@ mcp_tools_list(struct call *c, struct json_object *req)
 /* --- tools/call ---------------------------------------------------------- */
 
 /*
- * The bridged peer whose prefix a tool name carries: peer names are
- * [a-z0-9-], so at most one peer's name followed by '_' starts it.
+ * The bridged peer whose prefix a tool name carries: prefixes are
+ * [a-z0-9-], so at most one followed by '_' starts it.  (A transparent
+ * peer's names carry none.)
  */
 static struct peer *
 mcp_tool_peer(const char *name, size_t len)
@@ -61,9 +62,9 @@ mcp_tool_peer(const char *name, size_t len)
 	size_t		 n;
 
 	TAILQ_FOREACH(p, &peers, entry) {
-		n = strlen(p->name);
-		if (p->bridged && n < len && memcmp(name, p->name, n) == 0 &&
-		    name[n] == '_')
+		n = strlen(p->prefix);
+		if (p->bridged && n > 0 && n < len &&
+		    memcmp(name, p->prefix, n) == 0 && name[n] == '_')
 			return (p);
 	}
 	return (NULL);

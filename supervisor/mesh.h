@@ -60,6 +60,8 @@ struct bridge_spec {
 	uint64_t	timeout_ms;	/* --peer-timeout, else --timeout */
 	uint64_t	response_max;	/* --peer-max-response, else --max-response */
 	int		bridged;	/* --bridge: tools re-exported */
+	int		has_prefix;	/* --prefix NAME=..., else the name */
+	char		prefix[PEER_NAME_MAX + 1];
 };
 TAILQ_HEAD(bridge_specs, bridge_spec);
 
@@ -92,6 +94,8 @@ struct peer_option {
 	char		 peer[PEER_NAME_MAX + 1];
 	uint64_t	 timeout_ms;	/* 0: not this option */
 	uint64_t	 response_max;
+	int		 has_prefix;	/* --prefix */
+	char		 prefix[PEER_NAME_MAX + 1];
 };
 TAILQ_HEAD(peer_options, peer_option);
 
@@ -280,6 +284,7 @@ struct peer {
 	TAILQ_ENTRY(peer)	 entry;
 	int			 index;		/* order given: stable */
 	char			 name[PEER_NAME_MAX + 1];
+	char			 prefix[PEER_NAME_MAX + 1];	/* of its names, or "" */
 	char			 url[PEER_URL_MAX + 1];
 	char			 id[UUID_LEN + 1];	/* its entry's, or "" */
 	char			 spec[PEER_URL_MAX + PEER_NAME_MAX + 2];
@@ -513,8 +518,9 @@ const char	*toolmap_json(size_t *len);
 /* A peer's own tools, with their own names, as a new JSON array text. */
 char		*toolmap_peer_json(const struct peer *, size_t *len);
 /* Deterministic exposed name; pure, for tests. */
-void		 toolmap_name(const char *peer, const char *tool, int hashed,
-		    unsigned attempt, char *out, size_t outlen);
+void		 toolmap_name(const char *prefix, const char *peer,
+		    const char *tool, int hashed, unsigned attempt, char *out,
+		    size_t outlen);
 int		 toolmap_valid_name(const char *);
 
 /* --- session.c: downstream legacy sessions (stdio, or one HTTP each) ---- */

@@ -32,6 +32,8 @@ peer_add(const struct bridge_spec *b)
 	/* Only grows: a peer added later loses collisions to older ones. */
 	p->index = peer_next_index++;
 	strlcpy(p->name, b->name, sizeof(p->name));
+	strlcpy(p->prefix, b->has_prefix ? b->prefix : b->name,
+	    sizeof(p->prefix));
 	strlcpy(p->url, b->url, sizeof(p->url));
 	strlcpy(p->id, b->id, sizeof(p->id));
 	strlcpy(p->spec, b->spec, sizeof(p->spec));

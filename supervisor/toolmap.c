@@ -133,23 +133,29 @@ toolmap_fnv(uint64_t h, const void *p, size_t len)
 	return (h);
 }
 
+/*
+ * "prefix_tool", or the tool's own name under an empty prefix (a peer
+ * fronted transparently, --prefix NAME=); hashed: cut so that "_" and
+ * the hex suffix fit.  The hash takes the peer's name too, so two
+ * transparent peers' names part ways.
+ */
 void
-toolmap_name(const char *peer, const char *tool, int hashed,
-    unsigned attempt, char *out, size_t outlen)
+toolmap_name(const char *prefix, const char *peer, const char *tool,
+    int hashed, unsigned attempt, char *out, size_t outlen)
 {
 	char		 buf[TOOL_NAME_MAX + 1], num[16];
+	const char	*sep = *prefix != '\0' ? "_" : "";
 	uint64_t	 h;
 	size_t		 i, keep;
 
 	if (outlen == 0)
 		return;
 	if (!hashed) {
-		snprintf(out, outlen, "%s_%s", peer, tool);
+		snprintf(out, outlen, "%s%s%s", prefix, sep, tool);
 		return;
 	}
-	/* The base is cut so "_" and the hex suffix still fit. */
 	keep = TOOL_NAME_MAX - 1 - TOOL_HASH_LEN;
-	snprintf(buf, keep + 1, "%s_%s", peer, tool);
+	snprintf(buf, keep + 1, "%s%s%s", prefix, sep, tool);
 	for (i = 0; buf[i] != '\0'; i++) {
 		if (!toolmap_namechar(buf[i]))
 			buf[i] = '_';
@@ -167,17 +173,21 @@ toolmap_name(const char *peer, const char *tool, int hashed,
 static void
 toolent_naming(struct toolent *ent, int attempt)
 {
-	if (ent->peer == NULL)
+	const struct peer	*p = ent->peer;
+	size_t			 plen;
+
+	if (p == NULL)
 		return;		/* the mesh's own names are never changed */
 	if (attempt == TOOLMAP_PLAIN) {
-		toolmap_name(ent->peer->name, ent->tool, 0, 0, ent->exposed,
+		toolmap_name(p->prefix, p->name, ent->tool, 0, 0, ent->exposed,
 		    sizeof(ent->exposed));
-		if (strlen(ent->peer->name) + 1 + strlen(ent->tool) <=
-		    TOOL_NAME_MAX && toolmap_valid_name(ent->exposed))
+		plen = p->prefix[0] != '\0' ? strlen(p->prefix) + 1 : 0;
+		if (plen + strlen(ent->tool) <= TOOL_NAME_MAX &&
+		    toolmap_valid_name(ent->exposed))
 			return;
 		attempt = 0;
 	}
-	toolmap_name(ent->peer->name, ent->tool, 1, (unsigned)attempt,
+	toolmap_name(p->prefix, p->name, ent->tool, 1, (unsigned)attempt,
 	    ent->exposed, sizeof(ent->exposed));
 }
 
@@ -189,8 +199,8 @@ toolent_attempt(const struct toolent *ent)
 	int	a;
 
 	for (a = 0; a < TOOLMAP_ATTEMPTS_MAX; a++) {
-		toolmap_name(ent->peer->name, ent->tool, 1, (unsigned)a, name,
-		    sizeof(name));
+		toolmap_name(ent->peer->prefix, ent->peer->name, ent->tool, 1,
+		    (unsigned)a, name, sizeof(name));
 		if (strcmp(name, ent->exposed) == 0)
 			return (a);
 	}

@@ -29,6 +29,7 @@ setup(void)
 		tp[i].bridged = 1;
 		TAILQ_INIT(&tp[i].tools);
 		strlcpy(tp[i].name, names[i], sizeof(tp[i].name));
+		strlcpy(tp[i].prefix, names[i], sizeof(tp[i].prefix));
 	}
 	toolmap_init();
 }
@@ -186,7 +187,7 @@ Test(toolmap, plain_name)
 	struct toolent	*e;
 	char		 out[TOOL_NAME_MAX + 1];
 
-	toolmap_name("fs", "read", 0, 0, out, sizeof(out));
+	toolmap_name("fs", "fs", "read", 0, 0, out, sizeof(out));
 	cr_assert_str_eq(out, "fs_read");
 	cr_assert_eq(set_peer(&tp[2], tools("read", "write-file", NULL)), 2);
 	cr_assert_eq(toolmap_count(), 2);
@@ -221,8 +222,8 @@ Test(toolmap, length_edge)
 	cr_assert_str_eq(e->tool, t62);
 
 	/* 65: hashed, 64 long, deterministic. */
-	toolmap_name("a", t63, 1, 0, a, sizeof(a));
-	toolmap_name("a", t63, 1, 0, b, sizeof(b));
+	toolmap_name("a", "a", t63, 1, 0, a, sizeof(a));
+	toolmap_name("a", "a", t63, 1, 0, b, sizeof(b));
 	cr_assert_str_eq(a, b);
 	cr_assert_eq(strlen(a), TOOL_NAME_MAX);
 	/* The hashed base keeps the first 57 characters. */
@@ -235,7 +236,7 @@ Test(toolmap, length_edge)
 	cr_assert_str_eq(e->tool, t63);
 	cr_assert_str_eq(def_name(e), a);
 	/* Another attempt is another name. */
-	toolmap_name("a", t63, 1, 1, b, sizeof(b));
+	toolmap_name("a", "a", t63, 1, 1, b, sizeof(b));
 	cr_assert_str_neq(a, b);
 	assert_hashed(b, prefix);
 }
@@ -248,9 +249,9 @@ Test(toolmap, invalid_chars_hashed)
 
 	cr_assert_eq(set_peer(&tp[2], tools("read.file", "read file",
 	    "caf\xc3\xa9", "a/b", NULL)), 4);
-	toolmap_name("fs", "read.file", 1, 0, n1, sizeof(n1));
-	toolmap_name("fs", "read file", 1, 0, n2, sizeof(n2));
-	toolmap_name("fs", "caf\xc3\xa9", 1, 0, n3, sizeof(n3));
+	toolmap_name("fs", "fs", "read.file", 1, 0, n1, sizeof(n1));
+	toolmap_name("fs", "fs", "read file", 1, 0, n2, sizeof(n2));
+	toolmap_name("fs", "fs", "caf\xc3\xa9", 1, 0, n3, sizeof(n3));
 	assert_hashed(n1, "fs_read_file_");
 	assert_hashed(n2, "fs_read_file_");
 	assert_hashed(n3, "fs_caf___");
@@ -262,7 +263,7 @@ Test(toolmap, invalid_chars_hashed)
 	cr_assert_not_null(e);
 	cr_assert_str_eq(e->tool, "caf\xc3\xa9");
 	/* Stable across runs: a fixed value for a fixed input. */
-	toolmap_name("fs", "read.file", 1, 0, n2, sizeof(n2));
+	toolmap_name("fs", "fs", "read.file", 1, 0, n2, sizeof(n2));
 	cr_assert_str_eq(n1, n2);
 }
 
@@ -282,7 +283,7 @@ collide(int reverse)
 	e = lookup("a_b_c");
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[0], "lower index keeps the plain name");
-	toolmap_name("a_b", "c", 1, 0, h, sizeof(h));
+	toolmap_name("a_b", "a_b", "c", 1, 0, h, sizeof(h));
 	e = lookup(h);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[1]);
@@ -318,7 +319,7 @@ Test(toolmap, local_wins)
 	e = lookup("mesh_status");
 	cr_assert_not_null(e);
 	cr_assert_null(e->peer);
-	toolmap_name("mesh", "status", 1, 0, h, sizeof(h));
+	toolmap_name("mesh", "mesh", "status", 1, 0, h, sizeof(h));
 	e = lookup(h);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[3]);
@@ -478,7 +479,7 @@ Test(toolmap, def_text_verbatim)
 	toolmap_add_local(d);
 	json_object_put(d);
 	cr_assert_null(lookup("a_b_c")->peer);
-	toolmap_name("a", "b_c", 1, 0, h, sizeof(h));
+	toolmap_name("a", "a", "b_c", 1, 0, h, sizeof(h));
 	e = lookup(h);
 	cr_assert_not_null(e);
 	cr_assert_eq(e->peer, &tp[0]);
@@ -636,6 +637,7 @@ Test(toolmap, twenty_thousand)
 		many[i].bridged = 1;
 		TAILQ_INIT(&many[i].tools);
 		snprintf(many[i].name, sizeof(many[i].name), "peer%d", i);
+		strlcpy(many[i].prefix, many[i].name, sizeof(many[i].prefix));
 		a = json_object_new_array();
 		for (j = 0; j < 200; j++) {
 			snprintf(name, sizeof(name), "tool_%d", j);
@@ -777,4 +779,39 @@ Test(toolmap, loop_path)
 	    0)), "11111111-1111-4111-8111-111111111111");
 	json_object_put(def);
 	toolmap_set_node("");
+}
+
+/*
+ * A transparent peer (an empty prefix) exposes its tools under their own
+ * names; a clash with another peer's is settled as any other.
+ */
+/* The exposed name of p's tool of that name, or "". */
+static const char *
+exposed_of(struct peer *p, const char *tool)
+{
+	struct toolent	*ent;
+
+	TAILQ_FOREACH(ent, &p->tools, pentry)
+		if (strcmp(ent->tool, tool) == 0)
+			return (ent->indexed ? ent->exposed : "");
+	return ("");
+}
+
+Test(toolmap, empty_prefix)
+{
+	tp[3].prefix[0] = '\0';
+	cr_assert_eq(set_peer(&tp[3], tools("test_simple_text", "read", NULL)),
+	    2);
+	cr_assert_not_null(lookup("test_simple_text"));
+	cr_assert_eq(lookup("test_simple_text")->peer, &tp[3]);
+	cr_assert_null(lookup("mesh_test_simple_text"));
+	/* tp[2] ("fs") comes first: its fs_read is no clash with "read". */
+	cr_assert_eq(set_peer(&tp[2], tools("read", NULL)), 1);
+	cr_assert_not_null(lookup("fs_read"));
+	cr_assert_eq(lookup("read")->peer, &tp[3]);
+	/* Another transparent peer given earlier takes "read" over. */
+	tp[0].prefix[0] = '\0';
+	cr_assert_eq(set_peer(&tp[0], tools("read", NULL)), 1);
+	cr_assert_eq(lookup("read")->peer, &tp[0]);
+	cr_assert_str_neq(exposed_of(&tp[3], "read"), "read");
 }
