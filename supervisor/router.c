@@ -201,17 +201,26 @@ router_route(struct call *c, struct peer *p, const char *exposed,
     const char *tool, struct json_object *req)
 {
 	struct json_object	*params;
-	const char		*json;
+	const char		*json, *method;
 	size_t			 len;
 
 	strlcpy(c->what, exposed, sizeof(c->what));
+	/* Only a tool's failure is a result the model reads (isError). */
+	method = jsonrpc_get_str(req, "method");
+	c->plain_errors = method == NULL || strcmp(method, "tools/call") != 0;
 	if (router_refuse(c, p) == -1)
 		return (-1);
-	params = jsonrpc_params(req);
+	if ((params = jsonrpc_params(req)) == NULL ||
+	    !json_object_is_type(params, json_type_object)) {
+		params = json_object_new_object();
+		json_object_object_add(req, "params", params);
+	}
 	if (router_count_hop(c, p, params) == -1)
 		return (-1);
 	c->id = ++p->next_id;
-	json_object_object_add(params, "name", json_object_new_string(tool));
+	if (tool != NULL)
+		json_object_object_add(params, "name",
+		    json_object_new_string(tool));
 	router_take_progress_token(c, params);
 	json_object_object_add(req, "id", json_object_new_int64(c->id));
 	json = jsonrpc_string(req, &len);
@@ -244,6 +253,19 @@ router_find(struct peer *p, uint64_t id)
 
 	key.id = id;
 	return (RB_FIND(call_tree, &p->inflight, &key));
+}
+
+struct call *
+router_call_of(struct peer *p, uint64_t id)
+{
+	return (router_find(p, id));
+}
+
+void
+router_extend(struct call *c)
+{
+	if (c->peer != NULL)
+		router_arm_deadline(c);
 }
 
 /* No call with this id: late (fine) or never sent (a lie). */
@@ -338,6 +360,30 @@ router_progress(struct call *c, struct json_object *n)
 }
 
 /* A notification from the peer, about call id (0: about none). */
+/*
+ * A peer's notification n, on the stream of call c or (NULL) outside
+ * any: what the mesh passes on, and to whom.
+ */
+static void
+router_notice(struct peer *p, struct call *c, const char *method,
+    struct json_object *n)
+{
+	const char	*json;
+	size_t		 len;
+
+	if (strcmp(method, "notifications/progress") == 0 && c != NULL)
+		router_progress(c, n);
+	else if (strcmp(method, "notifications/message") == 0)
+		mcp_logging_relay(p, c, n);
+	else if (strcmp(method, "notifications/resources/updated") == 0) {
+		json = jsonrpc_string(n, &len);
+		mcp_resources_updated(p, n, json, len);
+	} else if (strcmp(method, "notifications/cancelled") == 0)
+		relay_peer_cancelled(p, jsonrpc_params(n));
+	else
+		log_debug("peer %s: notification %s", p->name, method);
+}
+
 void
 router_notify(struct peer *p, uint64_t id, const char *json, size_t len)
 {
@@ -353,11 +399,12 @@ router_notify(struct peer *p, uint64_t id, const char *json, size_t len)
 		return;
 	}
 	method = jsonrpc_method(n);
-	if (id != 0 && strcmp(method, "notifications/progress") == 0 &&
-	    (c = router_find(p, id)) != NULL)
-		router_progress(c, n);
+	c = id != 0 ? router_find(p, id) : NULL;
+	if (id != 0 && c == NULL)
+		log_debug("peer %s: %s for a call no longer in flight dropped",
+		    p->name, method);
 	else
-		log_debug("peer %s: notification %s", p->name, method);
+		router_notice(p, c, method, n);
 	json_object_put(n);
 }
 

@@ -32,7 +32,8 @@ static int	 worker_msg_fail(struct worker *, struct msg *);
 static int	 worker_msg_response(struct worker *, struct msg *);
 static int	 worker_msg_callfail(struct worker *, struct msg *);
 static int	 worker_msg_notify(struct worker *, struct msg *);
-static int	 worker_msg_tools(struct worker *, struct msg *);
+static int	 worker_msg_lists(struct worker *, struct msg *);
+static int	 worker_msg_srequest(struct worker *, struct msg *);
 static int	 worker_msg_pong(struct worker *, struct msg *);
 static int	 worker_msg_log(struct worker *, struct msg *);
 
@@ -44,7 +45,8 @@ static const struct worker_handler worker_handlers[] = {
 	{ MSG_RESPONSE,	ST(WS_READY) | ST(WS_STOPPING),	worker_msg_response },
 	{ MSG_CALLFAIL,	ST(WS_READY) | ST(WS_STOPPING),	worker_msg_callfail },
 	{ MSG_NOTIFY_UP, ST(WS_READY) | ST(WS_STOPPING), worker_msg_notify },
-	{ MSG_TOOLS,	ST(WS_READY),			worker_msg_tools },
+	{ MSG_LISTS,	ST(WS_READY),			worker_msg_lists },
+	{ MSG_SREQUEST,	ST(WS_READY) | ST(WS_STOPPING),	worker_msg_srequest },
 	{ MSG_PONG,	ST(WS_STARTING) | ST(WS_READY) | ST(WS_STOPPING),
 							worker_msg_pong },
 	{ MSG_LOG,	ST(WS_STARTING) | ST(WS_READY) | ST(WS_STOPPING),
@@ -220,6 +222,8 @@ worker_send_config(struct worker *w)
 	    json_object_new_int64(UPSTREAM_CONNECT_TIMEOUT_MS));
 	json_object_object_add(cfg, "verbose",
 	    json_object_new_int(log_getverbose()));
+	json_object_object_add(cfg, "client_capabilities",
+	    relay_client_caps());
 	s = jsonrpc_string(cfg, &len);
 	worker_send(w, MSG_CONFIG, 0, s, len);
 	json_object_put(cfg);
@@ -300,7 +304,11 @@ worker_msg_ready(struct worker *w, struct msg *m)
 	w->tools_applied_ms = w->ready_since_ms;
 	w->cause[0] = '\0';
 	worker_set_state(w, WS_READY);
-	n = peer_set_tools(p, tools);
+	peer_set_lists(p, o);
+	/* A new worker has a new upstream session: what it was asked. */
+	mcp_resources_peer_ready(p);
+	mcp_logging_peer_ready(p);
+	n = p->ntools;
 	json_object_put(o);
 	log_info("peer %s: ready (%d tools, protocol %s, pid %d)", p->name, n,
 	    p->protocol_version, (int)w->pid);
@@ -357,68 +365,93 @@ worker_msg_notify(struct worker *w, struct msg *m)
 	return (w->fd == -1 ? -1 : 0);
 }
 
-/* Parse and apply a TOOLS payload. */
+/* Parse and apply a LISTS payload. */
 static int
-worker_tools_apply(struct worker *w, const char *data, size_t len)
+worker_lists_apply(struct worker *w, const char *data, size_t len)
 {
-	struct json_object	*o, *tools;
+	struct json_object	*o;
 	const char		*why;
-	int			 n;
 
-	if ((o = jsonrpc_parse(data, len, JSON_DEPTH_MAX, &why)) == NULL) {
-		w->violation = 1;
-		worker_kill(w, "worker sent bad JSON in TOOLS: %s", why);
-		return (-1);
-	}
-	if ((tools = worker_tools_of(w, o, "TOOLS")) == NULL) {
+	if ((o = jsonrpc_parse(data, len, JSON_DEPTH_MAX, &why)) == NULL ||
+	    !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
+		worker_violation(w, "worker sent bad JSON in LISTS: %s",
+		    o == NULL ? why : "not an object");
 		return (-1);
 	}
 	w->tools_applied_ms = now_ms();
-	n = peer_set_tools(w->peer, tools);
+	peer_set_lists(w->peer, o);
 	json_object_put(o);
-	log_info("peer %s: tool list changed (%d tools)", w->peer->name, n);
+	log_info("peer %s: lists changed (%d tools, %d prompts)",
+	    w->peer->name, w->peer->ntools, w->peer->nprompts);
 	w->shrink = 1;
 	return (0);
 }
 
 static void
-worker_tools_due(evutil_socket_t fd, short events, void *arg)
+worker_lists_due(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
 	char		*text = w->tools_pending;
 
 	w->tools_pending = NULL;
 	if (text != NULL && w->state == WS_READY)
-		worker_tools_apply(w, text, w->tools_pending_len);
+		worker_lists_apply(w, text, w->tools_pending_len);
 	free(text);
 }
 
 /*
- * A new tool list.  A peer that sends them without pause would have the
- * mesh re-index and every client re-list all the time: at most one per
- * WORKER_TOOLS_APPLY_MS, and of a burst only the newest is applied.
+ * Which list a LISTS payload is (its first key, as the worker prints it):
+ * one held back is replaced only by a newer one of the same list.
  */
 static int
-worker_msg_tools(struct worker *w, struct msg *m)
+worker_lists_same(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t	n = sizeof("{\"resources\"") - 1;
+
+	return (alen >= n && blen >= n && memcmp(a, b, n) == 0);
+}
+
+/*
+ * A list changed.  A peer that sends them without pause would have the
+ * mesh re-index and every client re-list all the time: at most one per
+ * WORKER_TOOLS_APPLY_MS, and of a burst only the newest is applied (one
+ * of another list held back is applied first: none is lost).
+ */
+static int
+worker_msg_lists(struct worker *w, struct msg *m)
 {
 	uint64_t	now = now_ms(), due;
 	struct timeval	tv;
 
 	due = w->tools_applied_ms + WORKER_TOOLS_APPLY_MS;
 	if (now >= due && w->tools_pending == NULL)
-		return (worker_tools_apply(w, m->data, m->hdr.len));
+		return (worker_lists_apply(w, m->data, m->hdr.len));
+	if (w->tools_pending != NULL && !worker_lists_same(w->tools_pending,
+	    w->tools_pending_len, m->data, m->hdr.len)) {
+		worker_lists_due(-1, 0, w);
+		if (w->fd == -1)
+			return (-1);
+	}
 	free(w->tools_pending);
 	w->tools_pending = xmalloc(m->hdr.len + 1);
 	memcpy(w->tools_pending, m->data, m->hdr.len);
 	w->tools_pending_len = m->hdr.len;
 	if (w->tools_timer == NULL)
-		w->tools_timer = evtimer_new(ev_base, worker_tools_due, w);
+		w->tools_timer = evtimer_new(ev_base, worker_lists_due, w);
 	if (!evtimer_pending(w->tools_timer, NULL)) {
 		tv = ms_tv(due > now ? due - now : 0);
 		evtimer_add(w->tools_timer, &tv);
 	}
 	return (0);
+}
+
+/* A request of the peer's for a client (sampling, elicitation, roots). */
+static int
+worker_msg_srequest(struct worker *w, struct msg *m)
+{
+	relay_request(w->peer, m->hdr.id, m->data, m->hdr.len);
+	return (w->fd == -1 ? -1 : 0);
 }
 
 static int

@@ -252,6 +252,7 @@ worker_close(struct worker *w)
 	msgbuf_clear(&w->mb);
 	worker_log_report(w);
 	router_fail_all(w->peer, w->cause);
+	relay_peer_gone(w->peer);
 }
 
 /*
