@@ -5,8 +5,10 @@
  *
  * Ids are remapped both ways: the client sees an id of the mesh's (one
  * counter for the whole mesh, so two peers' ids never meet in a client),
- * the peer gets its answer under its own id.  A request is refused to the
- * peer, with the reason, when it came outside any call, when the call's
+ * the peer gets its answer under its own id.  One that came outside any
+ * call goes to the one client it can be for (relay_pick).  A request is
+ * refused to the peer, with the reason, when nobody or several clients
+ * could be meant, when the call's
  * client did not declare the capability, or when nobody answers within
  * the peer's deadline; when the client goes, the peer is told; when the
  * peer cancels, the client is told.
@@ -144,8 +146,8 @@ relay_timeout(evutil_socket_t fd, short events, void *arg)
  * is awaited for the peer's deadline.
  */
 static void
-relay_forward(struct peer *p, struct call *c, struct json_object *m,
-    const char *method)
+relay_forward(struct peer *p, struct origin *o, struct call *c,
+    struct json_object *m, const char *method)
 {
 	struct srequest	*r;
 	struct timeval	 tv = ms_tv(p->timeout_ms);
@@ -156,7 +158,7 @@ relay_forward(struct peer *p, struct call *c, struct json_object *m,
 	r->mid = ++relay_next_id;
 	r->peer = p;
 	r->upid = json_object_get(jsonrpc_id(m));
-	r->origin = c->origin;
+	r->origin = o;
 	strlcpy(r->method, method, sizeof(r->method));
 	RB_INSERT(srequest_tree, &srequests, r);
 	nsrequests++;
@@ -164,9 +166,66 @@ relay_forward(struct peer *p, struct call *c, struct json_object *m,
 	evtimer_add(r->timer, &tv);
 	json_object_object_add(m, "id", json_object_new_int64((int64_t)r->mid));
 	s = jsonrpc_string(m, &len);
+	if (c == NULL) {
+		o->session->push(o->session, s, len);
+		return;
+	}
 	call_message(c, s, len);
 	/* A human may take a while: the call waits, its deadline moves. */
 	router_extend(c);
+}
+
+static int
+relay_session_can(const struct session *s, int cap)
+{
+	return (s != NULL && s->initialized && s->client_caps != NULL &&
+	    json_object_object_get_ex(s->client_caps, relay_caps[cap], NULL));
+}
+
+/*
+ * A request that came outside any call (the gateway's GET stream: a tool
+ * that did not tie its request to the call, roots/list after the
+ * handshake).  Whom to ask is clear when every call in flight to the peer
+ * whose client can answer comes from one client (its oldest call's
+ * stream), or, with no call in flight, when one session alone can (its
+ * own stream).  Otherwise it is refused: asking the wrong person is
+ * worse than asking nobody.  *c is the call, or NULL; NULL returned
+ * and *why set when there is nobody, or more than one.
+ */
+static struct origin *
+relay_pick(struct peer *p, int cap, struct call **cp, const char **why)
+{
+	struct origin	*o = NULL;
+	struct session	*s;
+	struct call	*c;
+
+	*cp = NULL;
+	RB_FOREACH(c, call_tree, &p->inflight) {
+		if (!relay_session_can(c->origin->session, cap))
+			continue;
+		if (o != NULL && c->origin != o) {
+			*why = "calls of several clients are in flight to it";
+			return (NULL);
+		}
+		if (o == NULL) {
+			o = c->origin;
+			*cp = c;
+		}
+	}
+	if (o != NULL)
+		return (o);
+	for (s = session_lru(); s != NULL; s = session_next(s)) {
+		if (!relay_session_can(s, cap) || s->push == NULL)
+			continue;
+		if (o != NULL) {
+			*why = "several clients could answer it";
+			return (NULL);
+		}
+		o = &s->origin;
+	}
+	if (o == NULL)
+		*why = "no client that declared the capability can be reached";
+	return (o);
 }
 
 /* SREQUEST from p's worker, during its call id (0: none). */
@@ -174,6 +233,7 @@ void
 relay_request(struct peer *p, uint64_t id, const char *json, size_t len)
 {
 	struct json_object	*m, *caps;
+	struct origin		*o;
 	struct call		*c;
 	const char		*why, *method;
 	int			 cap;
@@ -193,10 +253,16 @@ relay_request(struct peer *p, uint64_t id, const char *json, size_t len)
 	else if (nsrequests >= RELAY_REQUESTS_MAX)
 		relay_refuse(p, jsonrpc_id(m), JSONRPC_INTERNAL_ERROR,
 		    "%u requests wait for clients already", nsrequests);
-	else if (id == 0 || (c = router_call_of(p, id)) == NULL)
+	else if (id == 0) {
+		if ((o = relay_pick(p, cap, &c, &why)) == NULL)
+			relay_refuse(p, jsonrpc_id(m), JSONRPC_INTERNAL_ERROR,
+			    "%s came outside any call of a client, and %s",
+			    method, why);
+		else
+			relay_forward(p, o, c, m, method);
+	} else if ((c = router_call_of(p, id)) == NULL)
 		relay_refuse(p, jsonrpc_id(m), JSONRPC_INTERNAL_ERROR, "%s "
-		    "came outside any call of a client: there is nobody to "
-		    "ask", method);
+		    "came for a call no longer in flight", method);
 	else if (c->origin->session == NULL ||
 	    (caps = c->origin->session->client_caps) == NULL ||
 	    !json_object_object_get_ex(caps, relay_caps[cap], NULL))
@@ -204,7 +270,7 @@ relay_request(struct peer *p, uint64_t id, const char *json, size_t len)
 		    "client of this call did not declare the %s capability",
 		    relay_caps[cap]);
 	else
-		relay_forward(p, c, m, method);
+		relay_forward(p, c->origin, c, m, method);
 	json_object_put(m);
 }
 

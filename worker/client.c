@@ -391,6 +391,19 @@ client_reinit_done(struct up_session *s)
 	log_info("new session established");
 	while ((x = TAILQ_FIRST(&s->waiting)) != NULL)
 		xfer_post(x, xfer_timeout(x));
+	/*
+	 * The GET stream belonged to the old session: what the gateway
+	 * sends the new one outside any call (a sampling request of a tool
+	 * that gave no related request, a list_changed) goes to a stream of
+	 * the new one.
+	 */
+	if ((x = s->get) != NULL) {
+		s->get = NULL;
+		xfer_detach(x);
+		xfer_put(x);
+	}
+	if (cl.ready)
+		client_get_start(s);
 }
 
 static void
@@ -475,6 +488,12 @@ client_get_done(struct xfer *x, CURLcode rc)
 	char			 reason[WORKER_REASON_MAX];
 
 	s->get = NULL;
+	if (rc == CURLE_OK && x->status == 404 && s->id[0] != '\0') {
+		/* The session is gone, not the stream: a new one has one. */
+		xfer_put(x);
+		client_reinit(s);
+		return;
+	}
 	if (rc == CURLE_OK && (x->status == 405 || x->status == 404 ||
 	    x->status == 400)) {
 		log_debug("no GET stream offered (HTTP %ld)", x->status);
