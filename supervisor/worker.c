@@ -65,6 +65,9 @@ struct worker {
 	uint64_t		 log_refill_ms;
 	unsigned		 log_dropped;
 	uint64_t		 log_dropped_bytes;
+	int			 log_over;	/* a line dropped in this read */
+	int			 read_paused;	/* ... so reading waits a while */
+	struct event		*read_timer;
 
 	/* A TOOLS list held back: applied a few times a second at most. */
 	struct event		*tools_timer;
@@ -208,13 +211,42 @@ static void	 worker_io(evutil_socket_t, short, void *);
 static void
 worker_want_write(struct worker *w, int on)
 {
-	short	ev = EV_READ | EV_PERSIST | (on ? EV_WRITE : 0);
+	short	ev = (w->read_paused ? 0 : EV_READ) | EV_PERSIST |
+		    (on ? EV_WRITE : 0);
 
 	if (event_get_events(w->ev) == ev)
 		return;
 	event_del(w->ev);
 	event_assign(w->ev, ev_base, w->fd, ev, worker_io, w);
-	event_add(w->ev, NULL);
+	if (ev != EV_PERSIST)
+		event_add(w->ev, NULL);
+}
+
+static void
+worker_read_resume(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+
+	w->read_paused = 0;
+	if (w->fd != -1)
+		worker_want_write(w, msg_queued(&w->mb) > 0);
+}
+
+/*
+ * A worker over its log budget is read WORKER_LOG_PAUSE_MS later: one
+ * that floods LOG as fast as it can costs the supervisor one read per
+ * pause, not a CPU's worth of reading and dropping lines.
+ */
+static void
+worker_read_pause(struct worker *w)
+{
+	struct timeval	tv = ms_tv(WORKER_LOG_PAUSE_MS);
+
+	w->read_paused = 1;
+	worker_want_write(w, msg_queued(&w->mb) > 0);
+	if (w->read_timer == NULL)
+		w->read_timer = evtimer_new(ev_base, worker_read_resume, w);
+	evtimer_add(w->read_timer, &tv);
 }
 
 /* Write what the socket takes; remember when it last took something. */
@@ -305,6 +337,10 @@ worker_read(struct worker *w)
 		/* A tool list came: the buffers it grew are not needed now. */
 		w->shrink = 0;
 		msgbuf_shrink(&w->mb);
+	}
+	if (w->log_over && w->fd != -1) {
+		w->log_over = 0;
+		worker_read_pause(w);
 	}
 }
 
@@ -596,6 +632,7 @@ worker_log_take(struct worker *w, size_t len)
 	if (len > w->log_tokens) {
 		w->log_dropped++;
 		w->log_dropped_bytes += len;
+		w->log_over = 1;
 		return (0);
 	}
 	w->log_tokens -= len;
@@ -631,11 +668,12 @@ worker_msg_log(struct worker *w, struct msg *m)
 	/* Bound the line and the level: a worker cannot shout as an error. */
 	if (level < LOG_LVL_WARNING)
 		level = LOG_LVL_WARNING;
-	if (level == LOG_LVL_DEBUG && log_getverbose() == 0)
-		return (0);
 	if (len - 1 > WORKER_LOG_LINE_MAX)
 		len = WORKER_LOG_LINE_MAX + 1;
+	/* Lines not shown count too: a flood of them costs as much. */
 	if (!worker_log_take(w, len))
+		return (0);
+	if (level == LOG_LVL_DEBUG && log_getverbose() == 0)
 		return (0);
 	log_escape(esc, sizeof(esc), m->data + 1, len - 1);
 	log_emit(level, "peer %s: %s", w->peer->name, esc);
@@ -664,6 +702,9 @@ worker_reset(struct worker *w)
 	w->ping_sent_ms = 0;
 	w->log_dropped = 0;
 	w->log_dropped_bytes = 0;
+	w->log_over = w->read_paused = 0;
+	if (w->read_timer != NULL)
+		evtimer_del(w->read_timer);
 	free(w->tools_pending);
 	w->tools_pending = NULL;
 }
@@ -1065,6 +1106,8 @@ worker_free(struct worker *w)
 		event_free(w->timer);
 	if (w->tools_timer != NULL)
 		event_free(w->tools_timer);
+	if (w->read_timer != NULL)
+		event_free(w->read_timer);
 	free(w->tools_pending);
 	free(w);
 }
