@@ -74,6 +74,7 @@ struct worker {
 	char			*tools_pending;
 	size_t			 tools_pending_len;
 	uint64_t		 tools_applied_ms;
+	uint64_t		 tools_cost_ms;	/* the last one took */
 };
 
 static TAILQ_HEAD(, worker)	workers = TAILQ_HEAD_INITIALIZER(workers);
@@ -233,14 +234,15 @@ worker_read_resume(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * A worker over its log budget is read WORKER_LOG_PAUSE_MS later: one
- * that floods LOG as fast as it can costs the supervisor one read per
- * pause, not a CPU's worth of reading and dropping lines.
+ * A worker that sends more than is taken from it (over its log budget,
+ * tool lists faster than they are applied) is read ms later: one that
+ * floods as fast as it can costs the supervisor one read per pause, not
+ * a CPU's worth of reading and dropping.
  */
 static void
-worker_read_pause(struct worker *w)
+worker_read_pause(struct worker *w, uint64_t ms)
 {
-	struct timeval	tv = ms_tv(WORKER_LOG_PAUSE_MS);
+	struct timeval	tv = ms_tv(ms);
 
 	w->read_paused = 1;
 	worker_want_write(w, msg_queued(&w->mb) > 0);
@@ -340,7 +342,7 @@ worker_read(struct worker *w)
 	}
 	if (w->log_over && w->fd != -1) {
 		w->log_over = 0;
-		worker_read_pause(w);
+		worker_read_pause(w, WORKER_LOG_PAUSE_MS);
 	}
 }
 
@@ -484,11 +486,12 @@ worker_msg_ready(struct worker *w, struct msg *m)
 	peer_set_info(p, o);
 	w->ever_ready = 1;
 	w->ready_since_ms = now_ms();
-	w->tools_applied_ms = w->ready_since_ms;
 	w->cause[0] = '\0';
 	worker_set_state(w, WS_READY);
 	n = peer_set_tools(p, tools);
 	json_object_put(o);
+	w->tools_applied_ms = now_ms();
+	w->tools_cost_ms = w->tools_applied_ms - w->ready_since_ms;
 	log_info("peer %s: ready (%d tools, protocol %s, pid %d)", p->name, n,
 	    p->protocol_version, (int)w->pid);
 	worker_timer_arm(w, WORKER_PING_INTERVAL_MS);
@@ -550,6 +553,7 @@ worker_tools_apply(struct worker *w, const char *data, size_t len)
 {
 	struct json_object	*o, *tools;
 	const char		*why;
+	uint64_t		 start = now_ms();
 	int			 n;
 
 	if ((o = jsonrpc_parse(data, len, JSON_DEPTH_MAX, &why)) == NULL) {
@@ -561,10 +565,13 @@ worker_tools_apply(struct worker *w, const char *data, size_t len)
 		json_object_put(o);
 		return (-1);
 	}
-	w->tools_applied_ms = now_ms();
 	n = peer_set_tools(w->peer, tools);
 	json_object_put(o);
+	w->tools_applied_ms = now_ms();
+	w->tools_cost_ms = w->tools_applied_ms - start;
 	log_info("peer %s: tool list changed (%d tools)", w->peer->name, n);
+	log_debug("peer %s: tool list applied in %llu ms", w->peer->name,
+	    (unsigned long long)w->tools_cost_ms);
 	w->shrink = 1;
 	return (0);
 }
@@ -584,15 +591,20 @@ worker_tools_due(evutil_socket_t fd, short events, void *arg)
 /*
  * A new tool list.  A peer that sends them without pause would have the
  * mesh re-index and every client re-list all the time: at most one per
- * WORKER_TOOLS_APPLY_MS, and of a burst only the newest is applied.
+ * WORKER_TOOLS_APPLY_MS, or WORKER_TOOLS_APPLY_FACTOR times what the
+ * last one took (applying 10,000 tools takes a while), and of a burst
+ * only the newest is applied; the worker is read again when it is due.
  */
 static int
 worker_msg_tools(struct worker *w, struct msg *m)
 {
-	uint64_t	now = now_ms(), due;
+	uint64_t	now = now_ms(), due, gap;
 	struct timeval	tv;
 
-	due = w->tools_applied_ms + WORKER_TOOLS_APPLY_MS;
+	gap = w->tools_cost_ms * WORKER_TOOLS_APPLY_FACTOR;
+	if (gap < WORKER_TOOLS_APPLY_MS)
+		gap = WORKER_TOOLS_APPLY_MS;
+	due = w->tools_applied_ms + gap;
 	if (now >= due && w->tools_pending == NULL)
 		return (worker_tools_apply(w, m->data, m->hdr.len));
 	free(w->tools_pending);
@@ -605,6 +617,8 @@ worker_msg_tools(struct worker *w, struct msg *m)
 		tv = ms_tv(due > now ? due - now : 0);
 		evtimer_add(w->tools_timer, &tv);
 	}
+	if (due > now)
+		worker_read_pause(w, due - now);
 	return (0);
 }
 
