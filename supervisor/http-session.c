@@ -52,6 +52,7 @@ http_session_end(struct hsess *hs)
 	while ((hc = TAILQ_FIRST(&hs->conns)) != NULL) {
 		http_abandon_all(hc);
 		TAILQ_REMOVE(&hs->conns, hc, entry);
+		hc->r.bound = 0;
 		hc->r.hs = NULL;
 		hc->r.ended = 1;
 		if (hc->r.state == HS_EVENTS) {
