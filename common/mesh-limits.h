@@ -167,7 +167,10 @@
 				    MSG_PAYLOAD_MAX + 64 * 1024)
 #define WORKER_LOG_RATE		(16 * 1024)	/* LOG bytes/s from one worker */
 #define WORKER_LOG_BURST	(64 * 1024)
+#define WORKER_LOG_PAUSE_MS	50	/* over the rate: reading it waits */
 #define WORKER_TOOLS_APPLY_MS	250	/* between two tool lists applied */
+#define WORKER_TOOLS_APPLY_FACTOR 4	/* ... and this many times the last
+					   one took */
 #define WORKER_BACKOFF_MIN_MS	50	/* first restart is fast */
 #define WORKER_BACKOFF_MAX_MS	30000
 #define WORKER_STABLE_MS	10000	/* ready this long: failures forgiven */

@@ -408,12 +408,16 @@ struct worker {
 	uint64_t		 log_refill_ms;
 	unsigned		 log_dropped;
 	uint64_t		 log_dropped_bytes;
+	int			 log_over;	/* a line dropped in this read */
+	int			 read_paused;	/* ... so reading waits a while */
+	struct event		*read_timer;
 
 	/* A TOOLS list held back: applied a few times a second at most. */
 	struct event		*tools_timer;
 	char			*tools_pending;
 	size_t			 tools_pending_len;
 	uint64_t		 tools_applied_ms;
+	uint64_t		 tools_cost_ms;	/* the last one took */
 };
 
 struct worker	*worker_new(struct peer *);

@@ -41,12 +41,17 @@ router_unlink(struct call *c, int cancel)
 	struct peer	*p = c->peer;
 
 	if (p != NULL) {
-		/* Told only if sent: a late answer is dropped either way. */
-		if (cancel && worker_is_ready(p->worker))
-			worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
+		/*
+		 * Out of the tree first: a worker found dead as it is told
+		 * (EPIPE) has every call in the tree answered, and this one
+		 * is done already.
+		 */
 		RB_REMOVE(call_tree, &p->inflight, c);
 		p->ninflight--;
 		c->peer = NULL;
+		/* Told only if sent: a late answer is dropped either way. */
+		if (cancel && worker_is_ready(p->worker))
+			worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
 	} else if (c->parked)
 		TAILQ_REMOVE(&parked, c, wait);
 	c->parked = 0;
@@ -61,23 +66,27 @@ router_deadline(evutil_socket_t fd, short events, void *arg)
 	struct call	*c = arg;
 	struct peer	*p = c->peer;
 	unsigned long long ms = p->timeout_ms;
+	uint64_t	 id = c->id;
 
+	/*
+	 * Answered first, then the peer told: a worker found dead as it is
+	 * told has every call in flight answered, and c freed.
+	 */
 	p->nfailed++;
 	if (c->at_ceiling) {
 		ms = p->timeout_ms * REQUEST_CEILING_FACTOR;
 		log_warnx("peer %s: %s not done within %llu ms, its ceiling",
 		    p->name, c->what, ms);
-		worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
 		call_error_result(c, "peer %s did not finish %s within %llu "
 		    "ms (the ceiling of a call, whatever its progress): the "
 		    "call was cancelled", p->name, c->what, ms);
-		return;
+	} else {
+		log_warnx("peer %s: no answer to %s within %llu ms", p->name,
+		    c->what, ms);
+		call_error_result(c, "peer %s did not answer %s within %llu "
+		    "ms: the call was cancelled", p->name, c->what, ms);
 	}
-	log_warnx("peer %s: no answer to %s within %llu ms", p->name, c->what,
-	    ms);
-	worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
-	call_error_result(c, "peer %s did not answer %s within %llu ms: the "
-	    "call was cancelled", p->name, c->what, ms);
+	worker_send(p->worker, MSG_CANCEL, id, NULL, 0);
 }
 
 /*
