@@ -48,15 +48,6 @@ static void	 reap_strays(void);
 
 /* --- time and files ----------------------------------------------------- */
 
-uint64_t
-harness_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 void
 harness_msleep(int ms)
 {
@@ -78,8 +69,8 @@ trace(const char *fmt, ...)
 	if (getenv("MESH_TEST_TRACE") == NULL)
 		return;
 	if (t0 == 0)
-		t0 = harness_now_ms();
-	fprintf(stderr, "[%6llu ms] ", (unsigned long long)(harness_now_ms() -
+		t0 = now_ms();
+	fprintf(stderr, "[%6llu ms] ", (unsigned long long)(now_ms() -
 	    t0));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -306,7 +297,7 @@ char *
 proc_readline(struct proc *p, int timeout_ms)
 {
 	struct pollfd	 pfd;
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		*nl, *line;
 	size_t		 n;
 	ssize_t		 r;
@@ -322,7 +313,7 @@ proc_readline(struct proc *p, int timeout_ms)
 			p->outlen -= n + 1;
 			return (line);
 		}
-		left = (int64_t)(deadline - harness_now_ms());
+		left = (int64_t)(deadline - now_ms());
 		if (p->out_fd == -1 || left <= 0)
 			return (NULL);
 		pfd.fd = p->out_fd;
@@ -394,7 +385,7 @@ line_matches(const char *line, size_t len, const char *needle)
 char *
 proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 {
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		*buf, *line, *nl, *found;
 	size_t		 len;
 	int		 last = 0;
@@ -418,7 +409,7 @@ proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 			trace("%s: \"%s\"", p->name, found);
 			return (found);
 		}
-		if (last || harness_now_ms() >= deadline) {
+		if (last || now_ms() >= deadline) {
 			fprintf(stderr, "harness: %s: no log line \"%s\" "
 			    "after %d ms%s\n", p->name, needle, timeout_ms,
 			    last ? " (process exited)" : "");
@@ -450,12 +441,12 @@ proc_alive(struct proc *p)
 int
 proc_wait_exit(struct proc *p, int timeout_ms)
 {
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 
 	for (;;) {
 		if (!proc_alive(p))
 			return (0);
-		if (harness_now_ms() >= deadline)
+		if (now_ms() >= deadline)
 			return (-1);
 		harness_msleep(POLL_STEP_MS);
 	}
@@ -618,7 +609,7 @@ mesh_zygote(pid_t mesh)
 int
 pid_gone(pid_t pid, int timeout_ms)
 {
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		 path[64], buf[512], *rp, state;
 	FILE		*f;
 	int		 status, running;
@@ -637,7 +628,7 @@ pid_gone(pid_t pid, int timeout_ms)
 		}
 		if (!running)
 			return (1);
-		if (harness_now_ms() >= deadline)
+		if (now_ms() >= deadline)
 			return (0);
 		harness_msleep(POLL_STEP_MS);
 	}
@@ -715,20 +706,22 @@ gateway_start(const char *name, int *port, ...)
 }
 
 /*
- * Start mcp-mesh --worker-path W --port 0 [-v] and the extra arguments
- * (NULL-terminated); wait for "http: listening on" and parse the port.
+ * Start mcp-mesh [-v] --worker-path W, then --port 0 (port != NULL: wait
+ * for "http: listening on" and parse the port) or --stdio (port NULL: its
+ * stdin and stdout are pipes), then argv (NULL-terminated).
  */
 struct proc *
-mesh_start(int *port, ...)
+mesh_startv(int *port, const char *const argv[])
 {
 	static const char	 tag[] = "http: listening on http://127.0.0.1:";
 	struct args		 a = { .c = 0 };
 	struct proc		*p;
 	const char		*bin, *worker;
 	char			*line;
-	va_list			 ap;
+	int			 i;
 
-	*port = -1;
+	if (port != NULL)
+		*port = -1;
 	if ((bin = harness_bin("MESH_BIN")) == NULL ||
 	    (worker = harness_bin("MESH_WORKER_BIN")) == NULL)
 		return (NULL);
@@ -737,11 +730,16 @@ mesh_start(int *port, ...)
 		args_add(&a, "-v");
 	args_add(&a, "--worker-path");
 	args_add(&a, worker);
-	args_add(&a, "--port");
-	args_add(&a, "0");
-	va_start(ap, port);
-	args_addv(&a, ap);
-	va_end(ap);
+	if (port != NULL) {
+		args_add(&a, "--port");
+		args_add(&a, "0");
+	} else
+		args_add(&a, "--stdio");
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		args_add(&a, argv[i]);
+	if (port == NULL)
+		return (proc_spawn("mesh-stdio", PROC_STDIN_PIPE |
+		    PROC_STDOUT_PIPE, a.v));
 	if ((p = proc_spawn("mesh", 0, a.v)) == NULL)
 		return (NULL);
 	if ((line = proc_wait_log(p, tag, HARNESS_READY_MS)) == NULL)
@@ -751,29 +749,33 @@ mesh_start(int *port, ...)
 	return (*port == -1 ? NULL : p);
 }
 
-/* mcp-mesh --stdio with the given "--bridge" SPECs (NULL-terminated). */
+/* mcp-mesh over HTTP with the extra arguments (NULL-terminated). */
 struct proc *
-mesh_start_stdio(const char *const bridges[])
+mesh_start(int *port, ...)
 {
 	struct args	 a = { .c = 0 };
-	const char	*bin, *worker;
-	int		 i;
+	va_list		 ap;
 
-	if ((bin = harness_bin("MESH_BIN")) == NULL ||
-	    (worker = harness_bin("MESH_WORKER_BIN")) == NULL)
-		return (NULL);
-	args_add(&a, bin);
-	if (getenv("MESH_TEST_VERBOSE") != NULL)
-		args_add(&a, "-v");
-	args_add(&a, "--stdio");
-	args_add(&a, "--worker-path");
-	args_add(&a, worker);
-	for (i = 0; bridges[i] != NULL; i++) {
-		args_add(&a, "--bridge");
-		args_add(&a, bridges[i]);
+	va_start(ap, port);
+	args_addv(&a, ap);
+	va_end(ap);
+	return (mesh_startv(port, (const char *const *)a.v));
+}
+
+/* mcp-mesh --stdio with the extra arguments (NULL-terminated). */
+struct proc *
+mesh_start_stdio(const char *arg, ...)
+{
+	struct args	 a = { .c = 0 };
+	va_list		 ap;
+
+	if (arg != NULL) {
+		args_add(&a, arg);
+		va_start(ap, arg);
+		args_addv(&a, ap);
+		va_end(ap);
 	}
-	return (proc_spawn("mesh-stdio", PROC_STDIN_PIPE | PROC_STDOUT_PIPE,
-	    a.v));
+	return (mesh_startv(NULL, (const char *const *)a.v));
 }
 
 /* 0 once the mesh logged "peer NAME: ready". */
@@ -1433,8 +1435,8 @@ mcp_call_id(struct mcp_client *c, int id, const char *tool, const char *args,
 	q.body = body;
 	q.timeout_ms = wait_ms;
 	mcp_headers(c, &q, &hb);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	http_do(&q, r);
 	free(body);
-	return (harness_now_ms() - t0);
+	return (now_ms() - t0);
 }

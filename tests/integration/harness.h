@@ -21,6 +21,8 @@
 
 #include <json-c/json.h>
 
+#include "util.h"		/* now_ms() */
+
 #define PROC_STDIN_PIPE		0x01	/* else /dev/null */
 #define PROC_STDOUT_PIPE	0x02	/* else the log file */
 
@@ -69,7 +71,6 @@ extern int	 harness_passed;
 
 /* Programs under test, from MESH_BIN, MESH_WORKER_BIN, MESH_GATEWAY_BIN. */
 const char	*harness_bin(const char *envname);
-uint64_t	 harness_now_ms(void);
 void		 harness_msleep(int ms);
 
 /*
@@ -109,7 +110,8 @@ int		 pid_gone(pid_t pid, int timeout_ms);
 /* The programs under test. */
 struct proc	*gateway_start(const char *name, int *port, ...);
 struct proc	*mesh_start(int *port, ...);
-struct proc	*mesh_start_stdio(const char *const bridges[]);
+struct proc	*mesh_start_stdio(const char *arg, ...);
+struct proc	*mesh_startv(int *port, const char *const argv[]);
 int		 mesh_wait_peer(struct proc *, const char *peer);
 int		 closed_port(void);
 

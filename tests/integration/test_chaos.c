@@ -269,7 +269,7 @@ client_main(void *arg)
 	}
 	cl->opened = 1;
 	while (!atomic_load(&cl->ch->stop) &&
-	    harness_now_ms() < cl->ch->end)
+	    now_ms() < cl->ch->end)
 		client_call(cl, &c);
 	/* DELETE: the session must leave nothing behind. */
 	mcp_close(&c);
@@ -330,12 +330,12 @@ killer_wait_back(struct chaos *ch, struct mcp_client *c, int peer,
 	const char		*state;
 	pid_t			 pid;
 
-	while (harness_now_ms() - tkill < RECOVER_MS) {
+	while (now_ms() - tkill < RECOVER_MS) {
 		if ((info = node_info(c, &ch->killer)) != NULL) {
 			pid = info_pid(info, peer_names[peer], &state);
 			json_object_put(info);
 			if (pid > 0 && pid != old)
-				return ((int64_t)(harness_now_ms() - tkill));
+				return ((int64_t)(now_ms() - tkill));
 		}
 		harness_msleep(10);
 	}
@@ -368,7 +368,7 @@ killer_one(struct chaos *ch, struct mcp_client *c, unsigned int *seed)
 	if (ncand == 0)
 		return;
 	peer = cand[(unsigned int)rand_r(seed) % (unsigned int)ncand];
-	tkill = harness_now_ms();
+	tkill = now_ms();
 	if (kill(pids[peer], SIGKILL) == -1) {
 		snprintf(ch->killerr, sizeof(ch->killerr), "kill %d: %s",
 		    (int)pids[peer], strerror(errno));
@@ -408,7 +408,7 @@ killer_main(void *arg)
 	while (!atomic_load(&ch->stop)) {
 		pause = KILL_MIN_MS + rand_r(&seed) % (KILL_MAX_MS -
 		    KILL_MIN_MS + 1);
-		if (harness_now_ms() + (uint64_t)pause >= ch->end)
+		if (now_ms() + (uint64_t)pause >= ch->end)
 			break;
 		harness_msleep(pause);
 		killer_one(ch, &c, &seed);
@@ -430,7 +430,7 @@ all_ready(struct mcp_client *c, int limit_ms, char *why, size_t len)
 	struct json_object	*info;
 	struct tally		 t;
 	const char		*state;
-	uint64_t		 t0 = harness_now_ms();
+	uint64_t		 t0 = now_ms();
 	int			 i, ready;
 
 	for (;;) {
@@ -448,7 +448,7 @@ all_ready(struct mcp_client *c, int limit_ms, char *why, size_t len)
 			snprintf(why, len, "mesh_node_info: %s", t.firsterr);
 		if (ready == NPEERS)
 			return (0);
-		if (harness_now_ms() - t0 > (uint64_t)limit_ms)
+		if (now_ms() - t0 > (uint64_t)limit_ms)
 			return (-1);
 		harness_msleep(50);
 	}
@@ -511,7 +511,7 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	ch.mesh = mesh->pid;
 	ch.seed = (env = getenv("MESH_CHAOS_SEED")) != NULL ?
 	    (unsigned int)strtoul(env, NULL, 10) :
-	    (unsigned int)(harness_now_ms() ^ (uint64_t)getpid());
+	    (unsigned int)(now_ms() ^ (uint64_t)getpid());
 	ms = (env = getenv("MESH_CHAOS_MS")) != NULL ? atoi(env) : CHAOS_MS;
 	if (ms <= 0)
 		ms = CHAOS_MS;
@@ -523,7 +523,7 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	cr_assert(fd0 > 0 && rss0 > 0, "cannot read /proc/%d",
 	    (int)mesh->pid);
 
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	ch.end = t0 + (uint64_t)ms;
 	atomic_store(&ch.stop, 0);
 	for (i = 0; i < NCLIENTS; i++) {
@@ -539,7 +539,7 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 		pthread_join(th[i], NULL);
 	atomic_store(&ch.stop, 1);
 	pthread_join(killer, NULL);
-	elapsed = harness_now_ms() - t0;
+	elapsed = now_ms() - t0;
 
 	memset(&sum, 0, sizeof(sum));
 	for (i = 0; i < NCLIENTS; i++)
@@ -549,11 +549,11 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	/* The same mesh, every peer back and serving. */
 	cr_assert(proc_alive(mesh), "the mesh died (status 0x%x)",
 	    mesh->status);
-	t1 = harness_now_ms();
+	t1 = now_ms();
 	cr_assert_eq(all_ready(&c, RECOVER_MS, why, sizeof(why)), 0,
 	    "after the chaos, not every peer came back within %d ms: %s",
 	    RECOVER_MS, why);
-	settle = harness_now_ms() - t1;
+	settle = now_ms() - t1;
 	expect_echo(&c, "a_echo", "a is back");
 	expect_echo(&c, "b_echo", "b is back");
 	cr_assert(proc_alive(mesh), "the mesh died (status 0x%x)",

@@ -528,9 +528,9 @@ MESH_TEST(faults, trickle, .timeout = T_TIMEOUT)
 			q[i].timeout_ms = HTTP_WAIT_MS;
 			mcp_headers(&cl[i], &q[i], &hb[i]);
 		}
-		t0 = harness_now_ms();
+		t0 = now_ms();
 		http_perform(q, r, N);
-		ms = harness_now_ms() - t0;
+		ms = now_ms() - t0;
 		for (i = 0; i < N; i++) {
 			snprintf(what, sizeof(what), "--mode trickle, round "
 			    "%d, call %d", round + 1, i);
@@ -764,9 +764,9 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 	    "again", port);
 	cr_assert_eq(nport, f.bport, "gateway bad came back on %d, not %d",
 	    nport, f.bport);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	back = 0;
-	while (!ok && harness_now_ms() - t0 < RECOVER_MS) {
+	while (!ok && now_ms() - t0 < RECOVER_MS) {
 		id = call_next(&f.c);
 		mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"back\"}",
 		    HTTP_WAIT_MS, &r);
@@ -774,7 +774,7 @@ MESH_TEST(faults, gateway_restart_same_port, .timeout = T_TIMEOUT)
 		    !answer_is_error(&r) && strcmp(answer_text(&r), "back") ==
 		    0) {
 			ok = 1;
-			back = harness_now_ms() - t0;
+			back = now_ms() - t0;
 		}
 		http_resp_free(&r);
 		if (!ok)
@@ -811,7 +811,7 @@ slow_main(void *arg)
 	s->id = call_next(&c);
 	s->ms = mcp_call_id(&c, s->id, "bad_slow", "{\"ms\":3000}", HTTP_WAIT_MS,
 	    &s->r);
-	s->done = harness_now_ms();
+	s->done = now_ms();
 	mcp_close(&c);
 	return (NULL);
 }
@@ -822,9 +822,9 @@ wait_inflight(struct mcp_client *c, const char *peer, int n, int ms)
 {
 	struct json_object	*info;
 	int64_t			 v = -1;
-	uint64_t		 t0 = harness_now_ms();
+	uint64_t		 t0 = now_ms();
 
-	while (harness_now_ms() - t0 < (uint64_t)ms) {
+	while (now_ms() - t0 < (uint64_t)ms) {
 		if ((info = node_info(c)) != NULL) {
 			v = -1;
 			json_path_int(node_peer(info, peer), "inflight", &v);
@@ -842,10 +842,10 @@ static int64_t
 wait_serving(struct mcp_client *c, const char *tool, int limit_ms)
 {
 	struct http_resp	 r;
-	uint64_t		 t0 = harness_now_ms();
+	uint64_t		 t0 = now_ms();
 	int			 id, ok;
 
-	while (harness_now_ms() - t0 < (uint64_t)limit_ms) {
+	while (now_ms() - t0 < (uint64_t)limit_ms) {
 		id = call_next(c);
 		mcp_call_id(c, id, tool, "{\"text\":\"again\"}", HTTP_WAIT_MS, &r);
 		ok = r.status == 200 && answer_id_is(&r, id) &&
@@ -853,7 +853,7 @@ wait_serving(struct mcp_client *c, const char *tool, int limit_ms)
 		    strcmp(answer_text(&r), "again") == 0;
 		http_resp_free(&r);
 		if (ok)
-			return ((int64_t)(harness_now_ms() - t0));
+			return ((int64_t)(now_ms() - t0));
 		harness_msleep(50);
 	}
 	return (-1);
@@ -937,7 +937,7 @@ MESH_TEST(faults, worker_sigkill, .timeout = T_TIMEOUT)
 	cr_assert_eq(pthread_create(&th, NULL, slow_main, &s), 0);
 	cr_assert_eq(wait_inflight(&f.c, "bad", 1, 3000), 0,
 	    "bad_slow never in flight on peer bad");
-	tkill = harness_now_ms();
+	tkill = now_ms();
 	cr_assert_eq(kill(wpid, SIGKILL), 0);
 	/* Calls arriving while the mesh learns of the death. */
 	expect_burst(&f.c, "bad_echo", "bad", "bad_echo right after the "
@@ -997,7 +997,7 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	cr_assert_gt(wpid, 0, "no worker pid for peer bad");
 	cr_assert(is_worker(f.mesh->pid, wpid), "pid %d is not a worker",
 	    (int)wpid);
-	tstop = harness_now_ms();
+	tstop = now_ms();
 	cr_assert_eq(kill(wpid, SIGSTOP), 0);
 	id = call_next(&f.c);
 	ms = mcp_call_id(&f.c, id, "bad_echo", "{\"text\":\"frozen\"}",
@@ -1010,7 +1010,7 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	/* Waits past the bound to see when it happens, if ever. */
 	line = proc_wait_log(f.mesh, needle, 2 * WORKER_PING_INTERVAL_MS +
 	    WORKER_PING_TIMEOUT_MS + 5000);
-	killed = harness_now_ms() - tstop;
+	killed = now_ms() - tstop;
 	if (line == NULL)
 		kill(wpid, SIGCONT);
 	cr_assert_not_null(line, "a stopped worker was not killed after %llu "

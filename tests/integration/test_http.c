@@ -749,9 +749,9 @@ MESH_TEST(http, same_id_two_sessions, .timeout = T_TIMEOUT)
 	    10000);
 	body[4] = tool_req(&ge, &q[4], &hb[4], 7, "slow", "{\"ms\":500}",
 	    10000);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	http_perform(q, r, 5);
-	took = harness_now_ms() - t0;
+	took = now_ms() - t0;
 	for (i = 0; i < 5; i++) {
 		cr_assert_eq(r[i].status, 200, "request %d: HTTP %ld curl %d",
 		    i, r[i].status, r[i].curlcode);
@@ -846,7 +846,7 @@ MESH_TEST(http, peer_down_is_error_result, .timeout = T_TIMEOUT)
 	open_client(&c, t.murl);
 	expect_text(&c, "edge_echo", "{\"text\":\"up\"}", "up");
 	proc_stop(t.edge);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	res = mcp_call_tool(&c, "edge_echo", "{\"text\":\"down\"}", &r);
 	cr_assert_eq(r.status, 200, "edge_echo with edge down: HTTP %ld curl "
 	    "%d", r.status, r.curlcode);
@@ -857,7 +857,7 @@ MESH_TEST(http, peer_down_is_error_result, .timeout = T_TIMEOUT)
 	text = tool_text(res);
 	cr_assert(text != NULL && strstr(text, "edge") != NULL,
 	    "error does not name the peer: %s", r.body);
-	cr_assert_lt(harness_now_ms() - t0, 8000, "answer took too long");
+	cr_assert_lt(now_ms() - t0, 8000, "answer took too long");
 	http_resp_free(&r);
 	expect_text(&c, "factory_echo", "{\"text\":\"alive\"}", "alive");
 	mcp_close(&c);
@@ -885,13 +885,13 @@ MESH_TEST(http, peer_never_reachable, .timeout = T_TIMEOUT)
 	cr_assert_eq(mesh_wait_peer(mesh, "factory"), 0);
 	url_of(mport, furl, sizeof(furl));
 	open_client(&c, furl);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	tools = mcp_list_tools(&c);
 	cr_assert_not_null(tools, "tools/list with a dead peer failed");
 	cr_assert(tools_has(tools, "factory_echo") &&
 	    tools_has(tools, "mesh_node_info"), "%s",
 	    json_object_to_json_string(tools));
-	cr_assert_lt(harness_now_ms() - t0, (uint64_t)LIST_WAIT_MS + 2000,
+	cr_assert_lt(now_ms() - t0, (uint64_t)LIST_WAIT_MS + 2000,
 	    "tools/list waited too long for a dead peer");
 	json_object_put(tools);
 	res = mcp_call_tool(&c, "ghost_echo", "{\"text\":\"x\"}", &r);

@@ -27,12 +27,10 @@ stdio_start(int bridged)
 {
 	struct proc	*factory, *edge, *mesh;
 	char		 furl[128], eurl[128], fb[192], eb[192];
-	const char	*bridges[3] = { fb, eb, NULL };
 	int		 fport, eport;
 
 	if (!bridged) {
-		bridges[0] = NULL;
-		mesh = mesh_start_stdio(bridges);
+		mesh = mesh_start_stdio(NULL);
 		cr_assert_not_null(mesh, "mcp-mesh --stdio did not start");
 		return (mesh);
 	}
@@ -44,7 +42,7 @@ stdio_start(int bridged)
 	url_of(eport, eurl, sizeof(eurl));
 	snprintf(fb, sizeof(fb), "factory=%s", furl);
 	snprintf(eb, sizeof(eb), "edge=%s", eurl);
-	mesh = mesh_start_stdio(bridges);
+	mesh = mesh_start_stdio("--bridge", fb, "--bridge", eb, NULL);
 	cr_assert_not_null(mesh, "mcp-mesh --stdio did not start");
 	cr_assert_eq(mesh_wait_peer(mesh, "factory"), 0,
 	    "peer factory never ready");
@@ -101,11 +99,11 @@ static struct json_object *
 read_response(struct proc *p, int64_t id)
 {
 	struct json_object	*msg;
-	uint64_t		 deadline = harness_now_ms() + READ_MS;
+	uint64_t		 deadline = now_ms() + READ_MS;
 	int64_t			 left;
 
 	for (;;) {
-		left = (int64_t)(deadline - harness_now_ms());
+		left = (int64_t)(deadline - now_ms());
 		cr_assert_gt(left, 0, "no response with id %lld in %d ms",
 		    (long long)id, READ_MS);
 		msg = read_msg(p, (int)left);
