@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -45,6 +46,7 @@ static char	*file_slurp(const char *, size_t *);
 static int	 line_matches(const char *, size_t, const char *);
 static void	 proc_reap_nohang(struct proc *);
 static void	 reap_strays(void);
+static void	 tmpdir_empty(void);
 
 /* --- time and files ----------------------------------------------------- */
 
@@ -156,15 +158,12 @@ harness_teardown(void)
 		if (dump)
 			proc_dump(procs[i], stderr);
 		unlink(procs[i]->logpath);
-		if (procs[i]->in_fd != -1)
-			close(procs[i]->in_fd);
-		if (procs[i]->out_fd != -1)
-			close(procs[i]->out_fd);
-		free(procs[i]->outbuf);
+		line_close(&procs[i]->io);
 		free(procs[i]);
 		procs[i] = NULL;
 	}
 	nprocs = 0;
+	tmpdir_empty();
 	rmdir(tmpdir);
 	trace("teardown done");
 	curl_global_cleanup();
@@ -213,6 +212,25 @@ harness_finish(void)
 	return (NULL);
 }
 
+/* What a test left in its directory (a UNIX socket, say) goes. */
+static void
+tmpdir_empty(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[sizeof(tmpdir) + 260];
+
+	if ((d = opendir(tmpdir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
 /* Kill and reap whatever child is left (orphans adopted as subreaper). */
 static void
 reap_strays(void)
@@ -248,7 +266,7 @@ proc_spawn(const char *name, int flags, char *const argv[])
 	strncpy(p->name, name, sizeof(p->name) - 1);
 	snprintf(p->logpath, sizeof(p->logpath), "%s/%d-%s.log", tmpdir,
 	    nprocs, name);
-	p->in_fd = p->out_fd = -1;
+	line_init(&p->io, -1, -1);
 	if ((logfd = open(p->logpath, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_APPEND | O_CLOEXEC, 0600)) == -1 ||
 	    (nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
@@ -280,84 +298,21 @@ proc_spawn(const char *name, int flags, char *const argv[])
 	close(nullfd);
 	if (in[0] != -1) {
 		close(in[0]);
-		p->in_fd = in[1];
+		p->io.wfd = in[1];
 	}
 	if (out[1] != -1) {
 		close(out[1]);
-		p->out_fd = out[0];
+		p->io.rfd = out[0];
 	}
 	procs[nprocs++] = p;
 	trace("spawned %s pid %d", p->name, (int)p->pid);
 	return (p);
 }
 
-/* One line of the child's stdout pipe, without its newline; NULL on EOF or
- * timeout. */
-char *
-proc_readline(struct proc *p, int timeout_ms)
-{
-	struct pollfd	 pfd;
-	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
-	char		*nl, *line;
-	size_t		 n;
-	ssize_t		 r;
-	int64_t		 left;
-
-	for (;;) {
-		if (p->outbuf != NULL &&
-		    (nl = memchr(p->outbuf, '\n', p->outlen)) != NULL) {
-			n = (size_t)(nl - p->outbuf);
-			if ((line = strndup(p->outbuf, n)) == NULL)
-				abort();
-			memmove(p->outbuf, nl + 1, p->outlen - n - 1);
-			p->outlen -= n + 1;
-			return (line);
-		}
-		left = (int64_t)(deadline - now_ms());
-		if (p->out_fd == -1 || left <= 0)
-			return (NULL);
-		pfd.fd = p->out_fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue;
-		if ((p->outbuf = realloc(p->outbuf, p->outlen + 65536)) ==
-		    NULL)
-			abort();
-		r = read(p->out_fd, p->outbuf + p->outlen, 65536);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return (NULL);
-		p->outlen += (size_t)r;
-	}
-}
-
-int
-proc_write(struct proc *p, const char *buf, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if (p->in_fd == -1)
-			return (-1);
-		if ((n = write(p->in_fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
 void
 proc_close_stdin(struct proc *p)
 {
-	if (p->in_fd != -1) {
-		close(p->in_fd);
-		p->in_fd = -1;
-	}
+	line_close_write(&p->io);
 }
 
 /* A needle starting with '^' matches at the start of a line only. */
@@ -632,6 +587,204 @@ pid_gone(pid_t pid, int timeout_ms)
 			return (0);
 		harness_msleep(POLL_STEP_MS);
 	}
+}
+
+/* --- newline-delimited messages over a pair of descriptors ------------ */
+
+void
+line_init(struct lineconn *lc, int rfd, int wfd)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->rfd = rfd;
+	lc->wfd = wfd;
+}
+
+/* Every byte of buf, or -1 (the write side closed, or write(2) failed). */
+int
+line_write(struct lineconn *lc, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if (lc->wfd == -1)
+			return (-1);
+		if ((n = write(lc->wfd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* msg and a newline, in one write(2). */
+int
+line_send(struct lineconn *lc, const char *msg)
+{
+	char	*buf;
+	int	 rc;
+
+	if (asprintf(&buf, "%s\n", msg) == -1)
+		abort();
+	rc = line_write(lc, buf, strlen(buf));
+	free(buf);
+	return (rc);
+}
+
+/*
+ * The next line, without its newline (to free); NULL on timeout, or at
+ * the end of the input (lc->eof set; an unfinished last line is lost).
+ */
+char *
+line_read(struct lineconn *lc, int timeout_ms)
+{
+	struct pollfd	 pfd;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	char		*nl, *line;
+	size_t		 n;
+	ssize_t		 r;
+	int64_t		 left;
+
+	for (;;) {
+		if (lc->buf != NULL &&
+		    (nl = memchr(lc->buf, '\n', lc->len)) != NULL) {
+			n = (size_t)(nl - lc->buf);
+			if ((line = strndup(lc->buf, n)) == NULL)
+				abort();
+			memmove(lc->buf, nl + 1, lc->len - n - 1);
+			lc->len -= n + 1;
+			return (line);
+		}
+		left = (int64_t)(deadline - now_ms());
+		if (lc->rfd == -1 || lc->eof || left <= 0)
+			return (NULL);
+		pfd.fd = lc->rfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		if ((lc->buf = realloc(lc->buf, lc->len + 65536)) == NULL)
+			abort();
+		r = read(lc->rfd, lc->buf + lc->len, 65536);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			lc->eof = 1;
+			return (NULL);
+		}
+		lc->len += (size_t)r;
+	}
+}
+
+/* No more writing: shutdown(2) a socket both sides share, else close. */
+void
+line_close_write(struct lineconn *lc)
+{
+	if (lc->wfd == -1)
+		return;
+	if (lc->wfd == lc->rfd)
+		shutdown(lc->wfd, SHUT_WR);
+	else
+		close(lc->wfd);
+	lc->wfd = -1;
+}
+
+void
+line_close(struct lineconn *lc)
+{
+	if (lc->wfd != -1 && lc->wfd != lc->rfd)
+		close(lc->wfd);
+	if (lc->rfd != -1)
+		close(lc->rfd);
+	free(lc->buf);
+	line_init(lc, -1, -1);
+}
+
+/* {"jsonrpc":"2.0","id":ID,"method":METHOD[,"params":PARAMS]}, to free. */
+char *
+rpc_text(int64_t id, const char *method, const char *params)
+{
+	char	*s;
+
+	if (asprintf(&s, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"%s\""
+	    "%s%s}", (long long)id, method, params != NULL ? ",\"params\":" :
+	    "", params != NULL ? params : "") == -1)
+		abort();
+	return (s);
+}
+
+/* --- UNIX sockets -------------------------------------------------------- */
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
+	    sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * A stream socket connected to path; while nothing is there or nothing
+ * listens yet (a daemon starting up), tried again until timeout_ms.
+ * -1 with errno from the last try.
+ */
+int
+unix_connect(const char *path, int timeout_ms)
+{
+	struct sockaddr_un	 sun;
+	uint64_t		 deadline = now_ms() + (uint64_t)timeout_ms;
+	int			 s, e;
+
+	if (unix_addr(path, &sun) == -1)
+		return (-1);
+	for (;;) {
+		if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return (-1);
+		if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return (s);
+		e = errno;
+		close(s);
+		if ((e != ENOENT && e != ECONNREFUSED && e != EINTR) ||
+		    now_ms() >= deadline) {
+			errno = e;
+			return (-1);
+		}
+		harness_msleep(POLL_STEP_MS);
+	}
+}
+
+/* A listening stream socket at path (replacing a stale one), or -1. */
+int
+unix_listen(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 s;
+
+	if (unix_addr(path, &sun) == -1)
+		return (-1);
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	unlink(path);
+	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(s, 16) == -1) {
+		close(s);
+		return (-1);
+	}
+	return (s);
+}
+
+/* The test's own temporary directory (removed at teardown: empty it). */
+const char *
+harness_tmpdir(void)
+{
+	return (tmpdir);
 }
 
 /* --- the programs under test ---------------------------------------------- */
@@ -1294,6 +1447,20 @@ json_path_int(struct json_object *o, const char *path, int64_t *out)
 		return (-1);
 	*out = json_object_get_int64(o);
 	return (0);
+}
+
+/* The message's id is the integer want, or null for want < 0. */
+int
+rpc_id_is(struct json_object *msg, int64_t want)
+{
+	struct json_object	*id;
+
+	if (msg == NULL || !json_object_object_get_ex(msg, "id", &id))
+		return (0);
+	if (want < 0)
+		return (id == NULL);
+	return (id != NULL && json_object_is_type(id, json_type_int) &&
+	    json_object_get_int64(id) == want);
 }
 
 /* The text of the first content block of a tools/call result. */

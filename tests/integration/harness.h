@@ -29,13 +29,37 @@
 #define HARNESS_PROCS_MAX	16
 #define HARNESS_READY_MS	15000	/* start-up of a mesh or a gateway */
 
+/*
+ * Newline-delimited messages (JSON-RPC in MCP's stdio transport) over a
+ * pair of descriptors: a child's stdin and stdout pipes, or one socket
+ * for both directions (a UNIX control socket).
+ */
+struct lineconn {
+	int		 rfd;		/* read side, or -1 */
+	int		 wfd;		/* write side (may be rfd), or -1 */
+	char		*buf;		/* read but not yet a line */
+	size_t		 len;
+	int		 eof;		/* the read side ended */
+};
+
+void		 line_init(struct lineconn *, int rfd, int wfd);
+int		 line_write(struct lineconn *, const void *, size_t);
+int		 line_send(struct lineconn *, const char *msg);
+char		*line_read(struct lineconn *, int timeout_ms);
+void		 line_close_write(struct lineconn *);
+void		 line_close(struct lineconn *);
+/* A JSON-RPC request's text (params NULL: none), to free. */
+char		*rpc_text(int64_t id, const char *method, const char *params);
+
+/* UNIX stream sockets: connect (waiting for a listener), listen. */
+int		 unix_connect(const char *path, int timeout_ms);
+int		 unix_listen(const char *path);
+
 struct proc {
 	char		 name[32];
 	pid_t		 pid;
-	int		 in_fd;		/* child's stdin, or -1 */
-	int		 out_fd;	/* child's stdout (PROC_STDOUT_PIPE) */
-	char		*outbuf;	/* stdout read but not yet a line */
-	size_t		 outlen;
+	struct lineconn	 io;		/* to its stdin (PROC_STDIN_PIPE),
+					   from its stdout (PROC_STDOUT_PIPE) */
 	char		 logpath[128];	/* stderr (and stdout if no pipe) */
 	int		 reaped;
 	int		 status;	/* from waitpid once reaped */
@@ -72,6 +96,7 @@ extern int	 harness_passed;
 /* Programs under test, from MESH_BIN, MESH_WORKER_BIN, MESH_GATEWAY_BIN. */
 const char	*harness_bin(const char *envname);
 void		 harness_msleep(int ms);
+const char	*harness_tmpdir(void);	/* this test's, removed at teardown */
 
 /*
  * Memory growth a test allows a process, larger under AddressSanitizer
@@ -93,8 +118,6 @@ int		 proc_fd_count(pid_t);
 
 /* Processes. */
 struct proc	*proc_spawn(const char *name, int flags, char *const argv[]);
-char		*proc_readline(struct proc *, int timeout_ms);
-int		 proc_write(struct proc *, const char *buf, size_t len);
 void		 proc_close_stdin(struct proc *);
 char		*proc_wait_log(struct proc *, const char *needle,
 		    int timeout_ms);
@@ -174,10 +197,24 @@ const char	*json_path_str(struct json_object *, const char *path);
 int		 json_path_int(struct json_object *, const char *path,
 		    int64_t *out);
 const char	*tool_text(struct json_object *result);
+int		 rpc_id_is(struct json_object *msg, int64_t id); /* <0: null */
 /* tools/call with a chosen id, waiting at most wait_ms; ms it took. */
 uint64_t	 mcp_call_id(struct mcp_client *, int id, const char *tool,
 		    const char *args, long wait_ms, struct http_resp *);
 int		 tools_has(struct json_object *tools, const char *name);
 void		 url_of(int port, char *buf, size_t len);
+
+/*
+ * With Criterion (fixture.c): each of these fails the test when what it
+ * expects does not happen.
+ */
+
+/* Newline JSON-RPC over a lineconn. */
+#define LINE_WAIT_MS	10000	/* one answer */
+void		 line_expect_send(struct lineconn *, const char *msg);
+struct json_object *line_expect_msg(struct lineconn *, int timeout_ms);
+struct json_object *line_expect_response(struct lineconn *, int64_t id);
+struct json_object *line_rpc(struct lineconn *, int64_t id,
+		    const char *method, const char *params);
 
 #endif

@@ -16,7 +16,7 @@
 #include "integration/harness.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
-#define READ_MS		10000	/* one answer */
+#define READ_MS		LINE_WAIT_MS	/* one answer */
 
 #define INIT_PARAMS(v) "{\"protocolVersion\":\"" v "\",\"capabilities\":{}," \
 	"\"clientInfo\":{\"name\":\"it-stdio\",\"version\":\"1\"}}"
@@ -53,86 +53,25 @@ stdio_start(int bridged)
 static void
 send_line(struct proc *p, const char *msg)
 {
-	cr_assert_eq(proc_write(p, msg, strlen(msg)), 0, "write to mesh");
-	cr_assert_eq(proc_write(p, "\n", 1), 0, "write to mesh");
+	line_expect_send(&p->io, msg);
 }
 
-/*
- * One stdout line, which must be one JSON-RPC 2.0 message on one line.
- * Returns it (owned), or NULL at EOF.
- */
 static struct json_object *
 read_msg(struct proc *p, int timeout_ms)
 {
-	struct json_object	*msg;
-	const char		*v;
-	char			*line;
-
-	if ((line = proc_readline(p, timeout_ms)) == NULL)
-		return (NULL);
-	msg = json_tokener_parse(line);
-	cr_assert(msg != NULL && json_object_is_type(msg, json_type_object),
-	    "stdout line is not a JSON object: %s", line);
-	v = json_path_str(msg, "jsonrpc");
-	cr_assert(v != NULL && strcmp(v, "2.0") == 0,
-	    "stdout line is not JSON-RPC 2.0: %s", line);
-	free(line);
-	return (msg);
+	return (line_expect_msg(&p->io, timeout_ms));
 }
 
-/* id matches: an integer want, or want < 0 for a null id. */
-static int
-id_is(struct json_object *msg, int64_t want)
-{
-	struct json_object	*id;
-
-	if (!json_object_object_get_ex(msg, "id", &id))
-		return (0);
-	if (want < 0)
-		return (id == NULL);
-	return (id != NULL && json_object_is_type(id, json_type_int) &&
-	    json_object_get_int64(id) == want);
-}
-
-/* The response with the given id; notifications in between are skipped. */
 static struct json_object *
 read_response(struct proc *p, int64_t id)
 {
-	struct json_object	*msg;
-	uint64_t		 deadline = now_ms() + READ_MS;
-	int64_t			 left;
-
-	for (;;) {
-		left = (int64_t)(deadline - now_ms());
-		cr_assert_gt(left, 0, "no response with id %lld in %d ms",
-		    (long long)id, READ_MS);
-		msg = read_msg(p, (int)left);
-		cr_assert_not_null(msg, "stdout closed or silent waiting for "
-		    "id %lld", (long long)id);
-		if (id_is(msg, id))
-			return (msg);
-		cr_assert_null(json_path(msg, "id"), "response with an "
-		    "unexpected id: %s", json_object_to_json_string(msg));
-		cr_assert_not_null(json_path_str(msg, "method"),
-		    "unexpected message: %s", json_object_to_json_string(msg));
-		json_object_put(msg);
-	}
+	return (line_expect_response(&p->io, id));
 }
 
 static struct json_object *
 rpc(struct proc *p, int id, const char *method, const char *params)
 {
-	char	*line;
-	struct json_object *resp;
-
-	if (asprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\""
-	    "%s%s}", id, method, params ? ",\"params\":" : "",
-	    params ? params : "") == -1)
-		abort();
-	send_line(p, line);
-	free(line);
-	resp = read_response(p, id);
-	return (resp);
+	return (line_rpc(&p->io, id, method, params));
 }
 
 static void
