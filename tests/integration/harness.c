@@ -30,6 +30,7 @@
 #include <json-c/json.h>
 
 #include "harness.h"
+#include "logtext.h"
 
 #define STOP_GRACE_MS	3000	/* SIGTERM, then SIGKILL */
 #define POLL_STEP_MS	10
@@ -332,6 +333,23 @@ line_matches(const char *line, size_t len, const char *needle)
 	return (0);
 }
 
+/* The first complete line of p's log matching needle (to free), or NULL. */
+char *
+proc_log_find(struct proc *p, const char *needle)
+{
+	char	*buf, *line, *nl, *found = NULL;
+	size_t	 len;
+
+	if ((buf = file_slurp(p->logpath, &len)) == NULL)
+		return (NULL);
+	for (line = buf; found == NULL && (nl = memchr(line, '\n',
+	    len - (size_t)(line - buf))) != NULL; line = nl + 1)
+		if (line_matches(line, (size_t)(nl - line), needle))
+			found = strndup(line, (size_t)(nl - line));
+	free(buf);
+	return (found);
+}
+
 /*
  * Wait until the log file of p has a complete line matching needle.
  * Returns that line (to free), or NULL on timeout or when p has exited
@@ -341,26 +359,13 @@ char *
 proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 {
 	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
-	char		*buf, *line, *nl, *found;
-	size_t		 len;
+	char		*found;
 	int		 last = 0;
 
 	for (;;) {
 		if (!proc_alive(p))
 			last = 1;
-		found = NULL;
-		if ((buf = file_slurp(p->logpath, &len)) != NULL) {
-			for (line = buf; found == NULL && (nl = memchr(line,
-			    '\n', len - (size_t)(line - buf))) != NULL;
-			    line = nl + 1) {
-				if (line_matches(line, (size_t)(nl - line),
-				    needle))
-					found = strndup(line,
-					    (size_t)(nl - line));
-			}
-			free(buf);
-		}
-		if (found != NULL) {
+		if ((found = proc_log_find(p, needle)) != NULL) {
 			trace("%s: \"%s\"", p->name, found);
 			return (found);
 		}
@@ -866,7 +871,7 @@ gateway_start(const char *name, int *port, ...)
 struct proc *
 mesh_startv(int *port, const char *const argv[])
 {
-	static const char	 tag[] = "http: listening on http://127.0.0.1:";
+	static const char	 tag[] = LOG_HTTP_LISTENING;
 	struct args		 a = { .c = 0 };
 	struct proc		*p;
 	const char		*bin, *worker;
@@ -937,7 +942,7 @@ mesh_wait_peer(struct proc *p, const char *peer)
 {
 	char	 needle[128], *line;
 
-	snprintf(needle, sizeof(needle), "peer %s: ready", peer);
+	snprintf(needle, sizeof(needle), LOG_PEER_READY, peer);
 	if ((line = proc_wait_log(p, needle, HARNESS_READY_MS)) == NULL)
 		return (-1);
 	free(line);

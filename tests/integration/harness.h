@@ -121,6 +121,7 @@ struct proc	*proc_spawn(const char *name, int flags, char *const argv[]);
 void		 proc_close_stdin(struct proc *);
 char		*proc_wait_log(struct proc *, const char *needle,
 		    int timeout_ms);
+char		*proc_log_find(struct proc *, const char *needle); /* now */
 int		 proc_wait_exit(struct proc *, int timeout_ms);
 int		 proc_alive(struct proc *);
 void		 proc_stop(struct proc *);

@@ -30,6 +30,7 @@
 
 #include "mesh-limits.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define MESH_TIMEOUT_MS	2000	/* --timeout of the mesh */
@@ -955,8 +956,8 @@ MESH_TEST(faults, worker_sigkill, .timeout = T_TIMEOUT)
 	    "(%llu ms after it was sent)",
 	    (unsigned long long)(s.done - tkill), (unsigned long long)s.ms);
 	http_resp_free(&s.r);
-	snprintf(needle, sizeof(needle), "peer bad: worker %d killed by "
-	    "SIGKILL", (int)wpid);
+	snprintf(needle, sizeof(needle), LOG_WORKER_EXITED
+	    LOG_KILLED_BY_SIGKILL, "bad", (int)wpid);
 	line = proc_wait_log(f.mesh, needle, 5000);
 	cr_assert_not_null(line, "the mesh did not log \"%s\"", needle);
 	free(line);
@@ -987,7 +988,7 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	struct fx		 f;
 	struct http_resp	 r;
 	pid_t			 wpid, npid;
-	char			 needle[96], *line;
+	char			 needle[160], *line;
 	uint64_t		 tstop, ms, killed;
 	int64_t			 back;
 	int			 id;
@@ -1005,8 +1006,9 @@ MESH_TEST(faults, worker_sigstop, .timeout = 90)
 	expect_clear_error("worker SIGSTOPped, bad_echo", &r, id, "bad",
 	    w_timeout, ms, MESH_TIMEOUT_MS + MARGIN_MS);
 	http_resp_free(&r);
-	snprintf(needle, sizeof(needle), "peer bad: worker %d killed",
-	    (int)wpid);
+	snprintf(needle, sizeof(needle), LOG_WORKER_EXITED
+	    LOG_KILLED_BY_SIGKILL ": " LOG_PING_MISSED, "bad", (int)wpid,
+	    WORKER_PING_TIMEOUT_MS);
 	/* Waits past the bound to see when it happens, if ever. */
 	line = proc_wait_log(f.mesh, needle, 2 * WORKER_PING_INTERVAL_MS +
 	    WORKER_PING_TIMEOUT_MS + 5000);

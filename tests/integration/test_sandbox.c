@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 
 #include "mesh-limits.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define VERDICT_MS	10000	/* a probe's verdict is logged within */
@@ -83,14 +85,42 @@ expect_log(struct proc *mesh, const char *needle)
 	free(line);
 }
 
+/* The probe's verdict for act: refused with errno e. */
+static void
+expect_refused(struct proc *mesh, const char *act, int e)
+{
+	char	 needle[128];
+
+	snprintf(needle, sizeof(needle), PROBE_REFUSED, act, strerror(e));
+	expect_log(mesh, needle);
+}
+
+/* Once the verdict is in: no line of the log says act went through. */
 static void
 expect_no_breach(struct proc *mesh, const char *act)
 {
 	char	 needle[64], *line;
 
-	snprintf(needle, sizeof(needle), "probe %s: NOT REFUSED", act);
-	line = proc_wait_log(mesh, needle, 0);
+	snprintf(needle, sizeof(needle), PROBE_NOT_REFUSED, act);
+	line = proc_log_find(mesh, needle);
 	cr_assert_null(line, "sandbox breach: %s", line);
+}
+
+/* The worker of peer died of how (LOG_SANDBOX_VIOLATION), one line. */
+static void
+expect_worker_died(struct proc *mesh, const char *peer, const char *how)
+{
+	char	 want[256], *line;
+	const char *w;
+
+	line = proc_wait_log(mesh, how, VERDICT_MS);
+	cr_assert_not_null(line, "mesh never logged \"%s\"", how);
+	w = strstr(line, ": worker ");
+	snprintf(want, sizeof(want), LOG_WORKER_EXITED "%s", peer,
+	    w != NULL ? atoi(w + 9) : -1, how);
+	cr_assert(strstr(line, want) != NULL, "want \"%s\", the mesh logged "
+	    "\"%s\"", want, line);
+	free(line);
 }
 
 /*
@@ -110,10 +140,9 @@ MESH_TEST(sandbox, exec_kills_the_worker, .timeout = T_TIMEOUT)
 #endif
 	mesh = probe_mesh("exec", NULL, &gw, &mport);
 #ifdef HAVE_SECCOMP
-	expect_log(mesh, "peer exec: worker");
-	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	expect_worker_died(mesh, "exec", LOG_SANDBOX_VIOLATION);
 #else
-	expect_log(mesh, "probe exec: refused: Permission denied");
+	expect_refused(mesh, "exec", EACCES);
 #endif
 }
 
@@ -128,10 +157,9 @@ MESH_TEST(sandbox, fork_kills_the_worker, .timeout = T_TIMEOUT)
 #endif
 	mesh = probe_mesh("fork", NULL, &gw, &mport);
 #ifdef HAVE_SECCOMP
-	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	expect_worker_died(mesh, "fork", LOG_SANDBOX_VIOLATION);
 #else
-	expect_log(mesh, "probe fork: refused: Resource temporarily "
-	    "unavailable");
+	expect_refused(mesh, "fork", EAGAIN);
 #endif
 	expect_no_breach(mesh, "fork");
 }
@@ -141,7 +169,7 @@ MESH_TEST(sandbox, file_write_is_refused, .timeout = T_TIMEOUT)
 	int		 mport;
 	struct proc	*gw, *mesh = probe_mesh("write", NULL, &gw, &mport);
 
-	expect_log(mesh, "probe write: refused: Permission denied");
+	expect_refused(mesh, "write", EACCES);
 }
 
 MESH_TEST(sandbox, read_outside_tls_paths_is_refused, .timeout = T_TIMEOUT)
@@ -152,7 +180,7 @@ MESH_TEST(sandbox, read_outside_tls_paths_is_refused, .timeout = T_TIMEOUT)
 	if (landlock_abi() == 0)
 		cr_skip_test("the kernel has no Landlock: reads not limited");
 	mesh = probe_mesh("read", NULL, &gw, &mport);
-	expect_log(mesh, "probe read: refused: Permission denied");
+	expect_refused(mesh, "read", EACCES);
 }
 
 /*
@@ -179,7 +207,7 @@ MESH_TEST(sandbox, connect_to_another_port_is_refused, .timeout = T_TIMEOUT)
 		cr_skip_test("Landlock ABI %d < 4: TCP ports not limited",
 		    landlock_abi());
 	mesh = probe_other_port("connect", &gw, &other);
-	expect_log(mesh, "probe connect: refused: Permission denied");
+	expect_refused(mesh, "connect", EACCES);
 }
 
 /*
@@ -196,7 +224,7 @@ expect_killed(const char *act)
 	cr_skip_test("built without libseccomp: %s not filtered", act);
 #endif
 	mesh = probe_other_port(act, &gw, &other);
-	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	expect_worker_died(mesh, act, LOG_SANDBOX_VIOLATION);
 	expect_no_breach(mesh, act);
 }
 
@@ -224,20 +252,23 @@ MESH_TEST(sandbox, worker_stderr_is_relayed_escaped_and_bounded,
     .timeout = T_TIMEOUT)
 {
 	struct proc	*gw, *mesh;
-	char		*line;
+	char		*line, needle[128];
 	int		 mport;
 
 	mesh = probe_mesh("stderr", NULL, &gw, &mport);
-	expect_log(mesh, "peer stderr: stderr: mcp-mesh: peer ok: ready "
-	    "(forged)");
-	line = proc_wait_log(mesh, "peer stderr: stderr: bell", VERDICT_MS);
+	snprintf(needle, sizeof(needle), LOG_STDERR "mcp-mesh: peer ok: ready "
+	    "(forged)", "stderr");
+	expect_log(mesh, needle);
+	snprintf(needle, sizeof(needle), LOG_STDERR "bell", "stderr");
+	line = proc_wait_log(mesh, needle, VERDICT_MS);
 	cr_assert_not_null(line);
 	cr_assert(strchr(line, '\a') == NULL && strchr(line, '\033') == NULL,
 	    "control bytes reached the log: %s", line);
 	free(line);
-	expect_log(mesh, "peer stderr: stderr: more than 65536 bytes, the "
-	    "rest is ignored");
-	expect_log(mesh, "probe stderr: refused");
+	snprintf(needle, sizeof(needle), LOG_STDERR LOG_STDERR_CUT, "stderr",
+	    WORKER_STDERR_MAX);
+	expect_log(mesh, needle);
+	expect_refused(mesh, "stderr", EIO);
 }
 
 /* The probe with nothing to try is a working worker: the control. */
@@ -502,40 +533,55 @@ check_args(int ok, const char *want, ...)
 	    (ok ? WEXITSTATUS(p->status) == 0 : WEXITSTATUS(p->status) != 0),
 	    "%s: status %#x", want ? want : "(valid)", p->status);
 	if (want != NULL) {
-		line = proc_wait_log(p, want, 0);
+		line = proc_log_find(p, want);
 		cr_assert_not_null(line, "no \"%s\" in the log", want);
 		free(line);
 	}
 }
 
+/* The refusal of --max-response ARG, in w. */
+static const char *
+bad_size(char *w, size_t len, const char *arg)
+{
+	snprintf(w, len, LOG_BAD_SIZE, "--max-response", arg,
+	    UPSTREAM_RESPONSE_MIN, UPSTREAM_RESPONSE_CAP);
+	return (w);
+}
+
 MESH_TEST(sandbox, bad_limits_are_refused_by_name, .timeout = T_TIMEOUT)
 {
 	const char	*u = "a=http://127.0.0.1:9/mcp";
+	char		 w[256];
 
-	check_args(0, "no bridged peer is named \"b\"", "--bridge", u,
-	    "--peer-timeout", "b=500", NULL);
-	check_args(0, "--peer-timeout a=99: too small", "--bridge", u,
-	    "--peer-timeout", "a=99", NULL);
+	snprintf(w, sizeof(w), LOG_NO_SUCH_PEER, "--peer-timeout", "b");
+	check_args(0, w, "--bridge", u, "--peer-timeout", "b=500", NULL);
+	snprintf(w, sizeof(w), LOG_OUT_OF_RANGE, "--peer-timeout", "a=99",
+	    "too small");
+	check_args(0, w, "--bridge", u, "--peer-timeout", "a=99", NULL);
 	check_args(1, NULL, "--bridge", u, "--peer-timeout", "a=100", NULL);
-	check_args(0, "--max-response 4095: a size from 4096", "--bridge", u,
+	check_args(0, bad_size(w, sizeof(w), "4095"), "--bridge", u,
 	    "--max-response", "4095", NULL);
 	check_args(1, NULL, "--bridge", u, "--max-response", "4096", NULL);
 	check_args(1, NULL, "--bridge", u, "--max-response", "8M", NULL);
-	check_args(0, "--max-response 8193K", "--bridge", u,
+	check_args(0, bad_size(w, sizeof(w), "8193K"), "--bridge", u,
 	    "--max-response", "8193K", NULL);
 	/* Would wrap to 1 MiB; a sign after a blank. */
-	check_args(0, "--max-response 17592186044417M", "--bridge", u,
+	check_args(0, bad_size(w, sizeof(w), "17592186044417M"), "--bridge", u,
 	    "--max-response", "17592186044417M", NULL);
-	check_args(0, "--max-response  -18446744073709547520", "--bridge", u,
-	    "--max-response", " -18446744073709547520", NULL);
-	check_args(0, "--peer-max-response a: NAME=VALUE", "--bridge", u,
-	    "--peer-max-response", "a", NULL);
-	check_args(0, "--worker-memory -1", "--worker-memory", "-1", NULL);
-	if (geteuid() == 0)
-		check_args(0, "--worker-user root: uid or gid 0",
-		    "--worker-user", "root", NULL);
-	check_args(geteuid() != 0, geteuid() == 0 ?
-	    "--worker-user no-such-user-here: no such user" : NULL,
+	check_args(0, bad_size(w, sizeof(w), " -18446744073709547520"),
+	    "--bridge", u, "--max-response", " -18446744073709547520", NULL);
+	snprintf(w, sizeof(w), LOG_NOT_NAME_VALUE, "--peer-max-response",
+	    "a");
+	check_args(0, w, "--bridge", u, "--peer-max-response", "a", NULL);
+	snprintf(w, sizeof(w), LOG_OUT_OF_RANGE, "--worker-memory", "-1",
+	    "too small");
+	check_args(0, w, "--worker-memory", "-1", NULL);
+	if (geteuid() == 0) {
+		snprintf(w, sizeof(w), LOG_ROOT_USER, "root");
+		check_args(0, w, "--worker-user", "root", NULL);
+	}
+	snprintf(w, sizeof(w), LOG_NO_SUCH_USER, "no-such-user-here");
+	check_args(geteuid() != 0, geteuid() == 0 ? w : NULL,
 	    "--worker-user", "no-such-user-here", NULL);
 }
 
@@ -633,7 +679,8 @@ MESH_TEST(sandbox, named_host_is_resolved_again, .timeout = T_TIMEOUT)
 	struct mcp_client	 c;
 	struct http_resp	 r;
 	struct proc		*gw, *mesh;
-	char			 spec[128], url[128], port[16];
+	char			 spec[128], url[128], gurl[128], port[16];
+	char			 needle[256];
 	int			 gport, mport, i;
 
 	gw = gateway_start("gateway", &gport, NULL);
@@ -650,8 +697,10 @@ MESH_TEST(sandbox, named_host_is_resolved_again, .timeout = T_TIMEOUT)
 		mcp_call_tool(&c, "named_echo", "{\"text\":\"x\"}", &r);
 		http_resp_free(&r);
 	}
-	expect_log(mesh, "could not connect to http://localhost:");
-	expect_log(mesh, "resolving its name again");
+	snprintf(gurl, sizeof(gurl), "http://localhost:%d/mcp", gport);
+	snprintf(needle, sizeof(needle), LOG_RESOLVE_AGAIN,
+	    UPSTREAM_CONNECT_FAILS_MAX, gurl);
+	expect_log(mesh, needle);
 
 	snprintf(port, sizeof(port), "%d", gport);
 	gw = gateway_start("gateway2", &gport, "--port", port, NULL);

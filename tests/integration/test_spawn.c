@@ -18,6 +18,7 @@
 
 #include "mesh-limits.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define SERVE_TRIES	100	/* calls 100 ms apart until a peer serves */
@@ -175,13 +176,12 @@ MESH_TEST(spawn, stopped_zygote_is_replaced_by_exec, .timeout = T_TIMEOUT)
 	kill(z, SIGSTOP);
 	/* No crash: its successor is asked of the zygote, which is stopped. */
 	kill(w[0], SIGKILL);
-	line = proc_wait_log(mesh, "zygote: no new worker from it; workers "
-	    "are exec'd from now on", 10000);
+	line = proc_wait_log(mesh, LOG_ZYGOTE_UNANSWERED, 10000);
 	cr_assert_not_null(line, "the stopped zygote was not given up");
 	free(line);
 	expect_serves(&c, "a");
 	expect_serves(&c, "b");
-	line = proc_wait_log(mesh, "HELLO twice", 0);
+	line = proc_wait_log(mesh, LOG_HELLO_TWICE, 0);
 	cr_assert_null(line, "two workers on one socket: %s", line);
 	cr_assert_eq(mesh_zygote(mesh->pid), -1, "the zygote is still there");
 	mcp_close(&c);
@@ -199,8 +199,7 @@ MESH_TEST(spawn, zygote_death_falls_back_to_exec, .timeout = T_TIMEOUT)
 	mesh = spawn_fixture(NULL, &c);
 	cr_assert_gt(z = mesh_zygote(mesh->pid), 0, "no zygote");
 	kill(z, SIGKILL);
-	line = proc_wait_log(mesh, "zygote: it exited; workers are exec'd "
-	    "from now on", 5000);
+	line = proc_wait_log(mesh, LOG_ZYGOTE_EXITED, 5000);
 	cr_assert_not_null(line);
 	free(line);
 	expect_serves(&c, "a");

@@ -41,6 +41,7 @@
 
 #include "mesh-proto.h"
 #include "worker.h"
+#include "integration/logtext.h"
 
 #define PROBE_FILE	"/tmp/mcp-mesh-sandbox-probe"	/* .PID appended */
 
@@ -48,9 +49,8 @@ static __dead void
 probe_result(const char *act, int rv)
 {
 	if (rv == -1)
-		worker_fail(EX_CONFIG, "probe %s: refused: %s", act,
-		    strerror(errno));
-	worker_fail(EX_CONFIG, "probe %s: NOT REFUSED", act);
+		worker_fail(EX_CONFIG, PROBE_REFUSED, act, strerror(errno));
+	worker_fail(EX_CONFIG, PROBE_NOT_REFUSED, act);
 }
 
 static int
