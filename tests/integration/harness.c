@@ -224,7 +224,8 @@ tmpdir_empty(void)
 	if ((d = opendir(tmpdir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
 		unlink(path);
@@ -834,13 +835,13 @@ parse_port(const char *s)
  * on EOF, so it cannot outlive us.  *port is where it listens.
  */
 struct proc *
-gateway_start(const char *name, int *port, ...)
+gateway_startv(const char *name, int *port, const char *const argv[])
 {
 	struct args	 a = { .c = 0 };
 	struct proc	*p;
 	const char	*bin;
 	char		*line;
-	va_list		 ap;
+	int		 i;
 
 	*port = -1;
 	if ((bin = harness_bin("MESH_GATEWAY_BIN")) == NULL)
@@ -851,9 +852,8 @@ gateway_start(const char *name, int *port, ...)
 	args_add(&a, "--name");
 	args_add(&a, name);
 	args_add(&a, "--exit-on-stdin-eof");
-	va_start(ap, port);
-	args_addv(&a, ap);
-	va_end(ap);
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		args_add(&a, argv[i]);
 	if ((p = proc_spawn(name, PROC_STDIN_PIPE, a.v)) == NULL)
 		return (NULL);
 	if ((line = proc_wait_log(p, "^port ", HARNESS_READY_MS)) == NULL)
@@ -861,6 +861,18 @@ gateway_start(const char *name, int *port, ...)
 	*port = parse_port(line + 5);
 	free(line);
 	return (*port == -1 ? NULL : p);
+}
+
+struct proc *
+gateway_start(const char *name, int *port, ...)
+{
+	struct args	 a = { .c = 0 };
+	va_list		 ap;
+
+	va_start(ap, port);
+	args_addv(&a, ap);
+	va_end(ap);
+	return (gateway_startv(name, port, (const char *const *)a.v));
 }
 
 /*
@@ -1324,15 +1336,12 @@ mcp_request(struct mcp_client *c, const char *method, const char *params,
 	struct http_req	 q;
 	struct mcp_hdrbuf hb;
 	char		*body;
-	int		 id = c->nextid++;
 
-	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\""
-	    "%s%s}", id, method, params != NULL ? ",\"params\":" : "",
-	    params != NULL ? params : "") == -1)
-		abort();
+	body = rpc_text(c->nextid++, method, params);
 	memset(&q, 0, sizeof(q));
 	q.url = c->url;
 	q.body = body;
+	q.timeout_ms = c->wait_ms;
 	mcp_headers(c, &q, &hb);
 	http_do(&q, r);
 	free(body);
@@ -1563,27 +1572,63 @@ harness_asan_small_quarantine(void)
 #endif
 }
 
+/*
+ * Where the first mapping of /proc/PID/maps naming what (a library)
+ * starts; 0 when none (or unreadable).
+ */
+unsigned long
+proc_map_base(pid_t pid, const char *what)
+{
+	char		 path[64], line[512];
+	unsigned long	 base = 0;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, what) != NULL) {
+			base = strtoul(line, NULL, 16);
+			break;
+		}
+	fclose(f);
+	return (base);
+}
+
 /* Memory growth allowed: larger when pid runs with AddressSanitizer. */
 long
 proc_rss_slack_kb(pid_t pid)
 {
-	char	 path[64], line[512];
-	FILE	*f;
-	long	 slack = HARNESS_RSS_SLACK_KB;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (slack);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, "libasan") != NULL) {
-			slack = HARNESS_RSS_SLACK_ASAN_KB;
-			break;
-		}
-	fclose(f);
-	return (slack);
+	if (proc_map_base(pid, "libasan") != 0)
+		return (HARNESS_RSS_SLACK_ASAN_KB);
+	return (HARNESS_RSS_SLACK_KB);
 }
 
 /* --- one tools/call with a chosen id ------------------------------------- */
+
+/*
+ * A tools/call of tool with args and id in session c, as a request for
+ * http_do or http_perform (several at once); the body is returned, to
+ * free once it ran.
+ */
+char *
+mcp_tool_req(struct mcp_client *c, struct http_req *q, struct mcp_hdrbuf *hb,
+    int id, const char *tool, const char *args, long wait_ms)
+{
+	char	*params, *body;
+
+	if (asprintf(&params, "{\"name\":\"%s\",\"arguments\":%s}", tool,
+	    args != NULL ? args : "{}") == -1)
+		abort();
+	body = rpc_text(id, "tools/call", params);
+	free(params);
+	memset(q, 0, sizeof(*q));
+	q->url = c->url;
+	q->body = body;
+	q->timeout_ms = wait_ms;
+	mcp_headers(c, q, hb);
+	return (body);
+}
 
 /*
  * tools/call tool args with id in session c, the client waiting at most
@@ -1598,17 +1643,233 @@ mcp_call_id(struct mcp_client *c, int id, const char *tool, const char *args,
 	char			*body;
 	uint64_t		 t0;
 
-	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
-	    id, tool, args != NULL ? args : "{}") == -1)
-		abort();
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = body;
-	q.timeout_ms = wait_ms;
-	mcp_headers(c, &q, &hb);
+	body = mcp_tool_req(c, &q, &hb, id, tool, args, wait_ms);
 	t0 = now_ms();
 	http_do(&q, r);
 	free(body);
 	return (now_ms() - t0);
+}
+
+/* A request with the headers given (NULL-terminated), in no session. */
+void
+http_raw(const char *method, const char *url, const char *body,
+    const char *const *hdrs, struct http_resp *r)
+{
+	struct http_req	 q;
+	int		 i;
+
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.url = url;
+	q.body = body;
+	for (i = 0; hdrs != NULL && hdrs[i] != NULL && i < 15; i++)
+		q.headers[i] = hdrs[i];
+	http_do(&q, r);
+}
+
+/* A request in session c: its usual headers, and extra when not NULL. */
+void
+mcp_in_session(struct mcp_client *c, const char *method, const char *body,
+    const char *extra, struct http_resp *r)
+{
+	struct http_req		 q;
+	struct mcp_hdrbuf	 hb;
+	int			 i;
+
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.url = c->url;
+	q.body = body;
+	q.timeout_ms = c->wait_ms;
+	mcp_headers(c, &q, &hb);
+	for (i = 0; q.headers[i] != NULL; i++)
+		;
+	q.headers[i] = extra;
+	http_do(&q, r);
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+/* The text of an answer: a result's first text, or error.message. */
+const char *
+answer_text(struct http_resp *r)
+{
+	const char	*s;
+
+	if ((s = tool_text(json_path(r->json, "result"))) != NULL)
+		return (s);
+	if ((s = json_path_str(r->json, "error.message")) != NULL)
+		return (s);
+	return ("");
+}
+
+int
+answer_id_is(struct http_resp *r, int id)
+{
+	return (rpc_id_is(r->json, id));
+}
+
+/* A JSON-RPC error, or a result with isError. */
+int
+answer_is_error(struct http_resp *r)
+{
+	if (json_path(r->json, "error") != NULL)
+		return (1);
+	return (json_object_get_boolean(json_path(r->json, "result.isError")));
+}
+
+/* "peer x: could not ...: " : a message whose cause is empty. */
+int
+cause_empty(const char *text)
+{
+	size_t	 n = strlen(text);
+
+	while (n > 0 && text[n - 1] == ' ')
+		n--;
+	return (n == 0 || text[n - 1] == ':');
+}
+
+/* Keep the first of several errors: buf is written only while empty. */
+void
+first_err(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (buf[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Call tool with {"text": text} in session c until it answers text (a
+ * peer starting again), at most limit_ms: the ms it took, or -1.
+ */
+int64_t
+wait_echo(struct mcp_client *c, const char *tool, const char *text,
+    int limit_ms)
+{
+	struct http_resp	 r;
+	struct json_object	*o;
+	uint64_t		 t0 = now_ms();
+	char			*args;
+	int			 id, ok;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "text", json_object_new_string(text));
+	if ((args = strdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN))) == NULL)
+		abort();
+	json_object_put(o);
+	for (;;) {
+		id = c->nextid++;
+		mcp_call_id(c, id, tool, args, c->wait_ms, &r);
+		ok = r.status == 200 && answer_id_is(&r, id) &&
+		    !answer_is_error(&r) && strcmp(answer_text(&r), text) == 0;
+		http_resp_free(&r);
+		if (ok || now_ms() - t0 >= (uint64_t)limit_ms)
+			break;
+		harness_msleep(SERVE_POLL_MS);
+	}
+	free(args);
+	return (ok ? (int64_t)(now_ms() - t0) : -1);
+}
+
+/* --- mesh_node_info ------------------------------------------------------ */
+
+/* The structuredContent of a mesh_node_info answer (to put), or NULL. */
+struct json_object *
+node_info_of(struct http_resp *r)
+{
+	struct json_object	*sc;
+
+	if ((sc = json_path(r->json, "result.structuredContent")) != NULL)
+		json_object_get(sc);
+	return (sc);
+}
+
+/* mesh_node_info in session c: its structuredContent (to put), or NULL. */
+struct json_object *
+node_info(struct mcp_client *c)
+{
+	struct http_resp	 r;
+	struct json_object	*sc;
+
+	mcp_call_id(c, c->nextid++, "mesh_node_info", "{}", c->wait_ms, &r);
+	sc = node_info_of(&r);
+	http_resp_free(&r);
+	return (sc);
+}
+
+/* The peers[] entry of peer in a node_info object (borrowed), or NULL. */
+struct json_object *
+node_peer(struct json_object *info, const char *peer)
+{
+	struct json_object	*peers, *p;
+	const char		*n;
+	size_t			 i;
+
+	peers = json_path(info, "peers");
+	if (peers == NULL || !json_object_is_type(peers, json_type_array))
+		return (NULL);
+	for (i = 0; i < json_object_array_length(peers); i++) {
+		p = json_object_array_get_idx(peers, i);
+		if ((n = json_path_str(p, "name")) != NULL &&
+		    strcmp(n, peer) == 0)
+			return (p);
+	}
+	return (NULL);
+}
+
+/*
+ * The worker pid of peer in a node_info object when the peer is ready,
+ * else -1; its state (borrowed, NULL if none) in *state.
+ */
+pid_t
+node_peer_pid(struct json_object *info, const char *peer, const char **state)
+{
+	struct json_object	*p;
+	const char		*s = NULL;
+	int64_t			 pid = -1;
+
+	if ((p = node_peer(info, peer)) != NULL &&
+	    ((s = json_path_str(p, "state")) == NULL ||
+	    strcmp(s, "ready") != 0 || json_path_int(p, "pid", &pid) == -1))
+		pid = -1;
+	if (state != NULL)
+		*state = s;
+	return ((pid_t)pid);
+}
+
+/* The worker pid of a ready peer (mesh_node_info in c), else -1. */
+pid_t
+peer_pid(struct mcp_client *c, const char *peer)
+{
+	struct json_object	*info;
+	pid_t			 pid;
+
+	if ((info = node_info(c)) == NULL)
+		return (-1);
+	pid = node_peer_pid(info, peer, NULL);
+	json_object_put(info);
+	return (pid);
+}
+
+/* pid is a live worker of mesh (its child, named mcp-mesh-worker). */
+int
+mesh_is_worker(pid_t mesh, pid_t pid)
+{
+	pid_t	 kids[64];
+	char	 comm[64];
+	int	 i, n;
+
+	n = mesh_workers(mesh, kids, 64);
+	for (i = 0; i < n; i++)
+		if (kids[i] == pid)
+			break;
+	if (i == n || proc_file_line(pid, "comm", "mcp-mesh-worker", comm,
+	    sizeof(comm)) == NULL)
+		return (0);
+	return (1);
 }

@@ -97,7 +97,7 @@
 /* common/jsonrpc.c: why a text or an envelope was refused. */
 #define WHY_TOO_DEEP		"JSON nested too deeply"
 #define WHY_BAD_UTF8		"invalid UTF-8 in JSON"
-#define WHY_NOT_JSON		"invalid JSON: "	/* json-c's words follow */
+#define WHY_NOT_JSON		"invalid JSON: "	/* json-c's next */
 #define WHY_NOT_JSONRPC_2	"jsonrpc is not \"2.0\""
 
 /* --- tests/sandbox/sandbox-probe.c's verdicts (ours): act, strerror --- */
