@@ -424,6 +424,7 @@ MESH_TEST(sandbox, per_peer_deadline, .timeout = T_TIMEOUT)
 	struct fixture_gw	*gw;
 	struct http_resp	 r;
 	struct json_object	*res;
+	char			 want[256];
 
 	fixture_init(&f);
 	gw = fixture_gateway(&f, "gateway", NULL);
@@ -434,9 +435,11 @@ MESH_TEST(sandbox, per_peer_deadline, .timeout = T_TIMEOUT)
 
 	res = mcp_call_tool(&f.c, "quick_slow", "{\"ms\":1500}", &r);
 	cr_assert_not_null(res, "%s", r.body ? r.body : "");
+	snprintf(want, sizeof(want), ANSWER_DEADLINE, "quick", "quick_slow",
+	    300);
 	cr_assert(json_object_get_boolean(json_path(res, "isError")) &&
-	    strstr(tool_text(res), "within 300 ms") != NULL,
-	    "quick_slow: want the 300 ms deadline, got %s", r.body);
+	    tool_text(res) != NULL && strcmp(tool_text(res), want) == 0,
+	    "quick_slow: want \"%s\", got %s", want, r.body);
 	http_resp_free(&r);
 	res = mcp_call_tool(&f.c, "patient_slow", "{\"ms\":1500}", &r);
 	cr_assert_not_null(res, "%s", r.body ? r.body : "");
@@ -457,7 +460,7 @@ MESH_TEST(sandbox, per_peer_response_cap_at_its_edge, .timeout = T_TIMEOUT)
 	struct fixture_gw	*gw;
 	struct http_resp	 r;
 	struct json_object	*res;
-	char			 args[64];
+	char			 args[64], cause[64], cap[128];
 	const char		*text;
 	size_t			 base, want;
 	int			 gport, id, n;
@@ -484,10 +487,15 @@ MESH_TEST(sandbox, per_peer_response_cap_at_its_edge, .timeout = T_TIMEOUT)
 			cr_assert(text != NULL && strlen(text) == (size_t)n &&
 			    !json_object_get_boolean(json_path(res, "isError")),
 			    "an answer of exactly 4096 bytes: %.200s", r.body);
-		else
-			cr_assert(text != NULL && strstr(text,
-			    "response larger than 4096 bytes") != NULL,
-			    "an answer of 4097 bytes: %.300s", r.body);
+		else {
+			snprintf(cause, sizeof(cause), ANSWER_TOO_LARGE,
+			    4096);
+			snprintf(cap, sizeof(cap), ANSWER_PEER_FAILED,
+			    "capped", cause);
+			cr_assert(text != NULL && strcmp(text, cap) == 0,
+			    "an answer of 4097 bytes: want \"%s\", got %.300s",
+			    cap, r.body);
+		}
 		http_resp_free(&r);
 		res = mcp_call_tool(&f.c, "free_echo", args, &r);
 		cr_assert(tool_text(res) != NULL &&
