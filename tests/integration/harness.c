@@ -352,6 +352,31 @@ proc_log_find(struct proc *p, const char *needle)
 }
 
 /*
+ * Wait until a line of p's log matches one of needles (NULL-terminated):
+ * that line (to free), or NULL after timeout_ms, or once p has exited
+ * without one.  Quiet: for lines that must not come, as for those that
+ * must.
+ */
+char *
+proc_wait_log_any(struct proc *p, const char *const needles[],
+    int timeout_ms)
+{
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	char		*found;
+	int		 i, last;
+
+	for (;;) {
+		last = !proc_alive(p);
+		for (i = 0; needles[i] != NULL; i++)
+			if ((found = proc_log_find(p, needles[i])) != NULL)
+				return (found);
+		if (last || now_ms() >= deadline)
+			return (NULL);
+		harness_msleep(POLL_STEP_MS);
+	}
+}
+
+/*
  * Wait until the log file of p has a complete line matching needle.
  * Returns that line (to free), or NULL on timeout or when p has exited
  * without writing it.

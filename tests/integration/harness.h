@@ -124,6 +124,8 @@ void		 proc_close_stdin(struct proc *);
 char		*proc_wait_log(struct proc *, const char *needle,
 		    int timeout_ms);
 char		*proc_log_find(struct proc *, const char *needle); /* now */
+char		*proc_wait_log_any(struct proc *, const char *const needles[],
+		    int timeout_ms);
 int		 proc_wait_exit(struct proc *, int timeout_ms);
 int		 proc_alive(struct proc *);
 void		 proc_stop(struct proc *);
