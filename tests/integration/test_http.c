@@ -16,6 +16,7 @@
 #include "integration/harness.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
+#define LATE_MARGIN_MS	500	/* a late answer is in this long after */
 
 /* Two gateways, factory (gw[0]) and edge (gw[1]), bridged by one mesh. */
 static void
@@ -678,6 +679,7 @@ MESH_TEST(http, client_disconnect_mid_request, .timeout = T_TIMEOUT)
 	struct mcp_hdrbuf	 hb[3];
 	char			*body[3];
 	const char		*text;
+	uint64_t		 t0;
 	int			 i;
 
 	http_pair(&t, NULL);
@@ -690,6 +692,7 @@ MESH_TEST(http, client_disconnect_mid_request, .timeout = T_TIMEOUT)
 	    "{\"ms\":600}", 10000);
 	body[2] = mcp_tool_req(&b, &q[2], &hb[2], 2, "edge_echo",
 	    "{\"text\":\"during\"}", 10000);
+	t0 = now_ms();
 	http_perform(q, r, 3);
 	cr_assert_eq(r[0].curlcode, CURLE_OPERATION_TIMEDOUT,
 	    "the impatient client was answered: curl %d HTTP %ld %s",
@@ -706,8 +709,13 @@ MESH_TEST(http, client_disconnect_mid_request, .timeout = T_TIMEOUT)
 		http_resp_free(&r[i]);
 	}
 	expect_text(&b, "factory_echo", "{\"text\":\"b1\"}", "b1");
-	/* The abandoned call's late answer (at 1500 ms) must go nowhere. */
-	usleep(1400 * 1000);
+	/*
+	 * The abandoned call's late answer (1500 ms after it was sent) must
+	 * go nowhere: wait until it came, and a little, before looking.
+	 * Nothing tells the test it came, so this is a sleep.
+	 */
+	while (now_ms() < t0 + 1500 + LATE_MARGIN_MS)
+		harness_msleep(50);
 	cr_assert(proc_alive(t.mesh), "mcp-mesh died");
 	expect_text(&b, "factory_echo", "{\"text\":\"b2\"}", "b2");
 	expect_text(&a, "edge_add", "{\"a\":1,\"b\":1}", "2");

@@ -103,7 +103,6 @@ MESH_TEST(spawn, workers_come_from_the_zygote, .timeout = T_TIMEOUT)
 	/* SIGKILL from outside is no crash: forked again. */
 	other = w[1];
 	kill(w[0], SIGKILL);
-	harness_msleep(200);
 	expect_serves(&f.c, "a");
 	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
 	fresh = worker_of(mesh->pid, other);
@@ -116,7 +115,6 @@ MESH_TEST(spawn, workers_come_from_the_zygote, .timeout = T_TIMEOUT)
 	 * zygote's canary.
 	 */
 	kill(fresh, SIGABRT);
-	harness_msleep(200);
 	expect_serves(&f.c, "a");
 	expect_serves(&f.c, "b");
 	cr_assert_eq(mesh_zygote(mesh->pid), z, "the zygote changed");
@@ -190,7 +188,6 @@ MESH_TEST(spawn, zygote_death_falls_back_to_exec, .timeout = T_TIMEOUT)
 	cr_assert_eq(n, 2, "workers went with the zygote");
 	for (i = 0; i < n; i++)
 		kill(w[i], SIGKILL);
-	harness_msleep(200);
 	expect_serves(&f.c, "a");
 	expect_serves(&f.c, "b");
 	cr_assert_eq(mesh_zygote(mesh->pid), -1, "a zygote came back");
@@ -209,7 +206,6 @@ MESH_TEST(spawn, worker_exec_starts_no_zygote, .timeout = T_TIMEOUT)
 	cr_assert_eq(mesh_workers(mesh->pid, w, 8), 2);
 	expect_serves(&f.c, "a");
 	kill(w[1], SIGKILL);
-	harness_msleep(200);
 	expect_serves(&f.c, "a");
 	expect_serves(&f.c, "b");
 	fixture_stop(&f);
