@@ -1,7 +1,11 @@
 /*
  * Integration test harness: real processes (mcp-mesh, its workers, the
  * test gateway) on real sockets of 127.0.0.1, driven over real HTTP
- * (libcurl) and real pipes.
+ * (libcurl) and real pipes.  One library, tests/integration/libharness.a:
+ * harness.c (processes, /proc, clients: HTTP, MCP over HTTP, newline
+ * JSON-RPC over a descriptor pair, UNIX sockets; nothing here asserts)
+ * and fixture.c (Criterion: the fixture, and expect_* helpers that fail
+ * the test).  The daemon's words the tests match are in logtext.h.
  *
  * Every process started here is registered and killed and reaped at
  * teardown, whatever happened in the test: the child runs in its own
