@@ -1366,7 +1366,6 @@ mcp_request(struct mcp_client *c, const char *method, const char *params,
 	memset(&q, 0, sizeof(q));
 	q.url = c->url;
 	q.body = body;
-	q.timeout_ms = c->wait_ms;
 	mcp_headers(c, &q, &hb);
 	http_do(&q, r);
 	free(body);
@@ -1705,7 +1704,6 @@ mcp_in_session(struct mcp_client *c, const char *method, const char *body,
 	q.method = method;
 	q.url = c->url;
 	q.body = body;
-	q.timeout_ms = c->wait_ms;
 	mcp_headers(c, &q, &hb);
 	for (i = 0; q.headers[i] != NULL; i++)
 		;

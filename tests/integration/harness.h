@@ -183,7 +183,8 @@ struct mcp_client {
 	char		*session;
 	char		 version[32];
 	int		 nextid;
-	long		 wait_ms;	/* per request (0: 10 s) */
+	long		 wait_ms;	/* of expect_text, node_info, wait_echo
+					   for an answer (0: 10 s) */
 };
 
 #define MCP_ACCEPT	"Accept: application/json, text/event-stream"
