@@ -33,7 +33,7 @@
 #include "logtext.h"
 
 #define STOP_GRACE_MS	3000	/* SIGTERM, then SIGKILL */
-#define POLL_STEP_MS	10
+#define POLL_STEP_MS	10	/* longest pause of a polling loop */
 #define ARGV_MAX	64
 
 int			 harness_passed;
@@ -60,6 +60,21 @@ harness_msleep(int ms)
 	ts.tv_nsec = (long)(ms % 1000) * 1000000;
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+/*
+ * One pause of a polling loop: 1 ms first, doubling to POLL_STEP_MS, so
+ * that what comes quickly (a port, an exit) is seen quickly, and what
+ * takes long is not polled for too often.
+ */
+static void
+poll_pause(int *step)
+{
+	if (*step <= 0)
+		*step = 1;
+	harness_msleep(*step);
+	if ((*step *= 2) > POLL_STEP_MS)
+		*step = POLL_STEP_MS;
 }
 
 /* With MESH_TEST_TRACE set: timestamped harness events on stderr. */
@@ -363,7 +378,7 @@ proc_wait_log_any(struct proc *p, const char *const needles[],
 {
 	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		*found;
-	int		 i, last;
+	int		 i, last, step = 0;
 
 	for (;;) {
 		last = !proc_alive(p);
@@ -372,7 +387,7 @@ proc_wait_log_any(struct proc *p, const char *const needles[],
 				return (found);
 		if (last || now_ms() >= deadline)
 			return (NULL);
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
 }
 
@@ -386,7 +401,7 @@ proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 {
 	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		*found;
-	int		 last = 0;
+	int		 last = 0, step = 0;
 
 	for (;;) {
 		if (!proc_alive(p))
@@ -401,7 +416,7 @@ proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 			    last ? " (process exited)" : "");
 			return (NULL);
 		}
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
 }
 
@@ -428,13 +443,14 @@ int
 proc_wait_exit(struct proc *p, int timeout_ms)
 {
 	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	int		 step = 0;
 
 	for (;;) {
 		if (!proc_alive(p))
 			return (0);
 		if (now_ms() >= deadline)
 			return (-1);
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
 }
 
@@ -598,7 +614,7 @@ pid_gone(pid_t pid, int timeout_ms)
 	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		 path[64], buf[512], *rp, state;
 	FILE		*f;
-	int		 status, running;
+	int		 status, running, step = 0;
 
 	for (;;) {
 		waitpid(pid, &status, WNOHANG);
@@ -616,7 +632,7 @@ pid_gone(pid_t pid, int timeout_ms)
 			return (1);
 		if (now_ms() >= deadline)
 			return (0);
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
 }
 
@@ -771,7 +787,7 @@ unix_connect(const char *path, int timeout_ms)
 {
 	struct sockaddr_un	 sun;
 	uint64_t		 deadline = now_ms() + (uint64_t)timeout_ms;
-	int			 s, e;
+	int			 s, e, step = 0;
 
 	if (unix_addr(path, &sun) == -1)
 		return (-1);
@@ -787,7 +803,7 @@ unix_connect(const char *path, int timeout_ms)
 			errno = e;
 			return (-1);
 		}
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
 }
 

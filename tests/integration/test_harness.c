@@ -56,7 +56,7 @@ peer_answer(struct peer *pe, struct json_object *req)
 	text = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
 	n = strlen(text) / 2;
 	line_write(&pe->lc, text, n);
-	usleep(20 * 1000);	/* the client sees half a line first */
+	usleep(5 * 1000);	/* the client sees half a line first */
 	line_write(&pe->lc, text + n, strlen(text) - n);
 	line_write(&pe->lc, "\n", 1);
 	json_object_put(resp);
@@ -189,14 +189,14 @@ MESH_TEST(harness, unix_connect_waits_for_the_listener, .timeout = T_TIMEOUT)
 
 	memset(&pe, 0, sizeof(pe));
 	pe.listen_fd = -1;
-	pe.delay_ms = 200;
+	pe.delay_ms = 100;
 	snprintf(pe.path, sizeof(pe.path), "%s/late.sock", harness_tmpdir());
 	t0 = now_ms();
 	peer_start(&pe);
 	fd = unix_connect(pe.path, 5000);
 	ms = now_ms() - t0;
 	cr_assert_neq(fd, -1, "connect: %s", strerror(errno));
-	cr_assert_geq(ms, 150, "connected after %llu ms, before the listener",
+	cr_assert_geq(ms, 90, "connected after %llu ms, before the listener",
 	    (unsigned long long)ms);
 	line_init(&lc, fd, fd);
 	converse(&lc, &pe);
@@ -211,10 +211,10 @@ MESH_TEST(harness, unix_connect_gives_up, .timeout = T_TIMEOUT)
 
 	snprintf(path, sizeof(path), "%s/nobody.sock", harness_tmpdir());
 	t0 = now_ms();
-	cr_assert_eq(unix_connect(path, 300), -1, "connected to nothing");
+	cr_assert_eq(unix_connect(path, 100), -1, "connected to nothing");
 	ms = now_ms() - t0;
 	cr_assert_eq(errno, ENOENT, "errno %d", errno);
-	cr_assert(ms >= 300 && ms < 2000, "gave up after %llu ms, want 300",
+	cr_assert(ms >= 100 && ms < 2000, "gave up after %llu ms, want 100",
 	    (unsigned long long)ms);
 }
 
@@ -229,8 +229,8 @@ MESH_TEST(harness, line_client_over_a_childs_stdio, .timeout = T_TIMEOUT)
 	p = proc_spawn("cat", PROC_STDIN_PIPE | PROC_STDOUT_PIPE, argv);
 	cr_assert_not_null(p);
 	t0 = now_ms();
-	cr_assert_null(line_read(&p->io, 200), "a line from a silent cat");
-	cr_assert_geq(now_ms() - t0, 200);
+	cr_assert_null(line_read(&p->io, 50), "a line from a silent cat");
+	cr_assert_geq(now_ms() - t0, 50);
 	cr_assert(!p->io.eof, "EOF from a live cat");
 	cr_assert_eq(line_write(&p->io, "one\ntw", 6), 0);
 	cr_assert_eq(line_send(&p->io, "o"), 0);
