@@ -74,10 +74,11 @@
 
 /* supervisor/router.c, router_callfail(): peer, the worker's reason. */
 #define ANSWER_PEER_FAILED	"peer %s: %s"
-/* supervisor/router.c, router_fail_all(): peer, tool, the cause. */
+/*
+ * supervisor/router.c, router_fail_all(): peer, tool, the cause (the
+ * worker_kill() cause, else worker_close()'s "its worker stopped").
+ */
 #define ANSWER_FAILED_DURING	"peer %s failed during %s: %s"
-/* supervisor/worker.c, worker_close(): the cause when a worker dies. */
-#define ANSWER_WORKER_STOPPED	"its worker stopped"
 /* supervisor/router.c, the deadline: peer, tool, ms. */
 #define ANSWER_DEADLINE		"peer %s did not answer %s within %d ms: " \
 				"the call was cancelled"
