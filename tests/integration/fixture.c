@@ -74,6 +74,32 @@ line_expect_response(struct lineconn *lc, int64_t id)
 	}
 }
 
+/*
+ * The next message that is not a notification (owned), within
+ * LINE_WAIT_MS: an answer whatever its id, for requests too broken to
+ * have one for sure.  Notifications (the mesh may send one any time,
+ * tools/list_changed say) are skipped.
+ */
+struct json_object *
+line_expect_answer(struct lineconn *lc)
+{
+	struct json_object	*msg;
+	uint64_t		 deadline = now_ms() + LINE_WAIT_MS;
+	int64_t			 left;
+
+	for (;;) {
+		left = (int64_t)(deadline - now_ms());
+		cr_assert_gt(left, 0, "no answer in %d ms", LINE_WAIT_MS);
+		msg = line_expect_msg(lc, (int)left);
+		cr_assert_not_null(msg, "%s waiting for an answer", lc->eof ?
+		    "end of input" : "silence");
+		if (json_object_object_get_ex(msg, "id", NULL) ||
+		    json_path_str(msg, "method") == NULL)
+			return (msg);
+		json_object_put(msg);
+	}
+}
+
 /* Request method (params NULL: none) with id; its response (owned). */
 struct json_object *
 line_rpc(struct lineconn *lc, int64_t id, const char *method,

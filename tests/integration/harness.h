@@ -259,6 +259,7 @@ void		 url_of(int port, char *buf, size_t len);
 void		 line_expect_send(struct lineconn *, const char *msg);
 struct json_object *line_expect_msg(struct lineconn *, int timeout_ms);
 struct json_object *line_expect_response(struct lineconn *, int64_t id);
+struct json_object *line_expect_answer(struct lineconn *);	/* any id */
 struct json_object *line_rpc(struct lineconn *, int64_t id,
 		    const char *method, const char *params);
 
