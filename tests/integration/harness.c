@@ -1560,7 +1560,6 @@ proc_fd_count(pid_t pid)
 	return (n);
 }
 
-/* VmRSS of pid in kB, or -1. */
 /* The line of /proc/PID/FILE that starts with key, in buf; NULL if none. */
 char *
 proc_file_line(pid_t pid, const char *file, const char *key, char *buf,
@@ -1582,6 +1581,7 @@ proc_file_line(pid_t pid, const char *file, const char *key, char *buf,
 	return (line);
 }
 
+/* VmRSS of pid in kB, or -1. */
 long
 proc_rss_kb(pid_t pid)
 {
