@@ -26,53 +26,13 @@
 
 #define ARGS_MAX	48
 
-/* --- answers ------------------------------------------------------------- */
-
-const char *
-answer_text(struct http_resp *r)
-{
-	const char	*s;
-
-	if ((s = tool_text(json_path(r->json, "result"))) != NULL)
-		return (s);
-	if ((s = json_path_str(r->json, "error.message")) != NULL)
-		return (s);
-	return ("");
-}
-
-int
-answer_id_is(struct http_resp *r, int id)
-{
-	int64_t	 got;
-
-	return (json_path_int(r->json, "id", &got) == 0 && got == id);
-}
-
-int
-answer_is_error(struct http_resp *r)
-{
-	if (json_path(r->json, "error") != NULL)
-		return (1);
-	return (json_object_get_boolean(json_path(r->json, "result.isError")));
-}
-
 /* --- the healthy client -------------------------------------------------- */
 
-static void
-bg_failed(struct bg *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-bg_failed(struct bg *b, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (b->fail++ == 0) {
-		va_start(ap, fmt);
-		vsnprintf(b->firsterr, sizeof(b->firsterr), fmt, ap);
-		va_end(ap);
-	}
-}
+/* A failure counted, the first one kept. */
+#define bg_failed(b, ...) do {						\
+	(b)->fail++;							\
+	first_err((b)->firsterr, sizeof((b)->firsterr), __VA_ARGS__);	\
+} while (0)
 
 static void *
 bg_main(void *arg)
@@ -213,60 +173,24 @@ abuse_open(struct mcp_client *c, const char *url, const char *version)
 	return (ok ? 0 : -1);
 }
 
-struct json_object *
-node_info(struct mcp_client *c)
-{
-	struct http_resp	 r;
-	struct json_object	*sc;
-
-	mcp_call_id(c, c->nextid++, "mesh_node_info", "{}", ABUSE_HTTP_WAIT_MS,
-	    &r);
-	sc = json_path(r.json, "result.structuredContent");
-	if (sc != NULL)
-		json_object_get(sc);
-	http_resp_free(&r);
-	return (sc);
-}
-
-struct json_object *
-node_peer(struct json_object *info, const char *peer)
-{
-	struct json_object	*peers, *p;
-	const char		*n;
-	size_t			 i;
-
-	peers = json_path(info, "peers");
-	if (peers == NULL || !json_object_is_type(peers, json_type_array))
-		return (NULL);
-	for (i = 0; i < json_object_array_length(peers); i++) {
-		p = json_object_array_get_idx(peers, i);
-		if ((n = json_path_str(p, "name")) != NULL &&
-		    strcmp(n, peer) == 0)
-			return (p);
-	}
-	return (NULL);
-}
-
+/* The worker pid of a ready peer, else -1; its state copied out. */
 pid_t
-peer_pid(struct mcp_client *c, const char *peer, char *state, size_t len)
+peer_pid_state(struct mcp_client *c, const char *peer, char *state,
+    size_t len)
 {
-	struct json_object	*info, *p;
-	const char		*s;
-	int64_t			 pid = -1;
+	struct json_object	*info;
+	const char		*s = NULL;
+	pid_t			 pid;
 
 	if (state != NULL && len > 0)
 		state[0] = '\0';
 	if ((info = node_info(c)) == NULL)
 		return (-1);
-	if ((p = node_peer(info, peer)) != NULL) {
-		if ((s = json_path_str(p, "state")) != NULL && state != NULL)
-			snprintf(state, len, "%s", s);
-		if (s == NULL || strcmp(s, "ready") != 0 ||
-		    json_path_int(p, "pid", &pid) == -1)
-			pid = -1;
-	}
+	pid = node_peer_pid(info, peer, &s);
+	if (s != NULL && state != NULL)
+		snprintf(state, len, "%s", s);
 	json_object_put(info);
-	return ((pid_t)pid);
+	return (pid);
 }
 
 /* --- big calls ----------------------------------------------------------- */
@@ -382,10 +306,10 @@ http_perform_paced(struct http_req *q, struct http_resp *r, int n, int step,
 		curl_easy_setopt(x[i].h, CURLOPT_PRIVATE, &x[i]);
 	}
 	do {
-		if (added < n && harness_now_ms() >= next) {
+		if (added < n && now_ms() >= next) {
 			for (i = 0; i < step && added < n; i++)
 				curl_multi_add_handle(m, x[added++].h);
-			next = harness_now_ms() + (uint64_t)step_ms;
+			next = now_ms() + (uint64_t)step_ms;
 		}
 		curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
@@ -443,7 +367,7 @@ char *
 tcp_read_all(int fd, int timeout_ms, size_t *lenp)
 {
 	struct pollfd	 pfd;
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		*buf = NULL;
 	size_t		 len = 0, cap = 0;
 	ssize_t		 n;
@@ -455,7 +379,7 @@ tcp_read_all(int fd, int timeout_ms, size_t *lenp)
 			buf = realloc(buf, cap + 1);
 			cr_assert_not_null(buf);
 		}
-		left = (int64_t)(deadline - harness_now_ms());
+		left = (int64_t)(deadline - now_ms());
 		if (left <= 0)
 			break;
 		pfd.fd = fd;
@@ -636,25 +560,6 @@ mesh_start_fake(int *port, ...)
 	while (n < ARGS_MAX - 1 && (a = va_arg(ap, const char *)) != NULL)
 		argv[n++] = a;
 	va_end(ap);
-	while (n < ARGS_MAX)
-		argv[n++] = NULL;
-	return (mesh_start(port, argv[0], argv[1], argv[2], argv[3], argv[4],
-	    argv[5], argv[6], argv[7], argv[8], argv[9], argv[10], argv[11],
-	    argv[12], argv[13], argv[14], argv[15], argv[16], argv[17],
-	    argv[18], argv[19], argv[20], argv[21], argv[22], argv[23],
-	    argv[24], argv[25], argv[26], argv[27], argv[28], argv[29],
-	    NULL));
-}
-
-int
-is_mesh_worker(pid_t mesh, pid_t pid)
-{
-	pid_t	 kids[64];
-	int	 i, n;
-
-	n = mesh_workers(mesh, kids, 64);
-	for (i = 0; i < n; i++)
-		if (kids[i] == pid)
-			return (1);
-	return (0);
+	argv[n] = NULL;
+	return (mesh_startv(port, argv));
 }

@@ -47,17 +47,9 @@ uint32_t	 bg_percentile(struct bg *, int p);
 int		 abuse_open(struct mcp_client *, const char *url,
 		    const char *version);
 
-/* mesh_node_info: its structuredContent (to put), or NULL. */
-struct json_object *node_info(struct mcp_client *);
-struct json_object *node_peer(struct json_object *info, const char *peer);
 /* The worker pid of a ready peer, else -1; its state copied out. */
-pid_t		 peer_pid(struct mcp_client *, const char *peer, char *state,
-		    size_t len);
-
-/* The text of an answer: a result's first text, or error.message. */
-const char	*answer_text(struct http_resp *);
-int		 answer_id_is(struct http_resp *, int id);
-int		 answer_is_error(struct http_resp *);
+pid_t		 peer_pid_state(struct mcp_client *, const char *peer,
+		    char *state, size_t len);
 
 /* A tools/call body with a text argument of len bytes of a pattern. */
 char		*big_call_body(int id, const char *tool, size_t len,
@@ -108,8 +100,5 @@ void		 nofile_raise(void);
 	"\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}," \
 	"\"clientInfo\":{\"name\":\"mesh-abuse\",\"version\":\"1\"}}}\n" \
 	"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
-
-/* Is pid a live child of the mesh that is a worker? */
-int		 is_mesh_worker(pid_t mesh, pid_t pid);
 
 #endif

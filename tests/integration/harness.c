@@ -5,6 +5,7 @@
 #include <sys/types.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -29,9 +30,10 @@
 #include <json-c/json.h>
 
 #include "harness.h"
+#include "logtext.h"
 
 #define STOP_GRACE_MS	3000	/* SIGTERM, then SIGKILL */
-#define POLL_STEP_MS	10
+#define POLL_STEP_MS	10	/* longest pause of a polling loop */
 #define ARGV_MAX	64
 
 int			 harness_passed;
@@ -45,17 +47,9 @@ static char	*file_slurp(const char *, size_t *);
 static int	 line_matches(const char *, size_t, const char *);
 static void	 proc_reap_nohang(struct proc *);
 static void	 reap_strays(void);
+static void	 tmpdir_empty(void);
 
 /* --- time and files ----------------------------------------------------- */
-
-uint64_t
-harness_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
 
 void
 harness_msleep(int ms)
@@ -68,6 +62,21 @@ harness_msleep(int ms)
 		;
 }
 
+/*
+ * One pause of a polling loop: 1 ms first, doubling to POLL_STEP_MS, so
+ * that what comes quickly (a port, an exit) is seen quickly, and what
+ * takes long is not polled for too often.
+ */
+static void
+poll_pause(int *step)
+{
+	if (*step <= 0)
+		*step = 1;
+	harness_msleep(*step);
+	if ((*step *= 2) > POLL_STEP_MS)
+		*step = POLL_STEP_MS;
+}
+
 /* With MESH_TEST_TRACE set: timestamped harness events on stderr. */
 static void
 trace(const char *fmt, ...)
@@ -78,8 +87,8 @@ trace(const char *fmt, ...)
 	if (getenv("MESH_TEST_TRACE") == NULL)
 		return;
 	if (t0 == 0)
-		t0 = harness_now_ms();
-	fprintf(stderr, "[%6llu ms] ", (unsigned long long)(harness_now_ms() -
+		t0 = now_ms();
+	fprintf(stderr, "[%6llu ms] ", (unsigned long long)(now_ms() -
 	    t0));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -165,15 +174,12 @@ harness_teardown(void)
 		if (dump)
 			proc_dump(procs[i], stderr);
 		unlink(procs[i]->logpath);
-		if (procs[i]->in_fd != -1)
-			close(procs[i]->in_fd);
-		if (procs[i]->out_fd != -1)
-			close(procs[i]->out_fd);
-		free(procs[i]->outbuf);
+		line_close(&procs[i]->io);
 		free(procs[i]);
 		procs[i] = NULL;
 	}
 	nprocs = 0;
+	tmpdir_empty();
 	rmdir(tmpdir);
 	trace("teardown done");
 	curl_global_cleanup();
@@ -222,6 +228,26 @@ harness_finish(void)
 	return (NULL);
 }
 
+/* What a test left in its directory (a UNIX socket, say) goes. */
+static void
+tmpdir_empty(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[sizeof(tmpdir) + 260];
+
+	if ((d = opendir(tmpdir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+}
+
 /* Kill and reap whatever child is left (orphans adopted as subreaper). */
 static void
 reap_strays(void)
@@ -257,7 +283,7 @@ proc_spawn(const char *name, int flags, char *const argv[])
 	strncpy(p->name, name, sizeof(p->name) - 1);
 	snprintf(p->logpath, sizeof(p->logpath), "%s/%d-%s.log", tmpdir,
 	    nprocs, name);
-	p->in_fd = p->out_fd = -1;
+	line_init(&p->io, -1, -1);
 	if ((logfd = open(p->logpath, O_WRONLY | O_CREAT | O_TRUNC |
 	    O_APPEND | O_CLOEXEC, 0600)) == -1 ||
 	    (nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
@@ -289,84 +315,21 @@ proc_spawn(const char *name, int flags, char *const argv[])
 	close(nullfd);
 	if (in[0] != -1) {
 		close(in[0]);
-		p->in_fd = in[1];
+		p->io.wfd = in[1];
 	}
 	if (out[1] != -1) {
 		close(out[1]);
-		p->out_fd = out[0];
+		p->io.rfd = out[0];
 	}
 	procs[nprocs++] = p;
 	trace("spawned %s pid %d", p->name, (int)p->pid);
 	return (p);
 }
 
-/* One line of the child's stdout pipe, without its newline; NULL on EOF or
- * timeout. */
-char *
-proc_readline(struct proc *p, int timeout_ms)
-{
-	struct pollfd	 pfd;
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
-	char		*nl, *line;
-	size_t		 n;
-	ssize_t		 r;
-	int64_t		 left;
-
-	for (;;) {
-		if (p->outbuf != NULL &&
-		    (nl = memchr(p->outbuf, '\n', p->outlen)) != NULL) {
-			n = (size_t)(nl - p->outbuf);
-			if ((line = strndup(p->outbuf, n)) == NULL)
-				abort();
-			memmove(p->outbuf, nl + 1, p->outlen - n - 1);
-			p->outlen -= n + 1;
-			return (line);
-		}
-		left = (int64_t)(deadline - harness_now_ms());
-		if (p->out_fd == -1 || left <= 0)
-			return (NULL);
-		pfd.fd = p->out_fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)left) <= 0)
-			continue;
-		if ((p->outbuf = realloc(p->outbuf, p->outlen + 65536)) ==
-		    NULL)
-			abort();
-		r = read(p->out_fd, p->outbuf + p->outlen, 65536);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return (NULL);
-		p->outlen += (size_t)r;
-	}
-}
-
-int
-proc_write(struct proc *p, const char *buf, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if (p->in_fd == -1)
-			return (-1);
-		if ((n = write(p->in_fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return (-1);
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
 void
 proc_close_stdin(struct proc *p)
 {
-	if (p->in_fd != -1) {
-		close(p->in_fd);
-		p->in_fd = -1;
-	}
+	line_close_write(&p->io);
 }
 
 /* A needle starting with '^' matches at the start of a line only. */
@@ -386,6 +349,48 @@ line_matches(const char *line, size_t len, const char *needle)
 	return (0);
 }
 
+/* The first complete line of p's log matching needle (to free), or NULL. */
+char *
+proc_log_find(struct proc *p, const char *needle)
+{
+	char	*buf, *line, *nl, *found = NULL;
+	size_t	 len;
+
+	if ((buf = file_slurp(p->logpath, &len)) == NULL)
+		return (NULL);
+	for (line = buf; found == NULL && (nl = memchr(line, '\n',
+	    len - (size_t)(line - buf))) != NULL; line = nl + 1)
+		if (line_matches(line, (size_t)(nl - line), needle))
+			found = strndup(line, (size_t)(nl - line));
+	free(buf);
+	return (found);
+}
+
+/*
+ * Wait until a line of p's log matches one of needles (NULL-terminated):
+ * that line (to free), or NULL after timeout_ms, or once p has exited
+ * without one.  Quiet: for lines that must not come, as for those that
+ * must.
+ */
+char *
+proc_wait_log_any(struct proc *p, const char *const needles[],
+    int timeout_ms)
+{
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	char		*found;
+	int		 i, last, step = 0;
+
+	for (;;) {
+		last = !proc_alive(p);
+		for (i = 0; needles[i] != NULL; i++)
+			if ((found = proc_log_find(p, needles[i])) != NULL)
+				return (found);
+		if (last || now_ms() >= deadline)
+			return (NULL);
+		poll_pause(&step);
+	}
+}
+
 /*
  * Wait until the log file of p has a complete line matching needle.
  * Returns that line (to free), or NULL on timeout or when p has exited
@@ -394,37 +399,24 @@ line_matches(const char *line, size_t len, const char *needle)
 char *
 proc_wait_log(struct proc *p, const char *needle, int timeout_ms)
 {
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
-	char		*buf, *line, *nl, *found;
-	size_t		 len;
-	int		 last = 0;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	char		*found;
+	int		 last = 0, step = 0;
 
 	for (;;) {
 		if (!proc_alive(p))
 			last = 1;
-		found = NULL;
-		if ((buf = file_slurp(p->logpath, &len)) != NULL) {
-			for (line = buf; found == NULL && (nl = memchr(line,
-			    '\n', len - (size_t)(line - buf))) != NULL;
-			    line = nl + 1) {
-				if (line_matches(line, (size_t)(nl - line),
-				    needle))
-					found = strndup(line,
-					    (size_t)(nl - line));
-			}
-			free(buf);
-		}
-		if (found != NULL) {
+		if ((found = proc_log_find(p, needle)) != NULL) {
 			trace("%s: \"%s\"", p->name, found);
 			return (found);
 		}
-		if (last || harness_now_ms() >= deadline) {
+		if (last || now_ms() >= deadline) {
 			fprintf(stderr, "harness: %s: no log line \"%s\" "
 			    "after %d ms%s\n", p->name, needle, timeout_ms,
 			    last ? " (process exited)" : "");
 			return (NULL);
 		}
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
 }
 
@@ -450,14 +442,15 @@ proc_alive(struct proc *p)
 int
 proc_wait_exit(struct proc *p, int timeout_ms)
 {
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	int		 step = 0;
 
 	for (;;) {
 		if (!proc_alive(p))
 			return (0);
-		if (harness_now_ms() >= deadline)
+		if (now_ms() >= deadline)
 			return (-1);
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
 }
 
@@ -618,10 +611,10 @@ mesh_zygote(pid_t mesh)
 int
 pid_gone(pid_t pid, int timeout_ms)
 {
-	uint64_t	 deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
 	char		 path[64], buf[512], *rp, state;
 	FILE		*f;
-	int		 status, running;
+	int		 status, running, step = 0;
 
 	for (;;) {
 		waitpid(pid, &status, WNOHANG);
@@ -637,10 +630,208 @@ pid_gone(pid_t pid, int timeout_ms)
 		}
 		if (!running)
 			return (1);
-		if (harness_now_ms() >= deadline)
+		if (now_ms() >= deadline)
 			return (0);
-		harness_msleep(POLL_STEP_MS);
+		poll_pause(&step);
 	}
+}
+
+/* --- newline-delimited messages over a pair of descriptors ------------ */
+
+void
+line_init(struct lineconn *lc, int rfd, int wfd)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->rfd = rfd;
+	lc->wfd = wfd;
+}
+
+/* Every byte of buf, or -1 (the write side closed, or write(2) failed). */
+int
+line_write(struct lineconn *lc, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if (lc->wfd == -1)
+			return (-1);
+		if ((n = write(lc->wfd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* msg and a newline, in one write(2). */
+int
+line_send(struct lineconn *lc, const char *msg)
+{
+	char	*buf;
+	int	 rc;
+
+	if (asprintf(&buf, "%s\n", msg) == -1)
+		abort();
+	rc = line_write(lc, buf, strlen(buf));
+	free(buf);
+	return (rc);
+}
+
+/*
+ * The next line, without its newline (to free); NULL on timeout, or at
+ * the end of the input (lc->eof set; an unfinished last line is lost).
+ */
+char *
+line_read(struct lineconn *lc, int timeout_ms)
+{
+	struct pollfd	 pfd;
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	char		*nl, *line;
+	size_t		 n;
+	ssize_t		 r;
+	int64_t		 left;
+
+	for (;;) {
+		if (lc->buf != NULL &&
+		    (nl = memchr(lc->buf, '\n', lc->len)) != NULL) {
+			n = (size_t)(nl - lc->buf);
+			if ((line = strndup(lc->buf, n)) == NULL)
+				abort();
+			memmove(lc->buf, nl + 1, lc->len - n - 1);
+			lc->len -= n + 1;
+			return (line);
+		}
+		left = (int64_t)(deadline - now_ms());
+		if (lc->rfd == -1 || lc->eof || left <= 0)
+			return (NULL);
+		pfd.fd = lc->rfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		if ((lc->buf = realloc(lc->buf, lc->len + 65536)) == NULL)
+			abort();
+		r = read(lc->rfd, lc->buf + lc->len, 65536);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			lc->eof = 1;
+			return (NULL);
+		}
+		lc->len += (size_t)r;
+	}
+}
+
+/* No more writing: shutdown(2) a socket both sides share, else close. */
+void
+line_close_write(struct lineconn *lc)
+{
+	if (lc->wfd == -1)
+		return;
+	if (lc->wfd == lc->rfd)
+		shutdown(lc->wfd, SHUT_WR);
+	else
+		close(lc->wfd);
+	lc->wfd = -1;
+}
+
+void
+line_close(struct lineconn *lc)
+{
+	if (lc->wfd != -1 && lc->wfd != lc->rfd)
+		close(lc->wfd);
+	if (lc->rfd != -1)
+		close(lc->rfd);
+	free(lc->buf);
+	line_init(lc, -1, -1);
+}
+
+/* {"jsonrpc":"2.0","id":ID,"method":METHOD[,"params":PARAMS]}, to free. */
+char *
+rpc_text(int64_t id, const char *method, const char *params)
+{
+	char	*s;
+
+	if (asprintf(&s, "{\"jsonrpc\":\"2.0\",\"id\":%lld,\"method\":\"%s\""
+	    "%s%s}", (long long)id, method, params != NULL ? ",\"params\":" :
+	    "", params != NULL ? params : "") == -1)
+		abort();
+	return (s);
+}
+
+/* --- UNIX sockets -------------------------------------------------------- */
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) >=
+	    sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * A stream socket connected to path; while nothing is there or nothing
+ * listens yet (a daemon starting up), tried again until timeout_ms.
+ * -1 with errno from the last try.
+ */
+int
+unix_connect(const char *path, int timeout_ms)
+{
+	struct sockaddr_un	 sun;
+	uint64_t		 deadline = now_ms() + (uint64_t)timeout_ms;
+	int			 s, e, step = 0;
+
+	if (unix_addr(path, &sun) == -1)
+		return (-1);
+	for (;;) {
+		if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+			return (-1);
+		if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+			return (s);
+		e = errno;
+		close(s);
+		if ((e != ENOENT && e != ECONNREFUSED && e != EINTR) ||
+		    now_ms() >= deadline) {
+			errno = e;
+			return (-1);
+		}
+		poll_pause(&step);
+	}
+}
+
+/* A listening stream socket at path (replacing a stale one), or -1. */
+int
+unix_listen(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 s;
+
+	if (unix_addr(path, &sun) == -1)
+		return (-1);
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (-1);
+	unlink(path);
+	if (bind(s, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(s, 16) == -1) {
+		close(s);
+		return (-1);
+	}
+	return (s);
+}
+
+/* The test's own temporary directory (removed at teardown: empty it). */
+const char *
+harness_tmpdir(void)
+{
+	return (tmpdir);
 }
 
 /* --- the programs under test ---------------------------------------------- */
@@ -685,13 +876,13 @@ parse_port(const char *s)
  * on EOF, so it cannot outlive us.  *port is where it listens.
  */
 struct proc *
-gateway_start(const char *name, int *port, ...)
+gateway_startv(const char *name, int *port, const char *const argv[])
 {
 	struct args	 a = { .c = 0 };
 	struct proc	*p;
 	const char	*bin;
 	char		*line;
-	va_list		 ap;
+	int		 i;
 
 	*port = -1;
 	if ((bin = harness_bin("MESH_GATEWAY_BIN")) == NULL)
@@ -702,9 +893,8 @@ gateway_start(const char *name, int *port, ...)
 	args_add(&a, "--name");
 	args_add(&a, name);
 	args_add(&a, "--exit-on-stdin-eof");
-	va_start(ap, port);
-	args_addv(&a, ap);
-	va_end(ap);
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		args_add(&a, argv[i]);
 	if ((p = proc_spawn(name, PROC_STDIN_PIPE, a.v)) == NULL)
 		return (NULL);
 	if ((line = proc_wait_log(p, "^port ", HARNESS_READY_MS)) == NULL)
@@ -714,21 +904,35 @@ gateway_start(const char *name, int *port, ...)
 	return (*port == -1 ? NULL : p);
 }
 
+struct proc *
+gateway_start(const char *name, int *port, ...)
+{
+	struct args	 a = { .c = 0 };
+	va_list		 ap;
+
+	va_start(ap, port);
+	args_addv(&a, ap);
+	va_end(ap);
+	return (gateway_startv(name, port, (const char *const *)a.v));
+}
+
 /*
- * Start mcp-mesh --worker-path W --port 0 [-v] and the extra arguments
- * (NULL-terminated); wait for "http: listening on" and parse the port.
+ * Start mcp-mesh [-v] --worker-path W, then --port 0 (port != NULL: wait
+ * for "http: listening on" and parse the port) or --stdio (port NULL: its
+ * stdin and stdout are pipes), then argv (NULL-terminated).
  */
 struct proc *
-mesh_start(int *port, ...)
+mesh_startv(int *port, const char *const argv[])
 {
-	static const char	 tag[] = "http: listening on http://127.0.0.1:";
+	static const char	 tag[] = LOG_HTTP_LISTENING;
 	struct args		 a = { .c = 0 };
 	struct proc		*p;
 	const char		*bin, *worker;
 	char			*line;
-	va_list			 ap;
+	int			 i;
 
-	*port = -1;
+	if (port != NULL)
+		*port = -1;
 	if ((bin = harness_bin("MESH_BIN")) == NULL ||
 	    (worker = harness_bin("MESH_WORKER_BIN")) == NULL)
 		return (NULL);
@@ -737,11 +941,16 @@ mesh_start(int *port, ...)
 		args_add(&a, "-v");
 	args_add(&a, "--worker-path");
 	args_add(&a, worker);
-	args_add(&a, "--port");
-	args_add(&a, "0");
-	va_start(ap, port);
-	args_addv(&a, ap);
-	va_end(ap);
+	if (port != NULL) {
+		args_add(&a, "--port");
+		args_add(&a, "0");
+	} else
+		args_add(&a, "--stdio");
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		args_add(&a, argv[i]);
+	if (port == NULL)
+		return (proc_spawn("mesh-stdio", PROC_STDIN_PIPE |
+		    PROC_STDOUT_PIPE, a.v));
 	if ((p = proc_spawn("mesh", 0, a.v)) == NULL)
 		return (NULL);
 	if ((line = proc_wait_log(p, tag, HARNESS_READY_MS)) == NULL)
@@ -751,29 +960,33 @@ mesh_start(int *port, ...)
 	return (*port == -1 ? NULL : p);
 }
 
-/* mcp-mesh --stdio with the given "--bridge" SPECs (NULL-terminated). */
+/* mcp-mesh over HTTP with the extra arguments (NULL-terminated). */
 struct proc *
-mesh_start_stdio(const char *const bridges[])
+mesh_start(int *port, ...)
 {
 	struct args	 a = { .c = 0 };
-	const char	*bin, *worker;
-	int		 i;
+	va_list		 ap;
 
-	if ((bin = harness_bin("MESH_BIN")) == NULL ||
-	    (worker = harness_bin("MESH_WORKER_BIN")) == NULL)
-		return (NULL);
-	args_add(&a, bin);
-	if (getenv("MESH_TEST_VERBOSE") != NULL)
-		args_add(&a, "-v");
-	args_add(&a, "--stdio");
-	args_add(&a, "--worker-path");
-	args_add(&a, worker);
-	for (i = 0; bridges[i] != NULL; i++) {
-		args_add(&a, "--bridge");
-		args_add(&a, bridges[i]);
+	va_start(ap, port);
+	args_addv(&a, ap);
+	va_end(ap);
+	return (mesh_startv(port, (const char *const *)a.v));
+}
+
+/* mcp-mesh --stdio with the extra arguments (NULL-terminated). */
+struct proc *
+mesh_start_stdio(const char *arg, ...)
+{
+	struct args	 a = { .c = 0 };
+	va_list		 ap;
+
+	if (arg != NULL) {
+		args_add(&a, arg);
+		va_start(ap, arg);
+		args_addv(&a, ap);
+		va_end(ap);
 	}
-	return (proc_spawn("mesh-stdio", PROC_STDIN_PIPE | PROC_STDOUT_PIPE,
-	    a.v));
+	return (mesh_startv(NULL, (const char *const *)a.v));
 }
 
 /* 0 once the mesh logged "peer NAME: ready". */
@@ -782,7 +995,7 @@ mesh_wait_peer(struct proc *p, const char *peer)
 {
 	char	 needle[128], *line;
 
-	snprintf(needle, sizeof(needle), "peer %s: ready", peer);
+	snprintf(needle, sizeof(needle), LOG_PEER_READY, peer);
 	if ((line = proc_wait_log(p, needle, HARNESS_READY_MS)) == NULL)
 		return (-1);
 	free(line);
@@ -1164,12 +1377,8 @@ mcp_request(struct mcp_client *c, const char *method, const char *params,
 	struct http_req	 q;
 	struct mcp_hdrbuf hb;
 	char		*body;
-	int		 id = c->nextid++;
 
-	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\""
-	    "%s%s}", id, method, params != NULL ? ",\"params\":" : "",
-	    params != NULL ? params : "") == -1)
-		abort();
+	body = rpc_text(c->nextid++, method, params);
 	memset(&q, 0, sizeof(q));
 	q.url = c->url;
 	q.body = body;
@@ -1294,6 +1503,20 @@ json_path_int(struct json_object *o, const char *path, int64_t *out)
 	return (0);
 }
 
+/* The message's id is the integer want, or null for want < 0. */
+int
+rpc_id_is(struct json_object *msg, int64_t want)
+{
+	struct json_object	*id;
+
+	if (msg == NULL || !json_object_object_get_ex(msg, "id", &id))
+		return (0);
+	if (want < 0)
+		return (id == NULL);
+	return (id != NULL && json_object_is_type(id, json_type_int) &&
+	    json_object_get_int64(id) == want);
+}
+
 /* The text of the first content block of a tools/call result. */
 const char *
 tool_text(struct json_object *result)
@@ -1337,7 +1560,6 @@ proc_fd_count(pid_t pid)
 	return (n);
 }
 
-/* VmRSS of pid in kB, or -1. */
 /* The line of /proc/PID/FILE that starts with key, in buf; NULL if none. */
 char *
 proc_file_line(pid_t pid, const char *file, const char *key, char *buf,
@@ -1387,6 +1609,7 @@ proc_cgroup_dir(pid_t pid, char *buf, size_t len)
 	return (buf);
 }
 
+/* VmRSS of pid in kB, or -1. */
 long
 proc_rss_kb(pid_t pid)
 {
@@ -1417,27 +1640,63 @@ harness_asan_small_quarantine(void)
 #endif
 }
 
+/*
+ * Where the first mapping of /proc/PID/maps naming what (a library)
+ * starts; 0 when none (or unreadable).
+ */
+unsigned long
+proc_map_base(pid_t pid, const char *what)
+{
+	char		 path[64], line[512];
+	unsigned long	 base = 0;
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, what) != NULL) {
+			base = strtoul(line, NULL, 16);
+			break;
+		}
+	fclose(f);
+	return (base);
+}
+
 /* Memory growth allowed: larger when pid runs with AddressSanitizer. */
 long
 proc_rss_slack_kb(pid_t pid)
 {
-	char	 path[64], line[512];
-	FILE	*f;
-	long	 slack = HARNESS_RSS_SLACK_KB;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (slack);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, "libasan") != NULL) {
-			slack = HARNESS_RSS_SLACK_ASAN_KB;
-			break;
-		}
-	fclose(f);
-	return (slack);
+	if (proc_map_base(pid, "libasan") != 0)
+		return (HARNESS_RSS_SLACK_ASAN_KB);
+	return (HARNESS_RSS_SLACK_KB);
 }
 
 /* --- one tools/call with a chosen id ------------------------------------- */
+
+/*
+ * A tools/call of tool with args and id in session c, as a request for
+ * http_do or http_perform (several at once); the body is returned, to
+ * free once it ran.
+ */
+char *
+mcp_tool_req(struct mcp_client *c, struct http_req *q, struct mcp_hdrbuf *hb,
+    int id, const char *tool, const char *args, long wait_ms)
+{
+	char	*params, *body;
+
+	if (asprintf(&params, "{\"name\":\"%s\",\"arguments\":%s}", tool,
+	    args != NULL ? args : "{}") == -1)
+		abort();
+	body = rpc_text(id, "tools/call", params);
+	free(params);
+	memset(q, 0, sizeof(*q));
+	q->url = c->url;
+	q->body = body;
+	q->timeout_ms = wait_ms;
+	mcp_headers(c, q, hb);
+	return (body);
+}
 
 /*
  * tools/call tool args with id in session c, the client waiting at most
@@ -1452,17 +1711,232 @@ mcp_call_id(struct mcp_client *c, int id, const char *tool, const char *args,
 	char			*body;
 	uint64_t		 t0;
 
-	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
-	    id, tool, args != NULL ? args : "{}") == -1)
-		abort();
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = body;
-	q.timeout_ms = wait_ms;
-	mcp_headers(c, &q, &hb);
-	t0 = harness_now_ms();
+	body = mcp_tool_req(c, &q, &hb, id, tool, args, wait_ms);
+	t0 = now_ms();
 	http_do(&q, r);
 	free(body);
-	return (harness_now_ms() - t0);
+	return (now_ms() - t0);
+}
+
+/* A request with the headers given (NULL-terminated), in no session. */
+void
+http_raw(const char *method, const char *url, const char *body,
+    const char *const *hdrs, struct http_resp *r)
+{
+	struct http_req	 q;
+	int		 i;
+
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.url = url;
+	q.body = body;
+	for (i = 0; hdrs != NULL && hdrs[i] != NULL && i < 15; i++)
+		q.headers[i] = hdrs[i];
+	http_do(&q, r);
+}
+
+/* A request in session c: its usual headers, and extra when not NULL. */
+void
+mcp_in_session(struct mcp_client *c, const char *method, const char *body,
+    const char *extra, struct http_resp *r)
+{
+	struct http_req		 q;
+	struct mcp_hdrbuf	 hb;
+	int			 i;
+
+	memset(&q, 0, sizeof(q));
+	q.method = method;
+	q.url = c->url;
+	q.body = body;
+	mcp_headers(c, &q, &hb);
+	for (i = 0; q.headers[i] != NULL; i++)
+		;
+	q.headers[i] = extra;
+	http_do(&q, r);
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+/* The text of an answer: a result's first text, or error.message. */
+const char *
+answer_text(struct http_resp *r)
+{
+	const char	*s;
+
+	if ((s = tool_text(json_path(r->json, "result"))) != NULL)
+		return (s);
+	if ((s = json_path_str(r->json, "error.message")) != NULL)
+		return (s);
+	return ("");
+}
+
+int
+answer_id_is(struct http_resp *r, int id)
+{
+	return (rpc_id_is(r->json, id));
+}
+
+/* A JSON-RPC error, or a result with isError. */
+int
+answer_is_error(struct http_resp *r)
+{
+	if (json_path(r->json, "error") != NULL)
+		return (1);
+	return (json_object_get_boolean(json_path(r->json, "result.isError")));
+}
+
+/* "peer x: could not ...: " : a message whose cause is empty. */
+int
+cause_empty(const char *text)
+{
+	size_t	 n = strlen(text);
+
+	while (n > 0 && text[n - 1] == ' ')
+		n--;
+	return (n == 0 || text[n - 1] == ':');
+}
+
+/* Keep the first of several errors: buf is written only while empty. */
+void
+first_err(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (buf[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Call tool with {"text": text} in session c until it answers text (a
+ * peer starting again), at most limit_ms: the ms it took, or -1.
+ */
+int64_t
+wait_echo(struct mcp_client *c, const char *tool, const char *text,
+    int limit_ms)
+{
+	struct http_resp	 r;
+	struct json_object	*o;
+	uint64_t		 t0 = now_ms();
+	char			*args;
+	int			 id, ok;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "text", json_object_new_string(text));
+	if ((args = strdup(json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN))) == NULL)
+		abort();
+	json_object_put(o);
+	for (;;) {
+		id = c->nextid++;
+		mcp_call_id(c, id, tool, args, c->wait_ms, &r);
+		ok = r.status == 200 && answer_id_is(&r, id) &&
+		    !answer_is_error(&r) && strcmp(answer_text(&r), text) == 0;
+		http_resp_free(&r);
+		if (ok || now_ms() - t0 >= (uint64_t)limit_ms)
+			break;
+		harness_msleep(SERVE_POLL_MS);
+	}
+	free(args);
+	return (ok ? (int64_t)(now_ms() - t0) : -1);
+}
+
+/* --- mesh_node_info ------------------------------------------------------ */
+
+/* The structuredContent of a mesh_node_info answer (to put), or NULL. */
+struct json_object *
+node_info_of(struct http_resp *r)
+{
+	struct json_object	*sc;
+
+	if ((sc = json_path(r->json, "result.structuredContent")) != NULL)
+		json_object_get(sc);
+	return (sc);
+}
+
+/* mesh_node_info in session c: its structuredContent (to put), or NULL. */
+struct json_object *
+node_info(struct mcp_client *c)
+{
+	struct http_resp	 r;
+	struct json_object	*sc;
+
+	mcp_call_id(c, c->nextid++, "mesh_node_info", "{}", c->wait_ms, &r);
+	sc = node_info_of(&r);
+	http_resp_free(&r);
+	return (sc);
+}
+
+/* The peers[] entry of peer in a node_info object (borrowed), or NULL. */
+struct json_object *
+node_peer(struct json_object *info, const char *peer)
+{
+	struct json_object	*peers, *p;
+	const char		*n;
+	size_t			 i;
+
+	peers = json_path(info, "peers");
+	if (peers == NULL || !json_object_is_type(peers, json_type_array))
+		return (NULL);
+	for (i = 0; i < json_object_array_length(peers); i++) {
+		p = json_object_array_get_idx(peers, i);
+		if ((n = json_path_str(p, "name")) != NULL &&
+		    strcmp(n, peer) == 0)
+			return (p);
+	}
+	return (NULL);
+}
+
+/*
+ * The worker pid of peer in a node_info object when the peer is ready,
+ * else -1; its state (borrowed, NULL if none) in *state.
+ */
+pid_t
+node_peer_pid(struct json_object *info, const char *peer, const char **state)
+{
+	struct json_object	*p;
+	const char		*s = NULL;
+	int64_t			 pid = -1;
+
+	if ((p = node_peer(info, peer)) != NULL &&
+	    ((s = json_path_str(p, "state")) == NULL ||
+	    strcmp(s, "ready") != 0 || json_path_int(p, "pid", &pid) == -1))
+		pid = -1;
+	if (state != NULL)
+		*state = s;
+	return ((pid_t)pid);
+}
+
+/* The worker pid of a ready peer (mesh_node_info in c), else -1. */
+pid_t
+peer_pid(struct mcp_client *c, const char *peer)
+{
+	struct json_object	*info;
+	pid_t			 pid;
+
+	if ((info = node_info(c)) == NULL)
+		return (-1);
+	pid = node_peer_pid(info, peer, NULL);
+	json_object_put(info);
+	return (pid);
+}
+
+/* pid is a live worker of mesh (its child, named mcp-mesh-worker). */
+int
+mesh_is_worker(pid_t mesh, pid_t pid)
+{
+	pid_t	 kids[64];
+	char	 comm[64];
+	int	 i, n;
+
+	n = mesh_workers(mesh, kids, 64);
+	for (i = 0; i < n; i++)
+		if (kids[i] == pid)
+			break;
+	if (i == n || proc_file_line(pid, "comm", "mcp-mesh-worker", comm,
+	    sizeof(comm)) == NULL)
+		return (0);
+	return (1);
 }

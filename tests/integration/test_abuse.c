@@ -69,7 +69,7 @@ MESH_TEST(abuse, volume_big_calls, .timeout = T_TIMEOUT)
 	mesh = one_peer("v", NULL, &mport, NULL, 0);
 	url_of(mport, murl, sizeof(murl));
 	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid0 = peer_pid(&c, "v", NULL, 0);
+	pid0 = peer_pid(&c, "v");
 	cr_assert_gt(pid0, 0, "no worker pid for peer v");
 	for (i = 0; i < NBIG_SESSIONS; i++)
 		cr_assert_eq(mcp_open(&cl[i], murl), 0);
@@ -87,9 +87,9 @@ MESH_TEST(abuse, volume_big_calls, .timeout = T_TIMEOUT)
 			q[i].timeout_ms = 45000;
 			mcp_headers(&cl[i % NBIG_SESSIONS], &q[i], &hb[i]);
 		}
-		t0 = harness_now_ms();
+		t0 = now_ms();
 		http_perform(q, r, NBIG);
-		ms = harness_now_ms() - t0;
+		ms = now_ms() - t0;
 		cr_log_info("round %d: %d calls of %d bytes answered in %llu ms",
 		    round + 1, NBIG, ABUSE_BIG_TEXT, (unsigned long long)ms);
 		for (i = 0; i < NBIG; i++) {
@@ -130,7 +130,7 @@ MESH_TEST(abuse, volume_big_calls, .timeout = T_TIMEOUT)
 	cr_assert_eq(other, 0, "%ld big calls answered neither with their echo "
 	    "nor \"busy\"; first: %s", other, firsterr);
 	cr_assert_gt(ok, 0, "no big call went through");
-	pid1 = peer_pid(&c, "v", state, sizeof(state));
+	pid1 = peer_pid_state(&c, "v", state, sizeof(state));
 	cr_assert_eq(pid1, pid0, "the worker of v changed from %d to %d "
 	    "(state %s): killed for volume", (int)pid0, (int)pid1, state);
 	cr_assert_eq(log_count(mesh, "killing worker"), 0,
@@ -297,9 +297,9 @@ MESH_TEST(abuse, batch_amplification, .timeout = T_TIMEOUT)
 	cr_assert_eq(proc_hwm_reset(mesh->pid), 0, "cannot reset VmHWM");
 
 	batch_req(&c[0], &q[0], &hb[0], body, len);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	http_perform_raw(&q[0], &r[0], 1);
-	t1 = harness_now_ms();
+	t1 = now_ms();
 	hwm1 = proc_hwm_kb(mesh->pid);
 	cr_log_info("one batch of %d tools/list: %zu bytes in %llu ms; mesh "
 	    "VmRSS %ld kB, peak %ld kB", BATCH_N, r[0].len,
@@ -311,9 +311,9 @@ MESH_TEST(abuse, batch_amplification, .timeout = T_TIMEOUT)
 	cr_assert_eq(proc_hwm_reset(mesh->pid), 0);
 	for (i = 0; i < BATCH_AT_ONCE; i++)
 		batch_req(&c[i], &q[i], &hb[i], body, len);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	http_perform_raw(q, r, BATCH_AT_ONCE);
-	t1 = harness_now_ms();
+	t1 = now_ms();
 	hwm4 = proc_hwm_kb(mesh->pid);
 	for (i = 0; i < BATCH_AT_ONCE; i++) {
 		snprintf(what, sizeof(what), "batch %d of %d at once", i + 1,
@@ -347,7 +347,6 @@ MESH_TEST(abuse, stdio_not_reading, .timeout = T_TIMEOUT)
 	    "\"method\":\"tools/list\"}\n";
 	struct proc		*gw, *mesh;
 	char			 url[128], bridge[192], *line;
-	const char		*bridges[] = { bridge, NULL };
 	pid_t			 kids[16], zygote;
 	uint64_t		 tline, gone;
 	int			 gport, i, n, sent = 0;
@@ -356,16 +355,17 @@ MESH_TEST(abuse, stdio_not_reading, .timeout = T_TIMEOUT)
 	cr_assert_not_null(gw);
 	url_of(gport, url, sizeof(url));
 	snprintf(bridge, sizeof(bridge), "many=%s", url);
-	mesh = mesh_start_stdio(bridges);
+	mesh = mesh_start_stdio("--bridge", bridge, NULL);
 	cr_assert_not_null(mesh, "mcp-mesh --stdio did not start");
 	cr_assert_eq(mesh_wait_peer(mesh, "many"), 0);
 	n = mesh_workers(mesh->pid, kids, 16);
 	zygote = mesh_zygote(mesh->pid);
 	cr_assert_gt(n, 0, "no worker");
-	cr_assert_eq(proc_write(mesh, STDIO_INIT, sizeof(STDIO_INIT) - 1), 0);
+	cr_assert_eq(line_write(&mesh->io, STDIO_INIT,
+	    sizeof(STDIO_INIT) - 1), 0);
 	/* Some 2.7 MB each; never read: STDIO_OUT_QUEUE_MAX is 64 MiB. */
 	for (i = 0; i < 200; i++) {
-		if (proc_write(mesh, list, sizeof(list) - 1) == -1)
+		if (line_write(&mesh->io, list, sizeof(list) - 1) == -1)
 			break;
 		sent++;
 		if (i >= 30 && !proc_alive(mesh))
@@ -373,13 +373,13 @@ MESH_TEST(abuse, stdio_not_reading, .timeout = T_TIMEOUT)
 		harness_msleep(5);
 	}
 	line = proc_wait_log(mesh, "client is not reading stdout", 20000);
-	tline = harness_now_ms();
+	tline = now_ms();
 	cr_assert_not_null(line, "no \"client is not reading stdout\" after "
 	    "%d tools/list never read", sent);
 	free(line);
 	cr_assert_eq(proc_wait_exit(mesh, 10000), 0, "the mesh is still "
 	    "there 10 s after saying its client does not read");
-	gone = harness_now_ms() - tline;
+	gone = now_ms() - tline;
 	cr_log_info("stdio not read: %d requests written, the mesh gone %llu "
 	    "ms after its log line", sent, (unsigned long long)gone);
 	cr_assert_leq(gone, 3000, "the mesh took %llu ms to exit after "
@@ -462,7 +462,7 @@ MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 	cr_assert_eq(session_ping(&used), 200);
 
 	/* Initializes that never make a request, past the table's size. */
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	for (i = 0; i < NFLOOD; i++) {
 		memset(&q, 0, sizeof(q));
 		q.url = murl;
@@ -479,7 +479,7 @@ MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 			refused++;
 		http_resp_free(&r);
 	}
-	ms = harness_now_ms() - t0;
+	ms = now_ms() - t0;
 	evicted = log_count(mesh, "least recently used");
 	cr_log_info("%d initializes in %llu ms: %d refused, %d sessions "
 	    "evicted", NFLOOD, (unsigned long long)ms, refused, evicted);
@@ -555,8 +555,8 @@ MESH_TEST(abuse, unread_answers, .timeout = T_TIMEOUT)
 		cr_assert_eq(send(fds[i], req, (size_t)n, MSG_NOSIGNAL), n);
 	}
 	/* Every call answered by the peer (held or closed by the mesh). */
-	t0 = harness_now_ms();
-	while (harness_now_ms() - t0 < 30000) {
+	t0 = now_ms();
+	while (now_ms() - t0 < 30000) {
 		if ((info = node_info(&c)) != NULL) {
 			json_path_int(node_peer(info, "big"), "inflight",
 			    &inflight);

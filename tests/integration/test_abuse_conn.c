@@ -72,7 +72,6 @@ MESH_TEST(abuse, id_out_of_range, .timeout = T_TIMEOUT)
 	struct mcp_hdrbuf	 hb;
 	struct json_object	*msg;
 	char			 murl[128], body[256], what[128], *line;
-	const char		*none[] = { NULL };
 	int64_t			 id;
 	int			 mport, i;
 
@@ -97,26 +96,27 @@ MESH_TEST(abuse, id_out_of_range, .timeout = T_TIMEOUT)
 	}
 	mcp_close(&c);
 
-	smesh = mesh_start_stdio(none);
+	smesh = mesh_start_stdio(NULL);
 	cr_assert_not_null(smesh);
-	cr_assert_eq(proc_write(smesh, STDIO_INIT, sizeof(STDIO_INIT) - 1), 0);
-	line = proc_readline(smesh, READ_MS);
+	cr_assert_eq(line_write(&smesh->io, STDIO_INIT,
+	    sizeof(STDIO_INIT) - 1), 0);
+	line = line_read(&smesh->io, READ_MS);
 	cr_assert_not_null(line, "stdio: no answer to initialize");
 	free(line);
 	for (i = 0; bad_ids[i] != NULL; i++) {
 		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%s,"
 		    "\"method\":\"ping\"}\n{\"jsonrpc\":\"2.0\",\"id\":7,"
 		    "\"method\":\"ping\"}\n", bad_ids[i]);
-		cr_assert_eq(proc_write(smesh, body, strlen(body)), 0);
+		cr_assert_eq(line_write(&smesh->io, body, strlen(body)), 0);
 		snprintf(what, sizeof(what), "stdio, id %s", bad_ids[i]);
-		line = proc_readline(smesh, READ_MS);
+		line = line_read(&smesh->io, READ_MS);
 		cr_assert_not_null(line, "%s: no answer", what);
 		msg = json_tokener_parse(line);
 		expect_invalid_null_id(what, msg);
 		json_object_put(msg);
 		free(line);
 		/* The next request is answered as itself. */
-		line = proc_readline(smesh, READ_MS);
+		line = line_read(&smesh->io, READ_MS);
 		cr_assert_not_null(line, "%s: no answer to the ping after", what);
 		msg = json_tokener_parse(line);
 		cr_assert(json_path_int(msg, "id", &id) == 0 && id == 7 &&
@@ -173,7 +173,7 @@ new_client(const char *murl, const char *tool, char *why, size_t len)
 {
 	struct mcp_client	 c;
 	struct http_resp	 r;
-	uint64_t		 t0 = harness_now_ms();
+	uint64_t		 t0 = now_ms();
 	int64_t			 ms;
 	int			 ok;
 
@@ -182,7 +182,7 @@ new_client(const char *murl, const char *tool, char *why, size_t len)
 		return (-1);
 	}
 	mcp_call_tool(&c, tool, "{\"text\":\"new\"}", &r);
-	ms = (int64_t)(harness_now_ms() - t0);
+	ms = (int64_t)(now_ms() - t0);
 	ok = r.status == 200 && !answer_is_error(&r) &&
 	    strcmp(answer_text(&r), "new") == 0;
 	if (!ok)
@@ -266,12 +266,12 @@ MESH_TEST(abuse, idle_connections, .timeout = T_TIMEOUT)
 		n++;
 	}
 	harness_msleep(200);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	for (i = 0; i < 20; i++)
 		at_cap_client(murl, &served);
 	cr_log_info("%d connections opened (cap %d): %d of 20 new clients "
 	    "served in %llu ms, the others 503", n, cap, served,
-	    (unsigned long long)(harness_now_ms() - t0));
+	    (unsigned long long)(now_ms() - t0));
 	ms = new_client(murl, "g_echo", why, sizeof(why));
 	cr_assert_geq(ms, 0, "past the cap, a new client was not served: %s",
 	    why);
@@ -429,14 +429,14 @@ MESH_TEST(abuse, busy_connections_503, .timeout = T_TIMEOUT)
 	 */
 	fd0 = proc_fd_count(mesh->pid);
 	h = hangers_start(&th, &c, cap);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	while (proc_fd_count(mesh->pid) < fd0 + cap &&
-	    harness_now_ms() - t0 < 9000)
+	    now_ms() - t0 < 9000)
 		harness_msleep(20);
 	harness_msleep(300);
 	inflight = calls_in_flight(&c, &status);
 	cr_log_info("%d connections after %llu ms (cap %d), then HTTP %ld",
-	    proc_fd_count(mesh->pid) - fd0, (unsigned long long)(harness_now_ms()
+	    proc_fd_count(mesh->pid) - fd0, (unsigned long long)(now_ms()
 	    - t0), cap, status);
 	cr_assert_eq(status, 503, "a connection over the cap of %d busy ones: "
 	    "HTTP %ld, %lld calls in flight", cap, status, (long long)inflight);
@@ -501,17 +501,17 @@ MESH_TEST(abuse, sigterm_group_in_flight, .timeout = T_TIMEOUT)
 		url_of(mport, murl, sizeof(murl));
 		cr_assert_eq(mcp_open(&c, murl), 0);
 		h = hangers_start(&th, &c, GROUP_CALLS);
-		t0 = harness_now_ms();
+		t0 = now_ms();
 		do {
 			harness_msleep(50);
 			inflight = calls_in_flight(&c, &status);
-		} while (inflight < GROUP_CALLS && harness_now_ms() - t0 < 8000);
+		} while (inflight < GROUP_CALLS && now_ms() - t0 < 8000);
 		cr_assert_geq(inflight, GROUP_CALLS, "only %lld calls in flight",
 		    (long long)inflight);
-		t0 = harness_now_ms();
+		t0 = now_ms();
 		cr_assert_eq(kill(-mesh->pid, SIGTERM), 0);
 		proc_wait_exit(mesh, 10000);
-		gone[round] = harness_now_ms() - t0;
+		gone[round] = now_ms() - t0;
 		if (proc_alive(mesh))
 			kill(-mesh->pid, SIGKILL);
 		pthread_join(th, NULL);
@@ -599,11 +599,11 @@ MESH_TEST(abuse, delete_session_mid_call, .timeout = T_TIMEOUT)
 		mcp_headers(i < MIDCALL_N ? &c : &b, &m->q[i], &m->hb[i]);
 	}
 	cr_assert_eq(pthread_create(&th, NULL, midcall_main, m), 0);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	do {
 		harness_msleep(20);
 		inflight = calls_in_flight(&nc, &status);
-	} while (inflight < MIDCALL_N + 2 && harness_now_ms() - t0 < 5000);
+	} while (inflight < MIDCALL_N + 2 && now_ms() - t0 < 5000);
 	cr_assert_geq(inflight, MIDCALL_N + 2, "only %lld calls in flight",
 	    (long long)inflight);
 	mcp_close(&c);
@@ -670,7 +670,7 @@ MESH_TEST(abuse, descriptor_limit, .timeout = T_TIMEOUT)
 
 	url_of(mport, murl, sizeof(murl));
 	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid = peer_pid(&c, "g", NULL, 0);
+	pid = peer_pid(&c, "g");
 	cr_assert_gt(pid, 0);
 	mcp_close(&c);
 	/* More idle connections than descriptors are left. */
@@ -680,11 +680,11 @@ MESH_TEST(abuse, descriptor_limit, .timeout = T_TIMEOUT)
 			n++;
 	harness_msleep(300);
 	ready0 = log_count(mesh, "peer g: ready");
-	tkill = harness_now_ms();
+	tkill = now_ms();
 	cr_assert_eq(kill(pid, SIGKILL), 0);
-	while (harness_now_ms() - tkill < RESPAWN_WAIT_MS) {
+	while (now_ms() - tkill < RESPAWN_WAIT_MS) {
 		if (log_count(mesh, "peer g: ready") > ready0) {
-			back = harness_now_ms() - tkill;
+			back = now_ms() - tkill;
 			break;
 		}
 		harness_msleep(10);
@@ -757,7 +757,6 @@ MESH_TEST(abuse, nul_in_names, .timeout = T_TIMEOUT)
 	struct mcp_hdrbuf	 hb;
 	struct json_object	*msg;
 	char			 murl[128], bridge[192], what[64], *line;
-	const char		*bridges[] = { bridge, NULL };
 	int			 mport, i;
 	size_t			 k;
 
@@ -779,18 +778,19 @@ MESH_TEST(abuse, nul_in_names, .timeout = T_TIMEOUT)
 	mcp_close(&c);
 
 	/* The same over stdio, the same gateway behind it. */
-	smesh = mesh_start_stdio(bridges);
+	smesh = mesh_start_stdio("--bridge", bridge, NULL);
 	cr_assert_not_null(smesh);
 	cr_assert_eq(mesh_wait_peer(smesh, "x"), 0);
-	cr_assert_eq(proc_write(smesh, STDIO_INIT, sizeof(STDIO_INIT) - 1), 0);
-	line = proc_readline(smesh, READ_MS);
+	cr_assert_eq(line_write(&smesh->io, STDIO_INIT,
+	    sizeof(STDIO_INIT) - 1), 0);
+	line = line_read(&smesh->io, READ_MS);
 	cr_assert_not_null(line);
 	free(line);
 	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
-		cr_assert_eq(proc_write(smesh, cases[i].line,
+		cr_assert_eq(line_write(&smesh->io, cases[i].line,
 		    strlen(cases[i].line)), 0);
-		cr_assert_eq(proc_write(smesh, "\n", 1), 0);
-		line = proc_readline(smesh, READ_MS);
+		cr_assert_eq(line_write(&smesh->io, "\n", 1), 0);
+		line = line_read(&smesh->io, READ_MS);
 		snprintf(what, sizeof(what), "stdio, request %d", 11 + i);
 		cr_assert_not_null(line, "%s: no answer", what);
 		msg = json_tokener_parse(line);

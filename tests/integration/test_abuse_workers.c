@@ -77,14 +77,14 @@ MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 	wait_ready(mesh, "logflood");
 	wait_ready(mesh, "good");
 	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid0 = peer_pid(&c, "logflood", NULL, 0);
+	pid0 = peer_pid(&c, "logflood");
 	cr_assert_gt(pid0, 0);
 	bg_start(&bg, murl, "good_echo", 2);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	cpu0 = proc_cpu_ms(mesh->pid);
 	harness_msleep(FLOOD_MS);
 	cpu1 = proc_cpu_ms(mesh->pid);
-	t1 = harness_now_ms();
+	t1 = now_ms();
 	bg_stop(&bg);
 	pct = (cpu1 - cpu0) * 100 / (t1 - t0);
 	/* The report comes with the next ping (WORKER_PING_INTERVAL_MS). */
@@ -105,7 +105,7 @@ MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 	cr_assert_leq((uint64_t)logged * sizeof("flooding the supervisor's "
 	    "log with lines that say nothing at all, as fast as it reads "
 	    "them"), WORKER_LOG_BURST + (uint64_t)WORKER_LOG_RATE *
-	    (harness_now_ms() - t0 + 1000) / 1000, "%d flood lines logged",
+	    (now_ms() - t0 + 1000) / 1000, "%d flood lines logged",
 	    logged);
 	cr_assert_lt(pct, FLOOD_CPU_PCT, "the mesh used %llu%% of a CPU for a log flood",
 	    (unsigned long long)pct);
@@ -113,7 +113,7 @@ MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 	    "during the flood; first: %s", bg.fail, bg.ok + bg.fail,
 	    bg.firsterr);
 	cr_assert_leq(bg_percentile(&bg, 50), HEALTHY_P50_MS);
-	pid1 = peer_pid(&c, "logflood", NULL, 0);
+	pid1 = peer_pid(&c, "logflood");
 	cr_assert_eq(pid1, pid0, "the flooding worker was replaced (%d, then "
 	    "%d): a worker is not killed for volume", (int)pid0, (int)pid1);
 	mcp_close(&c);
@@ -141,14 +141,14 @@ MESH_TEST(abuse, tool_list_storm, .timeout = T_TIMEOUT)
 	wait_ready(mesh, "toolstorm");
 	wait_ready(mesh, "good");
 	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid0 = peer_pid(&c, "toolstorm", NULL, 0);
+	pid0 = peer_pid(&c, "toolstorm");
 	n0 = log_count(mesh, "peer toolstorm: lists changed");
 	bg_start(&bg, murl, "good_echo", 2);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	cpu0 = proc_cpu_ms(mesh->pid);
 	harness_msleep(FLOOD_MS);
 	n1 = log_count(mesh, "peer toolstorm: lists changed");
-	ms = harness_now_ms() - t0;
+	ms = now_ms() - t0;
 	cpu1 = proc_cpu_ms(mesh->pid);
 	bg_stop(&bg);
 	cr_log_info("tool-list storm for %llu ms: %d lists applied (at most "
@@ -174,7 +174,7 @@ MESH_TEST(abuse, tool_list_storm, .timeout = T_TIMEOUT)
 	    "good's tools");
 	cr_assert_geq(json_object_array_length(tools), STORM_TOOLS + 2);
 	json_object_put(tools);
-	cr_assert_eq(peer_pid(&c, "toolstorm", NULL, 0), pid0,
+	cr_assert_eq(peer_pid(&c, "toolstorm"), pid0,
 	    "the storming worker was replaced");
 	mcp_close(&c);
 }
@@ -220,7 +220,7 @@ MESH_TEST(abuse, progress_forever, .timeout = T_TIMEOUT)
 	cr_assert_not_null(line, "the peer was not told to cancel the call");
 	free(line);
 	/* And the peer is not broken for it. */
-	cr_assert_gt(peer_pid(&c, "progress", NULL, 0), 0);
+	cr_assert_gt(peer_pid(&c, "progress"), 0);
 	mcp_close(&c);
 }
 
@@ -231,11 +231,11 @@ static pid_t
 next_ready(struct mcp_client *c, const char *peer, pid_t old, int ms,
     char *state, size_t len)
 {
-	uint64_t	 t0 = harness_now_ms();
+	uint64_t	 t0 = now_ms();
 	pid_t		 pid;
 
-	while (harness_now_ms() - t0 < (uint64_t)ms) {
-		pid = peer_pid(c, peer, state, len);
+	while (now_ms() - t0 < (uint64_t)ms) {
+		pid = peer_pid_state(c, peer, state, len);
 		if (pid > 0 && pid != old)
 			return (pid);
 		if (strcmp(state, "failed") == 0)
@@ -275,17 +275,17 @@ MESH_TEST(abuse, kills_from_outside, .timeout = 75)
 	wait_ready(mesh, "g");
 	url_of(mport, murl, sizeof(murl));
 	cr_assert_eq(mcp_open(&c, murl), 0);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 
 	/* A stopped worker: killed at its ping deadline, not a crash. */
-	pid = peer_pid(&c, "g", state, sizeof(state));
+	pid = peer_pid_state(&c, "g", state, sizeof(state));
 	cr_assert_gt(pid, 0);
-	tstop = harness_now_ms();
+	tstop = now_ms();
 	cr_assert_eq(kill(pid, SIGSTOP), 0);
 	snprintf(needle, sizeof(needle), "peer g: worker %d killed", (int)pid);
 	line = proc_wait_log(mesh, needle, WORKER_PING_INTERVAL_MS +
 	    WORKER_PING_TIMEOUT_MS + 6000);
-	killed_ms = harness_now_ms() - tstop;
+	killed_ms = now_ms() - tstop;
 	if (line == NULL)
 		kill(pid, SIGCONT);
 	cr_assert_not_null(line, "a stopped worker was not killed after %llu "
@@ -314,10 +314,10 @@ MESH_TEST(abuse, kills_from_outside, .timeout = 75)
 	info = node_info(&c);
 	st = json_path_str(node_peer(info, "g"), "state");
 	cr_log_info("%d deaths from outside in %llu ms: peer g is %s", deaths,
-	    (unsigned long long)(harness_now_ms() - t0), st ? st : "?");
+	    (unsigned long long)(now_ms() - t0), st ? st : "?");
 	cr_assert(st != NULL && strcmp(st, "failed") != 0, "after %d deaths "
 	    "from outside (a SIGSTOP, then SIGKILLs) in %llu ms, peer g is "
-	    "%s", deaths, (unsigned long long)(harness_now_ms() - t0),
+	    "%s", deaths, (unsigned long long)(now_ms() - t0),
 	    st ? st : "?");
 	json_object_put(info);
 	cr_assert_eq(log_count(mesh, "crashes in"), 0, "the mesh counted "
@@ -365,7 +365,7 @@ MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 		unlink(flag);
 	cr_assert_not_null(mesh, "mcp-mesh --failed-retry 1000 did not start");
 	url_of(mport, murl, sizeof(murl));
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	wait_ready(mesh, "good");
 	bg_start(&bg, murl, "good_echo", 5);
 
@@ -379,12 +379,12 @@ MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 		cr_assert_not_null(line, "peer %s did not fail after crashing "
 		    "%d times", crashing[i], WORKER_FAIL_MAX);
 		cr_log_info("after %llu ms: %s", (unsigned long long)
-		    (harness_now_ms() - t0), line);
+		    (now_ms() - t0), line);
 		free(line);
 	}
-	tfail = harness_now_ms();
+	tfail = now_ms();
 	cr_assert_eq(mcp_open(&c, murl), 0);
-	peer_pid(&c, "crash", state, sizeof(state));
+	peer_pid_state(&c, "crash", state, sizeof(state));
 	cr_log_info("peer crash is %s", state);
 	if (strcmp(state, "failed") != 0)
 		unlink(flag);
@@ -398,14 +398,14 @@ MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 	cr_assert_not_null(line, "no retry announced for the failed peer");
 	free(line);
 	while (log_count(mesh, "peer crash: worker") == segv0 &&
-	    harness_now_ms() - tfail < 5000)
+	    now_ms() - tfail < 5000)
 		harness_msleep(20);
 	if (log_count(mesh, "peer crash: worker") == segv0)
 		unlink(flag);
 	cr_assert_gt(log_count(mesh, "peer crash: worker"), segv0, "the failed "
 	    "peer was not tried again within 5 s (--failed-retry 1000)");
 	cr_log_info("retried %llu ms after it failed, and crashed again",
-	    (unsigned long long)(harness_now_ms() - tfail));
+	    (unsigned long long)(now_ms() - tfail));
 
 	/* The cause is gone: both serve again. */
 	unlink(flag);
@@ -422,7 +422,7 @@ MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 		cr_assert(ok, "peer %s does not serve again once its cause is "
 		    "gone", crashing[i]);
 		cr_log_info("peer %s serves again %llu ms after it failed",
-		    crashing[i], (unsigned long long)(harness_now_ms() - tfail));
+		    crashing[i], (unsigned long long)(now_ms() - tfail));
 	}
 	bg_stop(&bg);
 	cr_assert_eq(bg.fail, 0, "the good peer failed %ld of %ld calls; "

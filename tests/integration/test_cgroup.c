@@ -148,10 +148,10 @@ cg_holds(const char *dir, pid_t pid)
 static int
 dir_gone(const char *dir, int timeout_ms)
 {
-	uint64_t	deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	deadline = now_ms() + (uint64_t)timeout_ms;
 
 	while (access(dir, F_OK) == 0) {
-		if (harness_now_ms() >= deadline)
+		if (now_ms() >= deadline)
 			return (0);
 		harness_msleep(20);
 	}
@@ -178,10 +178,10 @@ log_count(struct proc *p, const char *needle)
 static int
 log_wait_count(struct proc *p, const char *needle, int n, int timeout_ms)
 {
-	uint64_t	deadline = harness_now_ms() + (uint64_t)timeout_ms;
+	uint64_t	deadline = now_ms() + (uint64_t)timeout_ms;
 
 	while (log_count(p, needle) < n) {
-		if (harness_now_ms() >= deadline)
+		if (now_ms() >= deadline)
 			return (-1);
 		harness_msleep(50);
 	}
@@ -229,7 +229,7 @@ peer_worker_dir(struct proc *mesh, const char *peer, char *dir, size_t len)
 
 /* The mesh's own view of a peer (mesh_node_info), owned by the caller. */
 static struct json_object *
-node_peer(int mport, const char *peer)
+peer_status(int mport, const char *peer)
 {
 	struct mcp_client	 c;
 	struct http_resp	 r;
@@ -321,7 +321,7 @@ expect_status(const struct cgstate *st, int mport, const char *dir,
 	char			 want[64];
 	int64_t			 v;
 
-	p = node_peer(mport, "echo");
+	p = peer_status(mport, "echo");
 	path = json_path_str(p, "cgroup.path");
 	cr_assert_not_null(path, "no cgroup in the peer's status");
 	cr_assert(strlen(dir) >= strlen(path) &&

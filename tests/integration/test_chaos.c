@@ -18,16 +18,13 @@
  */
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -105,23 +102,9 @@ struct client {
 	int		 opened;
 };
 
-
-static void
-tally_err(struct tally *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-tally_err(struct tally *t, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (t->firsterr[0] != '\0')
-		return;
-	va_start(ap, fmt);
-	vsnprintf(t->firsterr, sizeof(t->firsterr), fmt, ap);
-	va_end(ap);
-}
-
+/* The first error a thread saw is kept. */
+#define tally_err(t, ...)						\
+	first_err((t)->firsterr, sizeof((t)->firsterr), __VA_ARGS__)
 
 /*
  * An isError answer to a bridged tool (not the one failing on purpose)
@@ -131,7 +114,6 @@ static int
 vague_error(const char *tool, const char *text)
 {
 	char	 name[40];
-	size_t	 n;
 
 	if (strncmp(tool, "mesh_", 5) == 0 || strstr(tool, "_fail") != NULL)
 		return (0);
@@ -139,12 +121,7 @@ vague_error(const char *tool, const char *text)
 		return (1);
 	snprintf(name, sizeof(name), "peer %.*s", (int)strcspn(tool, "_"),
 	    tool);
-	if (strstr(text, name) == NULL)
-		return (1);
-	n = strlen(text);
-	while (n > 0 && text[n - 1] == ' ')
-		n--;
-	return (n == 0 || text[n - 1] == ':');
+	return (strstr(text, name) == NULL || cause_empty(text));
 }
 
 /*
@@ -290,7 +267,7 @@ client_main(void *arg)
 	}
 	cl->opened = 1;
 	while (!atomic_load(&cl->ch->stop) &&
-	    harness_now_ms() < cl->ch->end)
+	    now_ms() < cl->ch->end)
 		client_call(cl, &c);
 	/* DELETE: the session must leave nothing behind. */
 	mcp_close(&c);
@@ -329,7 +306,7 @@ big_main(void *arg)
 		text[i] = 'a' + (char)(i % 26);
 	text[BIG_TEXT] = '\0';
 	while (!atomic_load(&cl->ch->stop) &&
-	    harness_now_ms() < cl->ch->end) {
+	    now_ms() < cl->ch->end) {
 		id = c.nextid++;
 		snprintf(tool, sizeof(tool), "%s_echo",
 		    rand_r(&cl->seed) % 2 ? "a" : "b");
@@ -347,9 +324,9 @@ big_main(void *arg)
 		q.bodylen = hlen + BIG_TEXT + 4;
 		q.timeout_ms = HTTP_WAIT_MS;
 		mcp_headers(&c, &q, &hb);
-		t0 = harness_now_ms();
+		t0 = now_ms();
 		http_do(&q, &r);
-		tally_answer(&cl->t, tool, id, &r, harness_now_ms() - t0, text);
+		tally_answer(&cl->t, tool, id, &r, now_ms() - t0, text);
 		http_resp_free(&r);
 		harness_msleep(BIG_PAUSE_MS);
 	}
@@ -378,7 +355,7 @@ healthy_main(void *arg)
 	}
 	cl->opened = 1;
 	while (!atomic_load(&cl->ch->stop) &&
-	    harness_now_ms() < cl->ch->end) {
+	    now_ms() < cl->ch->end) {
 		id = c.nextid++;
 		x = rand_r(&cl->seed) % 1000;
 		y = rand_r(&cl->seed) % 1000;
@@ -406,7 +383,7 @@ healthy_main(void *arg)
 
 /* mesh_node_info's structuredContent (to put), or NULL; tallied. */
 static struct json_object *
-node_info(struct mcp_client *c, struct tally *t)
+tallied_node_info(struct mcp_client *c, struct tally *t)
 {
 	struct http_resp	 r;
 	struct json_object	*sc = NULL;
@@ -414,37 +391,10 @@ node_info(struct mcp_client *c, struct tally *t)
 	int			 id = c->nextid++;
 
 	ms = mcp_call_id(c, id, "mesh_node_info", "{}", HTTP_WAIT_MS, &r);
-	if (tally_answer(t, "mesh_node_info", id, &r, ms, NULL) &&
-	    (sc = json_path(r.json, "result.structuredContent")) != NULL)
-		json_object_get(sc);
+	if (tally_answer(t, "mesh_node_info", id, &r, ms, NULL))
+		sc = node_info_of(&r);
 	http_resp_free(&r);
 	return (sc);
-}
-
-/* The pid of peer's worker when ready, else -1; state copied out. */
-static pid_t
-info_pid(struct json_object *info, const char *peer, const char **state)
-{
-	struct json_object	*peers, *p;
-	const char		*n;
-	int64_t			 pid;
-	size_t			 i;
-
-	*state = NULL;
-	peers = json_path(info, "peers");
-	for (i = 0; peers != NULL && i < json_object_array_length(peers);
-	    i++) {
-		p = json_object_array_get_idx(peers, i);
-		if ((n = json_path_str(p, "name")) == NULL ||
-		    strcmp(n, peer) != 0)
-			continue;
-		*state = json_path_str(p, "state");
-		if (*state == NULL || strcmp(*state, "ready") != 0 ||
-		    json_path_int(p, "pid", &pid) == -1)
-			return (-1);
-		return ((pid_t)pid);
-	}
-	return (-1);
 }
 
 /*
@@ -456,15 +406,14 @@ killer_wait_back(struct chaos *ch, struct mcp_client *c, int peer,
     pid_t old, uint64_t t, int limit_ms)
 {
 	struct json_object	*info;
-	const char		*state;
 	pid_t			 pid;
 
-	while (harness_now_ms() - t < (uint64_t)limit_ms) {
-		if ((info = node_info(c, &ch->killer)) != NULL) {
-			pid = info_pid(info, peer_names[peer], &state);
+	while (now_ms() - t < (uint64_t)limit_ms) {
+		if ((info = tallied_node_info(c, &ch->killer)) != NULL) {
+			pid = node_peer_pid(info, peer_names[peer], NULL);
 			json_object_put(info);
 			if (pid > 0 && pid != old)
-				return ((int64_t)(harness_now_ms() - t));
+				return ((int64_t)(now_ms() - t));
 		}
 		harness_msleep(10);
 	}
@@ -480,7 +429,7 @@ static int64_t
 killer_harm(struct chaos *ch, struct mcp_client *c, int peer, pid_t pid,
     enum fault f, unsigned int *seed)
 {
-	uint64_t	 t = harness_now_ms();
+	uint64_t	 t = now_ms();
 	int64_t		 back;
 	int		 sig = f == F_KILL ? SIGKILL : SIGSTOP;
 
@@ -498,7 +447,7 @@ killer_harm(struct chaos *ch, struct mcp_client *c, int peer, pid_t pid,
 		    (CONT_MAX_MS - CONT_MIN_MS + 1)));
 		kill(pid, SIGCONT);
 		/* The same worker, or a new one if the mesh killed it. */
-		back = killer_wait_back(ch, c, peer, 0, harness_now_ms(),
+		back = killer_wait_back(ch, c, peer, 0, now_ms(),
 		    RECOVER_MS);
 		break;
 	default:
@@ -513,7 +462,7 @@ killer_harm(struct chaos *ch, struct mcp_client *c, int peer, pid_t pid,
 				    STOPPED_KILL_MS);
 			return (-1);
 		}
-		back = killer_wait_back(ch, c, peer, pid, harness_now_ms(),
+		back = killer_wait_back(ch, c, peer, pid, now_ms(),
 		    RECOVER_MS);
 		break;
 	}
@@ -528,17 +477,16 @@ static void
 killer_one(struct chaos *ch, struct mcp_client *c, unsigned int *seed)
 {
 	struct json_object	*info;
-	const char		*state;
 	pid_t			 workers[16], pids[NPEERS];
 	int			 i, j, n, cand[NPEERS], ncand = 0, peer;
 	enum fault		 f;
 	int64_t			 back;
 
-	if ((info = node_info(c, &ch->killer)) == NULL)
+	if ((info = tallied_node_info(c, &ch->killer)) == NULL)
 		return;
 	n = mesh_workers(ch->mesh, workers, 16);
 	for (i = 0; i < NHARMED; i++) {
-		pids[i] = info_pid(info, peer_names[i], &state);
+		pids[i] = node_peer_pid(info, peer_names[i], NULL);
 		if (pids[i] <= 0 || ch->kills[i] >= KILLS_PER_PEER)
 			continue;
 		/* Only a live mcp-mesh-worker child of the mesh. */
@@ -588,7 +536,7 @@ killer_main(void *arg)
 	while (!atomic_load(&ch->stop)) {
 		pause = KILL_MIN_MS + rand_r(&seed) % (KILL_MAX_MS -
 		    KILL_MIN_MS + 1);
-		if (harness_now_ms() + (uint64_t)pause >= ch->end)
+		if (now_ms() + (uint64_t)pause >= ch->end)
 			break;
 		harness_msleep(pause);
 		killer_one(ch, &c, &seed);
@@ -597,28 +545,22 @@ killer_main(void *arg)
 	return (NULL);
 }
 
-/* --- the mesh's resources ----------------------------------------------- */
-
-
-
-
-
 /* Every peer ready (node_info); -1 after limit_ms. */
 static int
 all_ready(struct mcp_client *c, int limit_ms, char *why, size_t len)
 {
 	struct json_object	*info;
 	struct tally		 t;
-	const char		*state;
-	uint64_t		 t0 = harness_now_ms();
+	uint64_t		 t0 = now_ms();
 	int			 i, ready;
 
 	for (;;) {
 		memset(&t, 0, sizeof(t));
 		ready = 0;
-		if ((info = node_info(c, &t)) != NULL) {
+		if ((info = tallied_node_info(c, &t)) != NULL) {
 			for (i = 0; i < NPEERS; i++)
-				if (info_pid(info, peer_names[i], &state) > 0)
+				if (node_peer_pid(info, peer_names[i],
+				    NULL) > 0)
 					ready++;
 			snprintf(why, len, "%s",
 			    json_object_to_json_string_ext(json_path(info,
@@ -628,7 +570,7 @@ all_ready(struct mcp_client *c, int limit_ms, char *why, size_t len)
 			snprintf(why, len, "mesh_node_info: %s", t.firsterr);
 		if (ready == NPEERS)
 			return (0);
-		if (harness_now_ms() - t0 > (uint64_t)limit_ms)
+		if (now_ms() - t0 > (uint64_t)limit_ms)
 			return (-1);
 		harness_msleep(50);
 	}
@@ -652,59 +594,73 @@ expect_echo(struct mcp_client *c, const char *tool, const char *text)
 	    t.firsterr[0] ? t.firsterr : "an isError result");
 }
 
+/*
+ * Every live worker of the mesh is the ready worker of one of its peers,
+ * one each: none lost track of, none left over from the faults.
+ */
+static void
+expect_one_worker_per_peer(struct mcp_client *c, pid_t mesh)
+{
+	struct json_object	*info;
+	pid_t			 w[16], pid;
+	int			 i, j, n;
+
+	info = node_info(c);
+	cr_assert_not_null(info, "mesh_node_info did not answer");
+	n = mesh_workers(mesh, w, 16);
+	cr_assert_eq(n, NPEERS, "the mesh has %d workers for %d peers: %s", n,
+	    NPEERS, json_object_to_json_string(info));
+	for (i = 0; i < NPEERS; i++) {
+		pid = node_peer_pid(info, peer_names[i], NULL);
+		for (j = 0; j < n && w[j] != pid; j++)
+			;
+		cr_assert(pid > 0 && j < n, "peer %s: worker %d is not one of "
+		    "the mesh's %d workers: %s", peer_names[i], (int)pid, n,
+		    json_object_to_json_string(info));
+	}
+	json_object_put(info);
+}
+
 MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 {
-	struct proc		*gw[NPEERS], *mesh;
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct proc		*mesh;
+	struct mcp_client	*c = &f.c;
 	struct chaos		 ch;
 	struct client		 cl[NTHREADS];
 	struct tally		 sum, healthy, harmed;
 	pthread_t		 th[NTHREADS], killer;
-	char			 url[128], bridge[NPEERS][192], why[2048];
+	char			 why[2048];
 	const char		*env;
-	int			 port[NPEERS], mport, i, fd0, fd1, ms;
+	int			 i, fd0, fd1, ms;
 	long			 rss0, rss1;
 	uint64_t		 t0, t1, elapsed, settle;
 
-	for (i = 0; i < NPEERS; i++) {
-		if (i == 2)
-			gw[i] = gateway_start(peer_names[i], &port[i],
-			    "--mode", "hang", NULL);
-		else
-			gw[i] = gateway_start(peer_names[i], &port[i], NULL);
-		cr_assert_not_null(gw[i], "gateway %s did not start",
-		    peer_names[i]);
-		url_of(port[i], url, sizeof(url));
-		snprintf(bridge[i], sizeof(bridge[i]), "%s=%s", peer_names[i],
-		    url);
-	}
-	harness_asan_small_quarantine();
-	mesh = mesh_start(&mport, "--timeout", "1500", "--bridge", bridge[0],
-	    "--bridge", bridge[1], "--bridge", bridge[2], "--bridge",
-	    bridge[3], NULL);
-	cr_assert_not_null(mesh, "mcp-mesh did not start listening");
+	fixture_init(&f);
 	for (i = 0; i < NPEERS; i++)
-		cr_assert_eq(mesh_wait_peer(mesh, peer_names[i]), 0,
-		    "peer %s never ready", peer_names[i]);
+		fixture_peer_gateway(&f, peer_names[i], i == 2 ? "--mode" :
+		    NULL, "hang", NULL);
+	harness_asan_small_quarantine();
+	fixture_start(&f, 0, "--timeout", "1500", NULL);
+	mesh = f.mesh;
 
 	memset(&ch, 0, sizeof(ch));
-	url_of(mport, ch.url, sizeof(ch.url));
+	snprintf(ch.url, sizeof(ch.url), "%s", f.murl);
 	ch.mesh = mesh->pid;
 	ch.seed = (env = getenv("MESH_CHAOS_SEED")) != NULL ?
 	    (unsigned int)strtoul(env, NULL, 10) :
-	    (unsigned int)(harness_now_ms() ^ (uint64_t)getpid());
+	    (unsigned int)(now_ms() ^ (uint64_t)getpid());
 	ms = (env = getenv("MESH_CHAOS_MS")) != NULL ? atoi(env) : CHAOS_MS;
 	if (ms <= 0)
 		ms = CHAOS_MS;
-	cr_assert_eq(mcp_open(&c, ch.url), 0, "MCP session failed");
-	cr_assert_eq(all_ready(&c, 5000, why, sizeof(why)), 0,
+	cr_assert_eq(all_ready(c, 5000, why, sizeof(why)), 0,
 	    "peers not ready before the chaos: %s", why);
 	fd0 = proc_fd_count(mesh->pid);
 	rss0 = proc_rss_kb(mesh->pid);
 	cr_assert(fd0 > 0 && rss0 > 0, "cannot read /proc/%d",
 	    (int)mesh->pid);
 
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	ch.end = t0 + (uint64_t)ms;
 	atomic_store(&ch.stop, 0);
 	/* The random clients, the big caller, then h's clients. */
@@ -722,7 +678,7 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 		pthread_join(th[i], NULL);
 	atomic_store(&ch.stop, 1);
 	pthread_join(killer, NULL);
-	elapsed = harness_now_ms() - t0;
+	elapsed = now_ms() - t0;
 
 	memset(&sum, 0, sizeof(sum));
 	memset(&healthy, 0, sizeof(healthy));
@@ -736,19 +692,20 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	/* The same mesh, every peer back and serving. */
 	cr_assert(proc_alive(mesh), "the mesh died (status 0x%x)",
 	    mesh->status);
-	t1 = harness_now_ms();
-	cr_assert_eq(all_ready(&c, RECOVER_MS, why, sizeof(why)), 0,
+	t1 = now_ms();
+	cr_assert_eq(all_ready(c, RECOVER_MS, why, sizeof(why)), 0,
 	    "after the chaos, not every peer came back within %d ms: %s",
 	    RECOVER_MS, why);
-	settle = harness_now_ms() - t1;
-	expect_echo(&c, "a_echo", "a is back");
-	expect_echo(&c, "b_echo", "b is back");
-	expect_echo(&c, "h_echo", "h is fine");
+	settle = now_ms() - t1;
+	expect_echo(c, "a_echo", "a is back");
+	expect_echo(c, "b_echo", "b is back");
+	expect_echo(c, "h_echo", "h is fine");
+	expect_one_worker_per_peer(c, mesh->pid);
 	cr_assert(proc_alive(mesh), "the mesh died (status 0x%x)",
 	    mesh->status);
 
 	/* Sessions deleted (the clients did): descriptors back. */
-	mcp_close(&c);
+	mcp_close(c);
 	for (i = 0, fd1 = -1; i < 100; i++) {
 		if ((fd1 = proc_fd_count(mesh->pid)) <= fd0 + FD_SLACK)
 			break;
@@ -811,5 +768,5 @@ MESH_TEST(chaos, kill_workers_under_load, .timeout = 120)
 	    "after the sessions were deleted", fd0, fd1);
 	cr_assert_lt(rss1 - rss0, proc_rss_slack_kb(mesh->pid), "mesh VmRSS grew "
 	    "from %ld to %ld kB", rss0, rss1);
-	cr_assert_eq(proc_fd_count(mesh->pid) > 0, 1, "mesh pid gone");
+	fixture_stop(&f);
 }

@@ -56,23 +56,6 @@ ready_pid(struct mcp_client *c, const char *peer)
 	return ((pid_t)pid);
 }
 
-/* tools/call that must answer with exactly this text. */
-static void
-expect_text(struct mcp_client *c, const char *tool, const char *args,
-    const char *want)
-{
-	struct http_resp	 r;
-	const char		*text;
-
-	mcp_call_id(c, c->nextid++, tool, args, 15000, &r);
-	text = tool_text(json_path(r.json, "result"));
-	cr_assert(r.status == 200 && text != NULL && strcmp(text, want) == 0 &&
-	    !json_object_get_boolean(json_path(r.json, "result.isError")),
-	    "%s %s: HTTP %ld, want \"%s\": %.500s", tool, args, r.status,
-	    want, r.body ? r.body : "");
-	http_resp_free(&r);
-}
-
 /* --- a flood of notifications while the supervisor is stopped ------------- */
 
 struct flooded {
@@ -123,6 +106,7 @@ MESH_TEST(flow, notify_flood_while_supervisor_stopped, .timeout = T_TIMEOUT)
 	cr_assert_eq(mesh_wait_peer(mesh, "good"), 0);
 	url_of(mport, murl, sizeof(murl));
 	cr_assert_eq(mcp_open(&c, murl), 0);
+	c.wait_ms = 15000;
 	wpid = ready_pid(&c, "flood");
 	gpid = ready_pid(&c, "good");
 	cr_assert(wpid > 0 && gpid > 0, "no worker pids");
@@ -195,19 +179,20 @@ MESH_TEST(flow, list_changed_storm_is_paced, .timeout = T_TIMEOUT)
 	url_of(mport, murl, sizeof(murl));
 	cr_assert_eq(mcp_open(&g, gurl), 0);
 	cr_assert_eq(mcp_open(&c, murl), 0);
+	c.wait_ms = 15000;
 
 	/* The storm starts when the worker opens its GET stream. */
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	do {
 		storm_count(&g, &l0, &changes, &on);
 		if (!on)
 			harness_msleep(20);
-	} while (!on && harness_now_ms() - t0 < 10000);
+	} while (!on && now_ms() - t0 < 10000);
 	cr_assert(on, "the storm never started (no GET stream?)");
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	harness_msleep(STORM_WINDOW_MS);
 	storm_count(&g, &l1, &c1, &on);
-	t1 = harness_now_ms();
+	t1 = now_ms();
 	max = (long)((t1 - t0) / UPSTREAM_RELIST_MIN_MS) + 1;
 	cr_log_info("storm: %lld tools/list in %llu ms, %lld list_changed",
 	    (long long)(l1 - l0), (unsigned long long)(t1 - t0),
@@ -222,15 +207,15 @@ MESH_TEST(flow, list_changed_storm_is_paced, .timeout = T_TIMEOUT)
 	cr_assert_geq(l1 - l0, 1, "no re-list at all during the storm");
 
 	/* After the storm, the last change is in the mesh's tool list. */
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	do {
 		storm_count(&g, &l1, &changes, &on);
 		if (on)
 			harness_msleep(100);
-	} while (on && harness_now_ms() - t0 < SETTLE_MS);
+	} while (on && now_ms() - t0 < SETTLE_MS);
 	cr_assert(!on, "the storm did not end");
 	snprintf(want, sizeof(want), "storm_gen_%lld", (long long)changes);
-	while (!found && harness_now_ms() - t0 < SETTLE_MS) {
+	while (!found && now_ms() - t0 < SETTLE_MS) {
 		if ((tools = mcp_list_tools(&c)) != NULL) {
 			found = tools_has(tools, want);
 			json_object_put(tools);

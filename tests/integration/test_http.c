@@ -16,121 +16,22 @@
 #include "integration/harness.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
+#define LATE_MARGIN_MS	500	/* a late answer is in this long after */
 
-/* Two gateways, factory and edge, bridged by one mesh. */
-struct pair {
-	struct proc	*factory, *edge, *mesh;
-	int		 fport, eport, mport;
-	char		 furl[128], eurl[128], murl[128];
-};
-
+/* Two gateways, factory (gw[0]) and edge (gw[1]), bridged by one mesh. */
 static void
-pair_start(struct pair *t, const char *gwopt)
+http_pair(struct fixture *t, const char *gwopt)
 {
-	char	 fb[192], eb[192];
-
-	memset(t, 0, sizeof(*t));
-	t->factory = gateway_start("factory", &t->fport, gwopt, NULL);
-	cr_assert_not_null(t->factory, "gateway factory did not start");
-	t->edge = gateway_start("edge", &t->eport, gwopt, NULL);
-	cr_assert_not_null(t->edge, "gateway edge did not start");
-	url_of(t->fport, t->furl, sizeof(t->furl));
-	url_of(t->eport, t->eurl, sizeof(t->eurl));
-	snprintf(fb, sizeof(fb), "factory=%s", t->furl);
-	snprintf(eb, sizeof(eb), "edge=%s", t->eurl);
-	t->mesh = mesh_start(&t->mport, "--name", "it-node", "--bridge", fb,
-	    "--bridge", eb, NULL);
-	cr_assert_not_null(t->mesh, "mcp-mesh did not start listening");
-	url_of(t->mport, t->murl, sizeof(t->murl));
-	cr_assert_eq(mesh_wait_peer(t->mesh, "factory"), 0,
-	    "peer factory never ready");
-	cr_assert_eq(mesh_wait_peer(t->mesh, "edge"), 0,
-	    "peer edge never ready");
+	fixture_init(t);
+	fixture_peer_gateway(t, "factory", gwopt, NULL);
+	fixture_peer_gateway(t, "edge", gwopt, NULL);
+	fixture_start(t, 0, "--name", "it-node", NULL);
 }
 
 static void
 open_client(struct mcp_client *c, const char *url)
 {
 	cr_assert_eq(mcp_open(c, url), 0, "MCP session to %s failed", url);
-}
-
-/* tools/call name args, and the first text block must be want. */
-static void
-expect_text(struct mcp_client *c, const char *tool, const char *args,
-    const char *want)
-{
-	struct http_resp	 r;
-	struct json_object	*res;
-	const char		*text;
-
-	res = mcp_call_tool(c, tool, args, &r);
-	cr_assert_eq(r.status, 200, "%s: HTTP %ld, body %s", tool, r.status,
-	    r.body ? r.body : "");
-	cr_assert_not_null(res, "%s %s: no result: %s", tool, args,
-	    r.body ? r.body : "");
-	text = tool_text(res);
-	cr_assert_not_null(text, "%s: no text content: %s", tool, r.body);
-	cr_assert_str_eq(text, want, "%s %s: got \"%s\", want \"%s\"", tool,
-	    args, text, want);
-	cr_assert(!json_object_get_boolean(json_path(res, "isError")),
-	    "%s: isError set: %s", tool, r.body);
-	http_resp_free(&r);
-}
-
-/* A request with explicit headers (NULL-terminated) and no session. */
-static void
-raw(const char *method, const char *url, const char *body,
-    const char *const *hdrs, struct http_resp *r)
-{
-	struct http_req	 q;
-	int		 i;
-
-	memset(&q, 0, sizeof(q));
-	q.method = method;
-	q.url = url;
-	q.body = body;
-	for (i = 0; hdrs != NULL && hdrs[i] != NULL && i < 15; i++)
-		q.headers[i] = hdrs[i];
-	http_do(&q, r);
-}
-
-/* A request in session c with the usual headers plus one extra. */
-static void
-in_session(struct mcp_client *c, const char *method, const char *body,
-    const char *extra, struct http_resp *r)
-{
-	struct http_req		 q;
-	struct mcp_hdrbuf	 hb;
-	int			 i;
-
-	memset(&q, 0, sizeof(q));
-	q.method = method;
-	q.url = c->url;
-	q.body = body;
-	mcp_headers(c, &q, &hb);
-	for (i = 0; q.headers[i] != NULL; i++)
-		;
-	q.headers[i] = extra;
-	http_do(&q, r);
-}
-
-/* A tools/call of client c with a chosen id, to run in a batch. */
-static char *
-tool_req(struct mcp_client *c, struct http_req *q, struct mcp_hdrbuf *hb,
-    int id, const char *tool, const char *args, long timeout_ms)
-{
-	char	*body;
-
-	if (asprintf(&body, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
-	    "\"tools/call\",\"params\":{\"name\":\"%s\",\"arguments\":%s}}",
-	    id, tool, args) == -1)
-		abort();
-	memset(q, 0, sizeof(*q));
-	q->url = c->url;
-	q->body = body;
-	q->timeout_ms = timeout_ms;
-	mcp_headers(c, q, hb);
-	return (body);
 }
 
 static int64_t
@@ -160,55 +61,52 @@ count_prefix(struct json_object *tools, const char *prefix)
 
 /* The calls every bridged setup must serve. */
 static void
-check_bridged(struct pair *t)
+check_bridged(struct fixture *t)
 {
 	static const char *want[] = {
 		"mesh_node_info", "factory_echo", "factory_add",
 		"factory_slow", "factory_fail", "edge_echo", "edge_add",
 		"edge_slow", "edge_fail", NULL
 	};
-	struct mcp_client	 c;
 	struct json_object	*tools;
 	int			 i;
 
-	open_client(&c, t->murl);
-	tools = mcp_list_tools(&c);
+	tools = mcp_list_tools(&t->c);
 	cr_assert_not_null(tools, "tools/list through the mesh failed");
 	for (i = 0; want[i] != NULL; i++)
 		cr_assert(tools_has(tools, want[i]), "tools/list lacks %s: %s",
 		    want[i], json_object_to_json_string(tools));
 	json_object_put(tools);
-	expect_text(&c, "factory_echo", "{\"text\":\"hello mesh\"}",
+	expect_text(&t->c, "factory_echo", "{\"text\":\"hello mesh\"}",
 	    "hello mesh");
-	expect_text(&c, "edge_echo", "{\"text\":\"h\\u00e9llo \\\"edge\\\"\"}",
-	    "h\xc3\xa9llo \"edge\"");
-	expect_text(&c, "edge_add", "{\"a\":2,\"b\":3}", "5");
-	mcp_close(&c);
+	expect_text(&t->c, "edge_echo",
+	    "{\"text\":\"h\\u00e9llo \\\"edge\\\"\"}", "h\xc3\xa9llo \"edge\"");
+	expect_text(&t->c, "edge_add", "{\"a\":2,\"b\":3}", "5");
 }
 
 /* --- tools through the mesh -------------------------------------------- */
 
 MESH_TEST(http, tools_list_and_calls, .timeout = T_TIMEOUT)
 {
-	struct pair	 t;
+	struct fixture	 t;
 
-	pair_start(&t, NULL);
+	http_pair(&t, NULL);
 	check_bridged(&t);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, tools_list_schemas, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c, g;
+	struct fixture		 t;
+	struct mcp_client	 g;
 	struct json_object	*tools, *direct, *tool, *mine;
 	const char		*name, *n;
 	char			 prefixed[128];
 	size_t			 i, j;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	open_client(&g, t.furl);
-	tools = mcp_list_tools(&c);
+	http_pair(&t, NULL);
+	open_client(&g, t.gw[0].url);
+	tools = mcp_list_tools(&t.c);
 	direct = mcp_list_tools(&g);
 	cr_assert_not_null(tools);
 	cr_assert_not_null(direct);
@@ -241,22 +139,21 @@ MESH_TEST(http, tools_list_schemas, .timeout = T_TIMEOUT)
 			    "name")) != 0, "duplicate tool name");
 	json_object_put(tools);
 	json_object_put(direct);
-	mcp_close(&c);
 	mcp_close(&g);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, structured_content_untouched, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c, g;
+	struct fixture		 t;
+	struct mcp_client	 g;
 	struct http_resp	 r1, r2;
 	struct json_object	*via, *direct;
 	int64_t			 sum;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	open_client(&g, t.eurl);
-	via = mcp_call_tool(&c, "edge_add", "{\"a\":2,\"b\":40}", &r1);
+	http_pair(&t, NULL);
+	open_client(&g, t.gw[1].url);
+	via = mcp_call_tool(&t.c, "edge_add", "{\"a\":2,\"b\":40}", &r1);
 	direct = mcp_call_tool(&g, "add", "{\"a\":2,\"b\":40}", &r2);
 	cr_assert_not_null(via, "edge_add: %s", r1.body ? r1.body : "");
 	cr_assert_not_null(direct, "gateway add: %s", r2.body ? r2.body : "");
@@ -270,21 +167,19 @@ MESH_TEST(http, structured_content_untouched, .timeout = T_TIMEOUT)
 	    json_object_to_json_string(direct));
 	http_resp_free(&r1);
 	http_resp_free(&r2);
-	mcp_close(&c);
 	mcp_close(&g);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, tool_error_is_result, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	struct json_object	*res;
 	const char		*text;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	res = mcp_call_tool(&c, "factory_fail", "{\"message\":\"boom 17\"}",
+	http_pair(&t, NULL);
+	res = mcp_call_tool(&t.c, "factory_fail", "{\"message\":\"boom 17\"}",
 	    &r);
 	cr_assert_not_null(res, "factory_fail: %s", r.body ? r.body : "");
 	cr_assert(json_object_get_boolean(json_path(res, "isError")),
@@ -293,22 +188,20 @@ MESH_TEST(http, tool_error_is_result, .timeout = T_TIMEOUT)
 	cr_assert(text != NULL && strstr(text, "boom 17") != NULL,
 	    "error text lost: %s", r.body);
 	http_resp_free(&r);
-	mcp_close(&c);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, unknown_tool, .timeout = T_TIMEOUT)
 {
 	static const char *names[] = { "nosuchpeer_echo", "factory_nosuch",
 	    "echo", "mesh_nosuch", NULL };
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	int			 i;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
+	http_pair(&t, NULL);
 	for (i = 0; names[i] != NULL; i++) {
-		mcp_call_tool(&c, names[i], "{}", &r);
+		mcp_call_tool(&t.c, names[i], "{}", &r);
 		cr_assert_eq(r.status, 200, "%s: HTTP %ld", names[i],
 		    r.status);
 		cr_assert_eq(http_error_code(&r), JSONRPC_INVALID_PARAMS,
@@ -317,22 +210,20 @@ MESH_TEST(http, unknown_tool, .timeout = T_TIMEOUT)
 		http_resp_free(&r);
 	}
 	/* The session is fine afterwards. */
-	expect_text(&c, "factory_echo", "{\"text\":\"still\"}", "still");
-	mcp_close(&c);
+	expect_text(&t.c, "factory_echo", "{\"text\":\"still\"}", "still");
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, ping_and_node_info, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	struct json_object	*res, *info, *v;
 	const char		*text, *s;
 	int			 has_uptime = 0;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	mcp_request(&c, "ping", NULL, &r);
+	http_pair(&t, NULL);
+	mcp_request(&t.c, "ping", NULL, &r);
 	cr_assert_eq(r.status, 200);
 	v = json_path(r.json, "result");
 	cr_assert(v != NULL && json_object_is_type(v, json_type_object) &&
@@ -340,7 +231,7 @@ MESH_TEST(http, ping_and_node_info, .timeout = T_TIMEOUT)
 	    r.body);
 	http_resp_free(&r);
 
-	res = mcp_call_tool(&c, "mesh_node_info", "{}", &r);
+	res = mcp_call_tool(&t.c, "mesh_node_info", "{}", &r);
 	cr_assert_not_null(res, "mesh_node_info: %s", r.body ? r.body : "");
 	if ((info = json_path(res, "structuredContent")) != NULL)
 		json_object_get(info);
@@ -366,18 +257,18 @@ MESH_TEST(http, ping_and_node_info, .timeout = T_TIMEOUT)
 	    "peers lack factory or edge: %s", s);
 	json_object_put(info);
 	http_resp_free(&r);
-	mcp_close(&c);
+	fixture_stop(&t);
 }
 
 /* --- Streamable HTTP rules (protocol.md 2.1) ----------------------------- */
 
 MESH_TEST(http, initialize_session_header, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
+	struct fixture		 t;
 	struct mcp_client	 a, b;
 	const char		*p;
 
-	pair_start(&t, NULL);
+	http_pair(&t, NULL);
 	open_client(&a, t.murl);
 	open_client(&b, t.murl);
 	cr_assert_str_eq(a.version, MCP_VERSION, "negotiated %s", a.version);
@@ -388,21 +279,23 @@ MESH_TEST(http, initialize_session_header, .timeout = T_TIMEOUT)
 		    "ASCII: %s", a.session);
 	mcp_close(&a);
 	mcp_close(&b);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, missing_session_400, .timeout = T_TIMEOUT)
 {
 	static const char *h[] = { MCP_ACCEPT, MCP_CTYPE,
 	    "MCP-Protocol-Version: " MCP_VERSION, NULL };
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	raw(NULL, t.murl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	http_pair(&t, NULL);
+	http_raw(NULL, t.murl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"tools/list\"}", h, &r);
 	cr_assert_eq(r.status, 400, "tools/list without Mcp-Session-Id: "
 	    "want 400, got %ld %s", r.status, r.body ? r.body : "");
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, unknown_session_404, .timeout = T_TIMEOUT)
@@ -410,17 +303,18 @@ MESH_TEST(http, unknown_session_404, .timeout = T_TIMEOUT)
 	static const char *h[] = { MCP_ACCEPT, MCP_CTYPE,
 	    "MCP-Protocol-Version: " MCP_VERSION,
 	    "Mcp-Session-Id: 0123456789abcdef0123456789abcdef", NULL };
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	raw(NULL, t.murl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	http_pair(&t, NULL);
+	http_raw(NULL, t.murl, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"tools/list\"}", h, &r);
 	cr_assert_eq(r.status, 404, "unknown session: want 404, got %ld %s",
 	    r.status, r.body ? r.body : "");
 	cr_assert_eq(http_error_code(&r), MCP_SESSION_NOT_FOUND,
 	    "unknown session: want -32001, got %s", r.body ? r.body : "");
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 #define INIT_BODY "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"," \
@@ -431,89 +325,95 @@ MESH_TEST(http, bad_origin_403, .timeout = T_TIMEOUT)
 {
 	static const char *h[] = { MCP_ACCEPT, MCP_CTYPE,
 	    "Origin: http://evil.example", NULL };
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	raw(NULL, t.murl, INIT_BODY, h, &r);
+	http_pair(&t, NULL);
+	http_raw(NULL, t.murl, INIT_BODY, h, &r);
 	cr_assert_eq(r.status, 403, "Origin http://evil.example: want 403, "
 	    "got %ld", r.status);
 	cr_assert_null(r.session, "session minted for a bad origin");
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, local_origin_allowed, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 	char			 origin[64];
 	const char		*h[] = { MCP_ACCEPT, MCP_CTYPE, origin, NULL };
 
-	pair_start(&t, NULL);
+	http_pair(&t, NULL);
 	snprintf(origin, sizeof(origin), "Origin: http://127.0.0.1:%d",
 	    t.mport);
-	raw(NULL, t.murl, INIT_BODY, h, &r);
+	http_raw(NULL, t.murl, INIT_BODY, h, &r);
 	cr_assert_eq(r.status, 200, "%s: want 200, got %ld %s", origin,
 	    r.status, r.body ? r.body : "");
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, foreign_host_403, .timeout = T_TIMEOUT)
 {
 	static const char *h[] = { MCP_ACCEPT, MCP_CTYPE,
 	    "Host: evil.example", NULL };
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	raw(NULL, t.murl, INIT_BODY, h, &r);
+	http_pair(&t, NULL);
+	http_raw(NULL, t.murl, INIT_BODY, h, &r);
 	cr_assert_eq(r.status, 403, "Host: evil.example: want 403, got %ld",
 	    r.status);
 	cr_assert_null(r.session, "session minted for a foreign Host");
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, wrong_method_405, .timeout = T_TIMEOUT)
 {
 	static const char *h[] = { MCP_ACCEPT, MCP_CTYPE, NULL };
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	raw("PUT", t.murl, INIT_BODY, h, &r);
+	http_pair(&t, NULL);
+	http_raw("PUT", t.murl, INIT_BODY, h, &r);
 	cr_assert_eq(r.status, 405, "PUT: want 405, got %ld", r.status);
 	cr_assert(r.allow != NULL && strstr(r.allow, "POST") != NULL,
 	    "405 without an Allow header naming POST (RFC 9110 15.5.6): %s",
 	    r.allow ? r.allow : "(none)");
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, not_acceptable_406, .timeout = T_TIMEOUT)
 {
 	static const char *h[] = { "Accept: application/json", MCP_CTYPE,
 	    NULL };
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	raw(NULL, t.murl, INIT_BODY, h, &r);
+	http_pair(&t, NULL);
+	http_raw(NULL, t.murl, INIT_BODY, h, &r);
 	cr_assert_eq(r.status, 406, "Accept without text/event-stream: want "
 	    "406, got %ld", r.status);
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, unsupported_media_415, .timeout = T_TIMEOUT)
 {
 	static const char *h[] = { MCP_ACCEPT, "Content-Type: text/plain",
 	    NULL };
-	struct pair		 t;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	raw(NULL, t.murl, INIT_BODY, h, &r);
+	http_pair(&t, NULL);
+	http_raw(NULL, t.murl, INIT_BODY, h, &r);
 	cr_assert_eq(r.status, 415, "Content-Type text/plain: want 415, got "
 	    "%ld", r.status);
 	http_resp_free(&r);
+	fixture_stop(&t);
 }
 
 /* A ping whose body is exactly len bytes (padding in params). */
@@ -537,16 +437,14 @@ ping_of_size(size_t len)
 
 MESH_TEST(http, body_limit_413, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	char			*big;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
+	http_pair(&t, NULL);
 	/* At the limit: served. */
 	big = ping_of_size(HTTP_BODY_MAX);
-	in_session(&c, NULL, big, NULL, &r);
+	mcp_in_session(&t.c, NULL, big, NULL, &r);
 	free(big);
 	cr_assert_eq(r.status, 200, "body of HTTP_BODY_MAX bytes: want 200, "
 	    "got %ld (curl %d)", r.status, r.curlcode);
@@ -555,27 +453,25 @@ MESH_TEST(http, body_limit_413, .timeout = T_TIMEOUT)
 	http_resp_free(&r);
 	/* One byte over: refused. */
 	big = ping_of_size(HTTP_BODY_MAX + 1);
-	in_session(&c, NULL, big, NULL, &r);
+	mcp_in_session(&t.c, NULL, big, NULL, &r);
 	free(big);
 	cr_assert_eq(r.status, 413, "body of HTTP_BODY_MAX+1 bytes: want "
 	    "413, got %ld (curl %d)", r.status, r.curlcode);
 	http_resp_free(&r);
 	/* And the mesh goes on. */
-	expect_text(&c, "factory_echo", "{\"text\":\"after 413\"}",
+	expect_text(&t.c, "factory_echo", "{\"text\":\"after 413\"}",
 	    "after 413");
-	mcp_close(&c);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, malformed_json_400, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	struct json_object	*id;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	in_session(&c, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":",
+	http_pair(&t, NULL);
+	mcp_in_session(&t.c, NULL, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":",
 	    NULL, &r);
 	cr_assert_eq(r.status, 400, "malformed JSON: want 400, got %ld",
 	    r.status);
@@ -584,8 +480,8 @@ MESH_TEST(http, malformed_json_400, .timeout = T_TIMEOUT)
 	cr_assert(!json_object_object_get_ex(r.json, "id", &id) ||
 	    id == NULL, "parse error with a non-null id: %s", r.body);
 	http_resp_free(&r);
-	expect_text(&c, "edge_echo", "{\"text\":\"ok\"}", "ok");
-	mcp_close(&c);
+	expect_text(&t.c, "edge_echo", "{\"text\":\"ok\"}", "ok");
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, invalid_request_400, .timeout = T_TIMEOUT)
@@ -598,105 +494,96 @@ MESH_TEST(http, invalid_request_400, .timeout = T_TIMEOUT)
 		"\"just a string\"",
 		NULL
 	};
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	int			 i;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
+	http_pair(&t, NULL);
 	for (i = 0; bad[i] != NULL; i++) {
-		in_session(&c, NULL, bad[i], NULL, &r);
+		mcp_in_session(&t.c, NULL, bad[i], NULL, &r);
 		cr_assert_eq(r.status, 400, "%s: want 400, got %ld %s", bad[i],
 		    r.status, r.body ? r.body : "");
 		cr_assert_eq(http_error_code(&r), JSONRPC_INVALID_REQUEST,
 		    "%s: want -32600, got %s", bad[i], r.body ? r.body : "");
 		http_resp_free(&r);
 	}
-	mcp_close(&c);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, bad_protocol_version_400, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	snprintf(c.version, sizeof(c.version), "1999-01-01");
-	mcp_request(&c, "tools/list", NULL, &r);
+	http_pair(&t, NULL);
+	snprintf(t.c.version, sizeof(t.c.version), "1999-01-01");
+	mcp_request(&t.c, "tools/list", NULL, &r);
 	cr_assert_eq(r.status, 400, "MCP-Protocol-Version: 1999-01-01: want "
 	    "400, got %ld %s", r.status, r.body ? r.body : "");
 	http_resp_free(&r);
 	/* The session is still usable with the negotiated version. */
-	snprintf(c.version, sizeof(c.version), "%s", MCP_VERSION);
-	expect_text(&c, "factory_echo", "{\"text\":\"v\"}", "v");
-	mcp_close(&c);
+	snprintf(t.c.version, sizeof(t.c.version), "%s", MCP_VERSION);
+	expect_text(&t.c, "factory_echo", "{\"text\":\"v\"}", "v");
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, notification_202, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	in_session(&c, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
+	http_pair(&t, NULL);
+	mcp_in_session(&t.c, NULL, "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/cancelled\",\"params\":{\"requestId\":4242}}",
 	    NULL, &r);
 	cr_assert_eq(r.status, 202, "notification: want 202, got %ld",
 	    r.status);
 	cr_assert_eq(r.len, 0, "202 with a body: %s", r.body);
 	http_resp_free(&r);
-	mcp_close(&c);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, delete_then_404, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c, other;
+	struct fixture		 t;
+	struct mcp_client	 other;
 	struct http_resp	 r;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
+	http_pair(&t, NULL);
 	open_client(&other, t.murl);
-	in_session(&c, "DELETE", NULL, NULL, &r);
+	mcp_in_session(&t.c, "DELETE", NULL, NULL, &r);
 	cr_assert(r.status == 200 || r.status == 204,
 	    "DELETE: want 200 or 204, got %ld", r.status);
 	http_resp_free(&r);
-	mcp_request(&c, "tools/list", NULL, &r);
+	mcp_request(&t.c, "tools/list", NULL, &r);
 	cr_assert_eq(r.status, 404, "request after DELETE: want 404, got %ld",
 	    r.status);
 	cr_assert_eq(http_error_code(&r), MCP_SESSION_NOT_FOUND,
 	    "after DELETE: want -32001, got %s", r.body ? r.body : "");
 	http_resp_free(&r);
-	in_session(&c, "DELETE", NULL, NULL, &r);
+	mcp_in_session(&t.c, "DELETE", NULL, NULL, &r);
 	cr_assert_eq(r.status, 404, "second DELETE: want 404, got %ld",
 	    r.status);
 	http_resp_free(&r);
 	/* Only that session ended. */
 	expect_text(&other, "factory_echo", "{\"text\":\"other\"}", "other");
 	mcp_close(&other);
-	free(c.session);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, get_opens_sse, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_req		 q;
 	struct http_resp	 r;
 	struct mcp_hdrbuf	 hb;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
+	http_pair(&t, NULL);
 	memset(&q, 0, sizeof(q));
 	q.method = "GET";
-	q.url = c.url;
+	q.url = t.c.url;
 	q.timeout_ms = 800;	/* the stream stays open: cut it */
-	mcp_headers(&c, &q, &hb);
+	mcp_headers(&t.c, &q, &hb);
 	q.headers[0] = "Accept: text/event-stream";
 	http_do(&q, &r);
 	cr_assert_eq(r.status, 200, "GET stream: want 200, got %ld",
@@ -714,17 +601,17 @@ MESH_TEST(http, get_opens_sse, .timeout = T_TIMEOUT)
 	    "406, got %ld", r.status);
 	http_resp_free(&r);
 	/* The session still works once the stream is gone. */
-	expect_text(&c, "factory_echo", "{\"text\":\"after get\"}",
+	expect_text(&t.c, "factory_echo", "{\"text\":\"after get\"}",
 	    "after get");
-	mcp_close(&c);
+	fixture_stop(&t);
 }
 
 /* --- concurrency and failures ------------------------------------------- */
 
 MESH_TEST(http, same_id_two_sessions, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 a, b, c, gf, ge;
+	struct fixture		 t;
+	struct mcp_client	 a, b, gf, ge;
 	struct http_req		 q[5];
 	struct http_resp	 r[5];
 	struct mcp_hdrbuf	 hb[5];
@@ -732,26 +619,25 @@ MESH_TEST(http, same_id_two_sessions, .timeout = T_TIMEOUT)
 	uint64_t		 t0, took;
 	int			 i;
 
-	pair_start(&t, NULL);
+	http_pair(&t, NULL);
 	open_client(&a, t.murl);
 	open_client(&b, t.murl);
-	open_client(&c, t.murl);
-	open_client(&gf, t.furl);
-	open_client(&ge, t.eurl);
+	open_client(&gf, t.gw[0].url);
+	open_client(&ge, t.gw[1].url);
 	/* Three sessions, one id (7), at once; the gateways directly too. */
-	body[0] = tool_req(&a, &q[0], &hb[0], 7, "factory_slow",
+	body[0] = mcp_tool_req(&a, &q[0], &hb[0], 7, "factory_slow",
 	    "{\"ms\":800}", 10000);
-	body[1] = tool_req(&b, &q[1], &hb[1], 7, "edge_slow",
+	body[1] = mcp_tool_req(&b, &q[1], &hb[1], 7, "edge_slow",
 	    "{\"ms\":500}", 10000);
-	body[2] = tool_req(&c, &q[2], &hb[2], 7, "factory_echo",
+	body[2] = mcp_tool_req(&t.c, &q[2], &hb[2], 7, "factory_echo",
 	    "{\"text\":\"ccc\"}", 10000);
-	body[3] = tool_req(&gf, &q[3], &hb[3], 7, "slow", "{\"ms\":800}",
+	body[3] = mcp_tool_req(&gf, &q[3], &hb[3], 7, "slow", "{\"ms\":800}",
 	    10000);
-	body[4] = tool_req(&ge, &q[4], &hb[4], 7, "slow", "{\"ms\":500}",
+	body[4] = mcp_tool_req(&ge, &q[4], &hb[4], 7, "slow", "{\"ms\":500}",
 	    10000);
-	t0 = harness_now_ms();
+	t0 = now_ms();
 	http_perform(q, r, 5);
-	took = harness_now_ms() - t0;
+	took = now_ms() - t0;
 	for (i = 0; i < 5; i++) {
 		cr_assert_eq(r[i].status, 200, "request %d: HTTP %ld curl %d",
 		    i, r[i].status, r[i].curlcode);
@@ -779,32 +665,34 @@ MESH_TEST(http, same_id_two_sessions, .timeout = T_TIMEOUT)
 	}
 	mcp_close(&a);
 	mcp_close(&b);
-	mcp_close(&c);
 	mcp_close(&gf);
 	mcp_close(&ge);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, client_disconnect_mid_request, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
+	struct fixture		 t;
 	struct mcp_client	 a, b, c;
 	struct http_req		 q[3];
 	struct http_resp	 r[3];
 	struct mcp_hdrbuf	 hb[3];
 	char			*body[3];
 	const char		*text;
+	uint64_t		 t0;
 	int			 i;
 
-	pair_start(&t, NULL);
+	http_pair(&t, NULL);
 	open_client(&a, t.murl);
 	open_client(&b, t.murl);
 	/* a gives up after 300 ms on a 1500 ms call; b works meanwhile. */
-	body[0] = tool_req(&a, &q[0], &hb[0], 1, "factory_slow",
+	body[0] = mcp_tool_req(&a, &q[0], &hb[0], 1, "factory_slow",
 	    "{\"ms\":1500}", 300);
-	body[1] = tool_req(&b, &q[1], &hb[1], 1, "factory_slow",
+	body[1] = mcp_tool_req(&b, &q[1], &hb[1], 1, "factory_slow",
 	    "{\"ms\":600}", 10000);
-	body[2] = tool_req(&b, &q[2], &hb[2], 2, "edge_echo",
+	body[2] = mcp_tool_req(&b, &q[2], &hb[2], 2, "edge_echo",
 	    "{\"text\":\"during\"}", 10000);
+	t0 = now_ms();
 	http_perform(q, r, 3);
 	cr_assert_eq(r[0].curlcode, CURLE_OPERATION_TIMEDOUT,
 	    "the impatient client was answered: curl %d HTTP %ld %s",
@@ -821,8 +709,13 @@ MESH_TEST(http, client_disconnect_mid_request, .timeout = T_TIMEOUT)
 		http_resp_free(&r[i]);
 	}
 	expect_text(&b, "factory_echo", "{\"text\":\"b1\"}", "b1");
-	/* The abandoned call's late answer (at 1500 ms) must go nowhere. */
-	usleep(1400 * 1000);
+	/*
+	 * The abandoned call's late answer (1500 ms after it was sent) must
+	 * go nowhere: wait until it came, and a little, before looking.
+	 * Nothing tells the test it came, so this is a sleep.
+	 */
+	while (now_ms() < t0 + 1500 + LATE_MARGIN_MS)
+		harness_msleep(50);
 	cr_assert(proc_alive(t.mesh), "mcp-mesh died");
 	expect_text(&b, "factory_echo", "{\"text\":\"b2\"}", "b2");
 	expect_text(&a, "edge_add", "{\"a\":1,\"b\":1}", "2");
@@ -831,23 +724,22 @@ MESH_TEST(http, client_disconnect_mid_request, .timeout = T_TIMEOUT)
 	mcp_close(&a);
 	mcp_close(&b);
 	mcp_close(&c);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, peer_down_is_error_result, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	struct json_object	*res;
 	const char		*text;
 	uint64_t		 t0;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	expect_text(&c, "edge_echo", "{\"text\":\"up\"}", "up");
-	proc_stop(t.edge);
-	t0 = harness_now_ms();
-	res = mcp_call_tool(&c, "edge_echo", "{\"text\":\"down\"}", &r);
+	http_pair(&t, NULL);
+	expect_text(&t.c, "edge_echo", "{\"text\":\"up\"}", "up");
+	proc_stop(t.gw[1].proc);
+	t0 = now_ms();
+	res = mcp_call_tool(&t.c, "edge_echo", "{\"text\":\"down\"}", &r);
 	cr_assert_eq(r.status, 200, "edge_echo with edge down: HTTP %ld curl "
 	    "%d", r.status, r.curlcode);
 	cr_assert_not_null(res, "edge_echo with edge down: want an isError "
@@ -857,44 +749,37 @@ MESH_TEST(http, peer_down_is_error_result, .timeout = T_TIMEOUT)
 	text = tool_text(res);
 	cr_assert(text != NULL && strstr(text, "edge") != NULL,
 	    "error does not name the peer: %s", r.body);
-	cr_assert_lt(harness_now_ms() - t0, 8000, "answer took too long");
+	cr_assert_lt(now_ms() - t0, 8000, "answer took too long");
 	http_resp_free(&r);
-	expect_text(&c, "factory_echo", "{\"text\":\"alive\"}", "alive");
-	mcp_close(&c);
+	expect_text(&t.c, "factory_echo", "{\"text\":\"alive\"}", "alive");
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, peer_never_reachable, .timeout = T_TIMEOUT)
 {
-	struct proc		*factory, *mesh;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	struct json_object	*res, *tools;
 	const char		*text;
-	char			 furl[128], fb[192], gb[192];
-	int			 fport, mport;
+	char			 ghost[128];
 	uint64_t		 t0;
 
-	factory = gateway_start("factory", &fport, NULL);
-	cr_assert_not_null(factory);
-	url_of(fport, furl, sizeof(furl));
-	snprintf(fb, sizeof(fb), "factory=%s", furl);
-	snprintf(gb, sizeof(gb), "ghost=http://127.0.0.1:%d/mcp",
+	fixture_init(&t);
+	fixture_peer_gateway(&t, "factory", NULL);
+	snprintf(ghost, sizeof(ghost), "http://127.0.0.1:%d/mcp",
 	    closed_port());
-	mesh = mesh_start(&mport, "--bridge", fb, "--bridge", gb, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "factory"), 0);
-	url_of(mport, furl, sizeof(furl));
-	open_client(&c, furl);
-	t0 = harness_now_ms();
-	tools = mcp_list_tools(&c);
+	fixture_bridge(&t, "ghost", ghost, 0);
+	fixture_start(&t, 0, NULL);
+	t0 = now_ms();
+	tools = mcp_list_tools(&t.c);
 	cr_assert_not_null(tools, "tools/list with a dead peer failed");
 	cr_assert(tools_has(tools, "factory_echo") &&
 	    tools_has(tools, "mesh_node_info"), "%s",
 	    json_object_to_json_string(tools));
-	cr_assert_lt(harness_now_ms() - t0, (uint64_t)LIST_WAIT_MS + 2000,
+	cr_assert_lt(now_ms() - t0, (uint64_t)LIST_WAIT_MS + 2000,
 	    "tools/list waited too long for a dead peer");
 	json_object_put(tools);
-	res = mcp_call_tool(&c, "ghost_echo", "{\"text\":\"x\"}", &r);
+	res = mcp_call_tool(&t.c, "ghost_echo", "{\"text\":\"x\"}", &r);
 	cr_assert_not_null(res, "ghost_echo (peer ghost unreachable): want "
 	    "an isError result naming ghost, got %s", r.body ? r.body : "");
 	cr_assert(json_object_get_boolean(json_path(res, "isError")),
@@ -903,64 +788,56 @@ MESH_TEST(http, peer_never_reachable, .timeout = T_TIMEOUT)
 	cr_assert(text != NULL && strstr(text, "ghost") != NULL,
 	    "error does not name the peer: %s", r.body);
 	http_resp_free(&r);
-	expect_text(&c, "factory_echo", "{\"text\":\"fine\"}", "fine");
-	mcp_close(&c);
+	expect_text(&t.c, "factory_echo", "{\"text\":\"fine\"}", "fine");
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, gateway_forgets_sessions, .timeout = T_TIMEOUT)
 {
-	struct pair		 t;
-	struct mcp_client	 c;
+	struct fixture		 t;
 	struct http_resp	 r;
 	struct json_object	*res;
 
-	pair_start(&t, NULL);
-	open_client(&c, t.murl);
-	expect_text(&c, "factory_echo", "{\"text\":\"one\"}", "one");
-	res = mcp_call_tool(&c, "factory_forget_sessions", "{}", &r);
+	http_pair(&t, NULL);
+	expect_text(&t.c, "factory_echo", "{\"text\":\"one\"}", "one");
+	res = mcp_call_tool(&t.c, "factory_forget_sessions", "{}", &r);
 	cr_assert_not_null(res, "factory_forget_sessions: %s",
 	    r.body ? r.body : "");
 	http_resp_free(&r);
 	/* The gateway now answers 404: the worker must re-initialize. */
-	expect_text(&c, "factory_echo", "{\"text\":\"two\"}", "two");
-	expect_text(&c, "factory_add", "{\"a\":20,\"b\":22}", "42");
-	expect_text(&c, "edge_echo", "{\"text\":\"three\"}", "three");
-	mcp_close(&c);
+	expect_text(&t.c, "factory_echo", "{\"text\":\"two\"}", "two");
+	expect_text(&t.c, "factory_add", "{\"a\":20,\"b\":22}", "42");
+	expect_text(&t.c, "edge_echo", "{\"text\":\"three\"}", "three");
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, sse_gateways, .timeout = T_TIMEOUT)
 {
-	struct pair	 t;
+	struct fixture	 t;
 
-	pair_start(&t, "--sse");
+	http_pair(&t, "--sse");
 	check_bridged(&t);
+	fixture_stop(&t);
 }
 
 MESH_TEST(http, paginated_120_tools, .timeout = T_TIMEOUT)
 {
-	struct proc		*gw, *mesh;
-	struct mcp_client	 c, g;
+	struct fixture		 t;
+	struct mcp_client	 g;
 	struct json_object	*tools, *direct;
 	const char		*name;
-	char			 gurl[128], murl[128], fb[192], want[128];
-	int			 gport, mport;
+	char			 want[128];
 	size_t			 i;
 
-	gw = gateway_start("factory", &gport, "--tools", "120", NULL);
-	cr_assert_not_null(gw);
-	url_of(gport, gurl, sizeof(gurl));
-	snprintf(fb, sizeof(fb), "factory=%s", gurl);
-	mesh = mesh_start(&mport, "--bridge", fb, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "factory"), 0);
-	url_of(mport, murl, sizeof(murl));
-	open_client(&g, gurl);
+	fixture_init(&t);
+	fixture_peer_gateway(&t, "factory", "--tools", "120", NULL);
+	fixture_start(&t, 0, NULL);
+	open_client(&g, t.gw[0].url);
 	direct = mcp_list_tools(&g);
 	cr_assert_not_null(direct);
 	cr_assert_geq(json_object_array_length(direct), 120,
 	    "the gateway lists %zu tools", json_object_array_length(direct));
-	open_client(&c, murl);
-	tools = mcp_list_tools(&c);
+	tools = mcp_list_tools(&t.c);
 	cr_assert_not_null(tools);
 	cr_assert_eq(count_prefix(tools, "factory_"),
 	    (int)json_object_array_length(direct),
@@ -974,7 +851,7 @@ MESH_TEST(http, paginated_120_tools, .timeout = T_TIMEOUT)
 	}
 	json_object_put(tools);
 	json_object_put(direct);
-	expect_text(&c, "factory_echo", "{\"text\":\"many\"}", "many");
-	mcp_close(&c);
+	expect_text(&t.c, "factory_echo", "{\"text\":\"many\"}", "many");
 	mcp_close(&g);
+	fixture_stop(&t);
 }

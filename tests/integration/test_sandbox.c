@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,10 +27,11 @@
 
 #include "mesh-limits.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define VERDICT_MS	10000	/* a probe's verdict is logged within */
-#define RECOVER_TRIES	50	/* calls 100 ms apart until a peer serves */
+#define RECOVER_MS	5000	/* a peer serves again within */
 
 #ifndef SYS_landlock_create_ruleset
 #define SYS_landlock_create_ruleset	444
@@ -51,26 +53,31 @@ sanitized(void)
 }
 
 /*
- * A mesh whose one peer NAME is served by the probe (against a real
- * gateway); returns the mesh, its gateway in *gw.
+ * In fixture f: a gateway, and a mesh whose one peer NAME is served by
+ * the probe against it (not waited for: most probes never get ready).
  */
 static struct proc *
-probe_mesh(const char *name, const char *query, struct proc **gw, int *mport)
+probe_start(struct fixture *f, const char *name, const char *query)
 {
-	const char	*probe;
-	char		 spec[256];
-	int		 gport;
-	struct proc	*m;
+	struct fixture_gw	*gw;
+	const char		*probe;
+	char			 url[192];
 
 	probe = harness_bin("MESH_PROBE_BIN");
 	cr_assert_not_null(probe);
-	*gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(*gw);
-	snprintf(spec, sizeof(spec), "%s=http://127.0.0.1:%d/mcp%s", name,
-	    gport, query != NULL ? query : "");
-	m = mesh_start(mport, "--worker-path", probe, "--bridge", spec, NULL);
-	cr_assert_not_null(m);
-	return (m);
+	gw = fixture_gateway(f, "gateway", NULL);
+	snprintf(url, sizeof(url), "%s%s", gw->url, query != NULL ? query :
+	    "");
+	fixture_bridge(f, name, url, 0);
+	fixture_start(f, 0, "--worker-path", probe, NULL);
+	return (f->mesh);
+}
+
+static struct proc *
+probe_mesh(struct fixture *f, const char *name, const char *query)
+{
+	fixture_init(f);
+	return (probe_start(f, name, query));
 }
 
 static void
@@ -83,14 +90,42 @@ expect_log(struct proc *mesh, const char *needle)
 	free(line);
 }
 
+/* The probe's verdict for act: refused with errno e. */
+static void
+expect_refused(struct proc *mesh, const char *act, int e)
+{
+	char	 needle[128];
+
+	snprintf(needle, sizeof(needle), PROBE_REFUSED, act, strerror(e));
+	expect_log(mesh, needle);
+}
+
+/* Once the verdict is in: no line of the log says act went through. */
 static void
 expect_no_breach(struct proc *mesh, const char *act)
 {
 	char	 needle[64], *line;
 
-	snprintf(needle, sizeof(needle), "probe %s: NOT REFUSED", act);
-	line = proc_wait_log(mesh, needle, 0);
+	snprintf(needle, sizeof(needle), PROBE_NOT_REFUSED, act);
+	line = proc_log_find(mesh, needle);
 	cr_assert_null(line, "sandbox breach: %s", line);
+}
+
+/* The worker of peer died of how (LOG_SANDBOX_VIOLATION), one line. */
+static void
+expect_worker_died(struct proc *mesh, const char *peer, const char *how)
+{
+	char	 want[256], *line;
+	const char *w;
+
+	line = proc_wait_log(mesh, how, VERDICT_MS);
+	cr_assert_not_null(line, "mesh never logged \"%s\"", how);
+	w = strstr(line, ": worker ");
+	snprintf(want, sizeof(want), LOG_WORKER_EXITED "%s", peer,
+	    w != NULL ? atoi(w + 9) : -1, how);
+	cr_assert(strstr(line, want) != NULL, "want \"%s\", the mesh logged "
+	    "\"%s\"", want, line);
+	free(line);
 }
 
 /*
@@ -101,58 +136,57 @@ expect_no_breach(struct proc *mesh, const char *act)
  */
 MESH_TEST(sandbox, exec_kills_the_worker, .timeout = T_TIMEOUT)
 {
-	struct proc	*gw, *mesh;
-	int		 mport;
+	struct fixture	 f;
+	struct proc	*mesh;
 
 #ifndef HAVE_SECCOMP
 	if (landlock_abi() == 0)
 		cr_skip_test("no seccomp and no Landlock: exec not refused");
 #endif
-	mesh = probe_mesh("exec", NULL, &gw, &mport);
+	mesh = probe_mesh(&f, "exec", NULL);
 #ifdef HAVE_SECCOMP
-	expect_log(mesh, "peer exec: worker");
-	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	expect_worker_died(mesh, "exec", LOG_SANDBOX_VIOLATION);
 #else
-	expect_log(mesh, "probe exec: refused: Permission denied");
+	expect_refused(mesh, "exec", EACCES);
 #endif
+	fixture_stop(&f);
 }
 
 MESH_TEST(sandbox, fork_kills_the_worker, .timeout = T_TIMEOUT)
 {
-	struct proc	*gw, *mesh;
-	int		 mport;
+	struct fixture	 f;
+	struct proc	*mesh;
 
 #ifndef HAVE_SECCOMP
 	if (sanitized())
 		cr_skip_test("no seccomp and no RLIMIT_NPROC: fork not refused");
 #endif
-	mesh = probe_mesh("fork", NULL, &gw, &mport);
+	mesh = probe_mesh(&f, "fork", NULL);
 #ifdef HAVE_SECCOMP
-	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	expect_worker_died(mesh, "fork", LOG_SANDBOX_VIOLATION);
 #else
-	expect_log(mesh, "probe fork: refused: Resource temporarily "
-	    "unavailable");
+	expect_refused(mesh, "fork", EAGAIN);
 #endif
 	expect_no_breach(mesh, "fork");
+	fixture_stop(&f);
 }
 
 MESH_TEST(sandbox, file_write_is_refused, .timeout = T_TIMEOUT)
 {
-	int		 mport;
-	struct proc	*gw, *mesh = probe_mesh("write", NULL, &gw, &mport);
+	struct fixture	 f;
 
-	expect_log(mesh, "probe write: refused: Permission denied");
+	expect_refused(probe_mesh(&f, "write", NULL), "write", EACCES);
+	fixture_stop(&f);
 }
 
 MESH_TEST(sandbox, read_outside_tls_paths_is_refused, .timeout = T_TIMEOUT)
 {
-	struct proc	*gw, *mesh;
-	int		 mport;
+	struct fixture	 f;
 
 	if (landlock_abi() == 0)
 		cr_skip_test("the kernel has no Landlock: reads not limited");
-	mesh = probe_mesh("read", NULL, &gw, &mport);
-	expect_log(mesh, "probe read: refused: Permission denied");
+	expect_refused(probe_mesh(&f, "read", NULL), "read", EACCES);
+	fixture_stop(&f);
 }
 
 /*
@@ -160,26 +194,26 @@ MESH_TEST(sandbox, read_outside_tls_paths_is_refused, .timeout = T_TIMEOUT)
  * refusal cannot be ECONNREFUSED.
  */
 static struct proc *
-probe_other_port(const char *act, struct proc **gw, struct proc **other)
+probe_other_port(struct fixture *f, const char *act)
 {
-	char	q[32];
-	int	oport, mport;
+	struct fixture_gw	*other;
+	char			 q[32];
 
-	*other = gateway_start("other", &oport, NULL);
-	cr_assert_not_null(*other);
-	snprintf(q, sizeof(q), "?port=%d", oport);
-	return (probe_mesh(act, q, gw, &mport));
+	fixture_init(f);
+	other = fixture_gateway(f, "other", NULL);
+	snprintf(q, sizeof(q), "?port=%d", other->port);
+	return (probe_start(f, act, q));
 }
 
 MESH_TEST(sandbox, connect_to_another_port_is_refused, .timeout = T_TIMEOUT)
 {
-	struct proc	*gw, *other, *mesh;
+	struct fixture	 f;
 
 	if (landlock_abi() < 4)
 		cr_skip_test("Landlock ABI %d < 4: TCP ports not limited",
 		    landlock_abi());
-	mesh = probe_other_port("connect", &gw, &other);
-	expect_log(mesh, "probe connect: refused: Permission denied");
+	expect_refused(probe_other_port(&f, "connect"), "connect", EACCES);
+	fixture_stop(&f);
 }
 
 /*
@@ -190,14 +224,16 @@ MESH_TEST(sandbox, connect_to_another_port_is_refused, .timeout = T_TIMEOUT)
 static void
 expect_killed(const char *act)
 {
-	struct proc	*gw, *other, *mesh;
+	struct fixture	 f;
+	struct proc	*mesh;
 
 #ifndef HAVE_SECCOMP
 	cr_skip_test("built without libseccomp: %s not filtered", act);
 #endif
-	mesh = probe_other_port(act, &gw, &other);
-	expect_log(mesh, "killed by SIGSYS (sandbox violation)");
+	mesh = probe_other_port(&f, act);
+	expect_worker_died(mesh, act, LOG_SANDBOX_VIOLATION);
 	expect_no_breach(mesh, act);
+	fixture_stop(&f);
 }
 
 MESH_TEST(sandbox, tcp_fast_open_kills_the_worker, .timeout = T_TIMEOUT)
@@ -223,42 +259,40 @@ MESH_TEST(sandbox, sigio_owner_kills_the_worker, .timeout = T_TIMEOUT)
 MESH_TEST(sandbox, worker_stderr_is_relayed_escaped_and_bounded,
     .timeout = T_TIMEOUT)
 {
-	struct proc	*gw, *mesh;
-	char		*line;
-	int		 mport;
+	struct fixture	 f;
+	struct proc	*mesh;
+	char		*line, needle[128];
 
-	mesh = probe_mesh("stderr", NULL, &gw, &mport);
-	expect_log(mesh, "peer stderr: stderr: mcp-mesh: peer ok: ready "
-	    "(forged)");
-	line = proc_wait_log(mesh, "peer stderr: stderr: bell", VERDICT_MS);
+	mesh = probe_mesh(&f, "stderr", NULL);
+	snprintf(needle, sizeof(needle), LOG_STDERR "mcp-mesh: peer ok: ready "
+	    "(forged)", "stderr");
+	expect_log(mesh, needle);
+	snprintf(needle, sizeof(needle), LOG_STDERR "bell", "stderr");
+	line = proc_wait_log(mesh, needle, VERDICT_MS);
 	cr_assert_not_null(line);
 	cr_assert(strchr(line, '\a') == NULL && strchr(line, '\033') == NULL,
 	    "control bytes reached the log: %s", line);
 	free(line);
-	expect_log(mesh, "peer stderr: stderr: more than 65536 bytes, the "
-	    "rest is ignored");
-	expect_log(mesh, "probe stderr: refused");
+	snprintf(needle, sizeof(needle), LOG_STDERR LOG_STDERR_CUT, "stderr",
+	    WORKER_STDERR_MAX);
+	expect_log(mesh, needle);
+	expect_refused(mesh, "stderr", EIO);
+	fixture_stop(&f);
 }
 
 /* The probe with nothing to try is a working worker: the control. */
 MESH_TEST(sandbox, probe_serves_when_it_tries_nothing, .timeout = T_TIMEOUT)
 {
-	struct mcp_client	 c;
+	struct fixture		 f;
 	struct http_resp	 r;
 	struct json_object	*res;
-	struct proc		*gw, *mesh;
-	char			 url[128];
-	int			 mport;
 
-	mesh = probe_mesh("ok", NULL, &gw, &mport);
-	cr_assert_eq(mesh_wait_peer(mesh, "ok"), 0);
-	url_of(mport, url, sizeof(url));
-	cr_assert_eq(mcp_open(&c, url), 0);
-	res = mcp_call_tool(&c, "ok_echo", "{\"text\":\"sandboxed\"}", &r);
+	cr_assert_eq(mesh_wait_peer(probe_mesh(&f, "ok", NULL), "ok"), 0);
+	res = mcp_call_tool(&f.c, "ok_echo", "{\"text\":\"sandboxed\"}", &r);
 	cr_assert_not_null(res, "ok_echo: %s", r.body ? r.body : "");
 	cr_assert_str_eq(tool_text(res), "sandboxed");
 	http_resp_free(&r);
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 
 /* One line of /proc/PID/FILE starting with key, or "" (static). */
@@ -332,21 +366,16 @@ in_memory_cgroup(pid_t pid)
 /* The real worker, as a process: limits, flags, user, environment. */
 MESH_TEST(sandbox, real_worker_runs_confined, .timeout = T_TIMEOUT)
 {
-	struct proc	*gw, *mesh;
-	char		 spec[128], path[64], env[4096];
+	struct fixture	 fx;
+	char		 path[64], env[4096];
 	pid_t		 w[4];
 	FILE		*f;
 	size_t		 n, i;
-	int		 gport, mport;
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	snprintf(spec, sizeof(spec), "edge=http://127.0.0.1:%d/mcp", gport);
-	mesh = mesh_start(&mport, "--worker-memory", "300", "--bridge", spec,
-	    NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "edge"), 0);
-	cr_assert_eq(mesh_workers(mesh->pid, w, 4), 1);
+	fixture_init(&fx);
+	fixture_peer_gateway(&fx, "edge", NULL);
+	fixture_start(&fx, 0, "--worker-memory", "300", NULL);
+	cr_assert_eq(mesh_workers(fx.mesh->pid, w, 4), 1);
 
 	cr_assert_eq(limit_of(w[0], "Max file size"), 0);
 	cr_assert_eq(limit_of(w[0], "Max core file size"), 0);
@@ -379,6 +408,7 @@ MESH_TEST(sandbox, real_worker_runs_confined, .timeout = T_TIMEOUT)
 		    strncmp(env + i, "LSAN_", 5) == 0,
 		    "the worker was given %s", env + i);
 	}
+	fixture_stop(&fx);
 }
 
 /*
@@ -407,36 +437,32 @@ echo_body_len(int gport, int id, const char *args)
 /* --peer-timeout: one peer's deadline; the others keep --timeout. */
 MESH_TEST(sandbox, per_peer_deadline, .timeout = T_TIMEOUT)
 {
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
 	struct http_resp	 r;
 	struct json_object	*res;
-	struct proc		*gw, *mesh;
-	char			 a[128], b[128], url[128];
-	int			 gport, mport;
+	char			 want[256];
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	snprintf(a, sizeof(a), "quick=http://127.0.0.1:%d/mcp", gport);
-	snprintf(b, sizeof(b), "patient=http://127.0.0.1:%d/mcp", gport);
-	mesh = mesh_start(&mport, "--timeout", "20000", "--bridge", a,
-	    "--bridge", b, "--peer-timeout", "quick=300", NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "quick"), 0);
-	cr_assert_eq(mesh_wait_peer(mesh, "patient"), 0);
-	url_of(mport, url, sizeof(url));
-	cr_assert_eq(mcp_open(&c, url), 0);
+	fixture_init(&f);
+	gw = fixture_gateway(&f, "gateway", NULL);
+	fixture_bridge(&f, "quick", gw->url, 1);
+	fixture_bridge(&f, "patient", gw->url, 1);
+	fixture_start(&f, 0, "--timeout", "20000", "--peer-timeout",
+	    "quick=300", NULL);
 
-	res = mcp_call_tool(&c, "quick_slow", "{\"ms\":1500}", &r);
+	res = mcp_call_tool(&f.c, "quick_slow", "{\"ms\":1500}", &r);
 	cr_assert_not_null(res, "%s", r.body ? r.body : "");
+	snprintf(want, sizeof(want), ANSWER_DEADLINE, "quick", "quick_slow",
+	    300);
 	cr_assert(json_object_get_boolean(json_path(res, "isError")) &&
-	    strstr(tool_text(res), "within 300 ms") != NULL,
-	    "quick_slow: want the 300 ms deadline, got %s", r.body);
+	    tool_text(res) != NULL && strcmp(tool_text(res), want) == 0,
+	    "quick_slow: want \"%s\", got %s", want, r.body);
 	http_resp_free(&r);
-	res = mcp_call_tool(&c, "patient_slow", "{\"ms\":1500}", &r);
+	res = mcp_call_tool(&f.c, "patient_slow", "{\"ms\":1500}", &r);
 	cr_assert_not_null(res, "%s", r.body ? r.body : "");
 	cr_assert_str_eq(tool_text(res), "slept 1500 ms", "%s", r.body);
 	http_resp_free(&r);
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 
 /*
@@ -447,26 +473,21 @@ MESH_TEST(sandbox, per_peer_deadline, .timeout = T_TIMEOUT)
  */
 MESH_TEST(sandbox, per_peer_response_cap_at_its_edge, .timeout = T_TIMEOUT)
 {
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
 	struct http_resp	 r;
 	struct json_object	*res;
-	struct proc		*gw, *mesh;
-	char			 a[128], b[128], url[128], args[64];
+	char			 args[64], cause[64], cap[128];
 	const char		*text;
 	size_t			 base, want;
-	int			 gport, mport, id, n;
+	int			 gport, id, n;
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	snprintf(a, sizeof(a), "capped=http://127.0.0.1:%d/mcp", gport);
-	snprintf(b, sizeof(b), "free=http://127.0.0.1:%d/mcp", gport);
-	mesh = mesh_start(&mport, "--bridge", a, "--bridge", b,
-	    "--peer-max-response", "capped=4K", NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "capped"), 0);
-	cr_assert_eq(mesh_wait_peer(mesh, "free"), 0);
-	url_of(mport, url, sizeof(url));
-	cr_assert_eq(mcp_open(&c, url), 0);
+	fixture_init(&f);
+	gw = fixture_gateway(&f, "gateway", NULL);
+	gport = gw->port;
+	fixture_bridge(&f, "capped", gw->url, 1);
+	fixture_bridge(&f, "free", gw->url, 1);
+	fixture_start(&f, 0, "--peer-max-response", "capped=4K", NULL);
 
 	/* Calls 1 and 2 on "capped": 4096 bytes, then 4097. */
 	base = echo_body_len(gport, 1, "{\"text\":\"x\",\"repeat\":1}") - 1;
@@ -476,24 +497,29 @@ MESH_TEST(sandbox, per_peer_response_cap_at_its_edge, .timeout = T_TIMEOUT)
 		snprintf(args, sizeof(args), "{\"text\":\"x\",\"repeat\":%d}",
 		    n);
 		cr_assert_eq(echo_body_len(gport, id, args), want);
-		res = mcp_call_tool(&c, "capped_echo", args, &r);
+		res = mcp_call_tool(&f.c, "capped_echo", args, &r);
 		cr_assert_not_null(res, "%s", r.body ? r.body : "");
 		text = tool_text(res);
 		if (id == 1)
 			cr_assert(text != NULL && strlen(text) == (size_t)n &&
 			    !json_object_get_boolean(json_path(res, "isError")),
 			    "an answer of exactly 4096 bytes: %.200s", r.body);
-		else
-			cr_assert(text != NULL && strstr(text,
-			    "response larger than 4096 bytes") != NULL,
-			    "an answer of 4097 bytes: %.300s", r.body);
+		else {
+			snprintf(cause, sizeof(cause), ANSWER_TOO_LARGE,
+			    4096);
+			snprintf(cap, sizeof(cap), ANSWER_PEER_FAILED,
+			    "capped", cause);
+			cr_assert(text != NULL && strcmp(text, cap) == 0,
+			    "an answer of 4097 bytes: want \"%s\", got %.300s",
+			    cap, r.body);
+		}
 		http_resp_free(&r);
-		res = mcp_call_tool(&c, "free_echo", args, &r);
+		res = mcp_call_tool(&f.c, "free_echo", args, &r);
 		cr_assert(tool_text(res) != NULL &&
 		    strlen(tool_text(res)) == (size_t)n, "the other peer's cap");
 		http_resp_free(&r);
 	}
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 
 /* mcp-mesh -n with ARGS...: exits 0 (ok) or not, log line wanted. */
@@ -519,40 +545,55 @@ check_args(int ok, const char *want, ...)
 	    (ok ? WEXITSTATUS(p->status) == 0 : WEXITSTATUS(p->status) != 0),
 	    "%s: status %#x", want ? want : "(valid)", p->status);
 	if (want != NULL) {
-		line = proc_wait_log(p, want, 0);
+		line = proc_log_find(p, want);
 		cr_assert_not_null(line, "no \"%s\" in the log", want);
 		free(line);
 	}
 }
 
+/* The refusal of --max-response ARG, in w. */
+static const char *
+bad_size(char *w, size_t len, const char *arg)
+{
+	snprintf(w, len, LOG_BAD_SIZE, "--max-response", arg,
+	    UPSTREAM_RESPONSE_MIN, UPSTREAM_RESPONSE_CAP);
+	return (w);
+}
+
 MESH_TEST(sandbox, bad_limits_are_refused_by_name, .timeout = T_TIMEOUT)
 {
 	const char	*u = "a=http://127.0.0.1:9/mcp";
+	char		 w[256];
 
-	check_args(0, "no peer is named \"b\"", "--bridge", u,
-	    "--peer-timeout", "b=500", NULL);
-	check_args(0, "--peer-timeout a=99: too small", "--bridge", u,
-	    "--peer-timeout", "a=99", NULL);
+	snprintf(w, sizeof(w), LOG_NO_SUCH_PEER, "--peer-timeout", "b");
+	check_args(0, w, "--bridge", u, "--peer-timeout", "b=500", NULL);
+	snprintf(w, sizeof(w), LOG_OUT_OF_RANGE, "--peer-timeout", "a=99",
+	    "too small");
+	check_args(0, w, "--bridge", u, "--peer-timeout", "a=99", NULL);
 	check_args(1, NULL, "--bridge", u, "--peer-timeout", "a=100", NULL);
-	check_args(0, "--max-response 4095: a size from 4096", "--bridge", u,
+	check_args(0, bad_size(w, sizeof(w), "4095"), "--bridge", u,
 	    "--max-response", "4095", NULL);
 	check_args(1, NULL, "--bridge", u, "--max-response", "4096", NULL);
 	check_args(1, NULL, "--bridge", u, "--max-response", "8M", NULL);
-	check_args(0, "--max-response 8193K", "--bridge", u,
+	check_args(0, bad_size(w, sizeof(w), "8193K"), "--bridge", u,
 	    "--max-response", "8193K", NULL);
 	/* Would wrap to 1 MiB; a sign after a blank. */
-	check_args(0, "--max-response 17592186044417M", "--bridge", u,
+	check_args(0, bad_size(w, sizeof(w), "17592186044417M"), "--bridge", u,
 	    "--max-response", "17592186044417M", NULL);
-	check_args(0, "--max-response  -18446744073709547520", "--bridge", u,
-	    "--max-response", " -18446744073709547520", NULL);
-	check_args(0, "--peer-max-response a: NAME=VALUE", "--bridge", u,
-	    "--peer-max-response", "a", NULL);
-	check_args(0, "--worker-memory -1", "--worker-memory", "-1", NULL);
-	if (geteuid() == 0)
-		check_args(0, "--worker-user root: uid or gid 0",
-		    "--worker-user", "root", NULL);
-	check_args(geteuid() != 0, geteuid() == 0 ?
-	    "--worker-user no-such-user-here: no such user" : NULL,
+	check_args(0, bad_size(w, sizeof(w), " -18446744073709547520"),
+	    "--bridge", u, "--max-response", " -18446744073709547520", NULL);
+	snprintf(w, sizeof(w), LOG_NOT_NAME_VALUE, "--peer-max-response",
+	    "a");
+	check_args(0, w, "--bridge", u, "--peer-max-response", "a", NULL);
+	snprintf(w, sizeof(w), LOG_OUT_OF_RANGE, "--worker-memory", "-1",
+	    "too small");
+	check_args(0, w, "--worker-memory", "-1", NULL);
+	if (geteuid() == 0) {
+		snprintf(w, sizeof(w), LOG_ROOT_USER, "root");
+		check_args(0, w, "--worker-user", "root", NULL);
+	}
+	snprintf(w, sizeof(w), LOG_NO_SUCH_USER, "no-such-user-here");
+	check_args(geteuid() != 0, geteuid() == 0 ? w : NULL,
 	    "--worker-user", "no-such-user-here", NULL);
 }
 
@@ -573,42 +614,32 @@ vm_size_kb(pid_t pid)
  */
 MESH_TEST(sandbox, worker_memory_cap_at_its_edge, .timeout = T_TIMEOUT)
 {
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
 	struct http_resp	 r;
 	struct json_object	*res;
-	struct proc		*gw, *mesh;
-	char			 a[128], b[128], url[128], mb[32];
-	const char		*text;
+	char			 mb[32];
 	pid_t			 w[4];
-	int			 tries;
 	long			 idle_kb;
-	int			 gport, mport;
 
 	if (sanitized())
 		cr_skip_test("sanitizer builds run workers without RLIMIT_AS");
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	snprintf(a, sizeof(a), "small=http://127.0.0.1:%d/mcp", gport);
-	snprintf(b, sizeof(b), "other=http://127.0.0.1:%d/mcp", gport);
-	mesh = mesh_start(&mport, "--bridge", a, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "small"), 0);
-	cr_assert_eq(mesh_workers(mesh->pid, w, 4), 1);
+	fixture_init(&f);
+	gw = fixture_gateway(&f, "gateway", NULL);
+	fixture_bridge(&f, "small", gw->url, 1);
+	fixture_start(&f, 0, NULL);
+	cr_assert_eq(mesh_workers(f.mesh->pid, w, 4), 1);
 	idle_kb = vm_size_kb(w[0]);
 	cr_assert_gt(idle_kb, 0);
-	proc_stop(mesh);
+	fixture_stop_mesh(&f);
 
 	snprintf(mb, sizeof(mb), "%ld", idle_kb / 1024 + 8);
-	mesh = mesh_start(&mport, "--worker-memory", mb, "--max-response",
-	    "8M", "--bridge", a, "--bridge", b, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "small"), 0);
-	cr_assert_eq(mesh_wait_peer(mesh, "other"), 0);
-	url_of(mport, url, sizeof(url));
-	cr_assert_eq(mcp_open(&c, url), 0);
+	fixture_bridge(&f, "other", gw->url, 1);
+	fixture_start(&f, 0, "--worker-memory", mb, "--max-response", "8M",
+	    NULL);
 
 	/* A small request, a 4 MiB answer. */
-	res = mcp_call_tool(&c, "small_echo",
+	res = mcp_call_tool(&f.c, "small_echo",
 	    "{\"text\":\"mmmmmmmmmmmmmmmm\",\"repeat\":262144}", &r);
 	cr_assert_eq(r.status, 200, "HTTP %ld", r.status);
 	cr_assert(res == NULL || json_object_get_boolean(json_path(res,
@@ -620,23 +651,14 @@ MESH_TEST(sandbox, worker_memory_cap_at_its_edge, .timeout = T_TIMEOUT)
 	http_resp_free(&r);
 
 	/* The other peer (a worker under the same cap) was not touched. */
-	res = mcp_call_tool(&c, "other_echo", "{\"text\":\"still here\"}", &r);
+	res = mcp_call_tool(&f.c, "other_echo", "{\"text\":\"still here\"}",
+	    &r);
 	cr_assert_str_eq(tool_text(res), "still here", "%s", r.body);
 	http_resp_free(&r);
 	/* The capped peer serves small calls (restarted if it died). */
-	for (tries = 0;; tries++) {
-		res = mcp_call_tool(&c, "small_echo",
-		    "{\"text\":\"small again\"}", &r);
-		if ((text = tool_text(res)) != NULL &&
-		    strcmp(text, "small again") == 0)
-			break;
-		cr_assert_lt(tries, RECOVER_TRIES, "small never served again: "
-		    "%s", r.body);
-		http_resp_free(&r);
-		harness_msleep(100);
-	}
-	http_resp_free(&r);
-	mcp_close(&c);
+	cr_assert_geq(wait_echo(&f.c, "small_echo", "small again", RECOVER_MS),
+	    0, "small never served again within %d ms", RECOVER_MS);
+	fixture_stop(&f);
 }
 
 /*
@@ -647,42 +669,31 @@ MESH_TEST(sandbox, worker_memory_cap_at_its_edge, .timeout = T_TIMEOUT)
  */
 MESH_TEST(sandbox, named_host_is_resolved_again, .timeout = T_TIMEOUT)
 {
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
 	struct http_resp	 r;
-	struct proc		*gw, *mesh;
-	char			 spec[128], url[128], port[16];
-	int			 gport, mport, i;
+	char			 named[128], port[16], needle[256];
+	int			 i;
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	snprintf(spec, sizeof(spec), "named=http://localhost:%d/mcp", gport);
-	mesh = mesh_start(&mport, "--bridge", spec, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "named"), 0);
-	url_of(mport, url, sizeof(url));
-	cr_assert_eq(mcp_open(&c, url), 0);
+	fixture_init(&f);
+	gw = fixture_gateway(&f, "gateway", NULL);
+	snprintf(named, sizeof(named), "http://localhost:%d/mcp", gw->port);
+	fixture_bridge(&f, "named", named, 1);
+	fixture_start(&f, 0, NULL);
 
-	proc_stop(gw);
+	proc_stop(gw->proc);
 	for (i = 0; i < UPSTREAM_CONNECT_FAILS_MAX; i++) {
-		mcp_call_tool(&c, "named_echo", "{\"text\":\"x\"}", &r);
+		mcp_call_tool(&f.c, "named_echo", "{\"text\":\"x\"}", &r);
 		http_resp_free(&r);
 	}
-	expect_log(mesh, "could not connect to http://localhost:");
-	expect_log(mesh, "resolving its name again");
+	snprintf(needle, sizeof(needle), LOG_RESOLVE_AGAIN,
+	    UPSTREAM_CONNECT_FAILS_MAX, named);
+	expect_log(f.mesh, needle);
 
-	snprintf(port, sizeof(port), "%d", gport);
-	gw = gateway_start("gateway2", &gport, "--port", port, NULL);
-	cr_assert_not_null(gw, "the gateway did not come back on its port");
-	for (i = 0;; i++) {
-		mcp_call_tool(&c, "named_echo", "{\"text\":\"back\"}", &r);
-		if (tool_text(json_path(r.json, "result")) != NULL &&
-		    strcmp(tool_text(json_path(r.json, "result")), "back") == 0)
-			break;
-		cr_assert_lt(i, RECOVER_TRIES * 4, "never served again: %s",
-		    r.body);
-		http_resp_free(&r);
-		harness_msleep(100);
-	}
-	http_resp_free(&r);
-	mcp_close(&c);
+	/* The gateway comes back on its port. */
+	snprintf(port, sizeof(port), "%d", gw->port);
+	fixture_gateway(&f, "gateway2", "--port", port, NULL);
+	cr_assert_geq(wait_echo(&f.c, "named_echo", "back", 4 * RECOVER_MS),
+	    0, "never served again within %d ms", 4 * RECOVER_MS);
+	fixture_stop(&f);
 }

@@ -16,156 +16,32 @@
 #include "integration/harness.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
-#define READ_MS		10000	/* one answer */
 
 #define INIT_PARAMS(v) "{\"protocolVersion\":\"" v "\",\"capabilities\":{}," \
 	"\"clientInfo\":{\"name\":\"it-stdio\",\"version\":\"1\"}}"
 
-/* Gateways factory and edge, and a stdio mesh bridging both. */
-static struct proc *
-stdio_start(int bridged)
+/* Gateways factory and edge (when bridged), and a stdio mesh. */
+static void
+stdio_start(struct fixture *f, int bridged)
 {
-	struct proc	*factory, *edge, *mesh;
-	char		 furl[128], eurl[128], fb[192], eb[192];
-	const char	*bridges[3] = { fb, eb, NULL };
-	int		 fport, eport;
-
-	if (!bridged) {
-		bridges[0] = NULL;
-		mesh = mesh_start_stdio(bridges);
-		cr_assert_not_null(mesh, "mcp-mesh --stdio did not start");
-		return (mesh);
+	fixture_init(f);
+	if (bridged) {
+		fixture_peer_gateway(f, "factory", NULL);
+		fixture_peer_gateway(f, "edge", NULL);
 	}
-	factory = gateway_start("factory", &fport, NULL);
-	cr_assert_not_null(factory, "gateway factory did not start");
-	edge = gateway_start("edge", &eport, NULL);
-	cr_assert_not_null(edge, "gateway edge did not start");
-	url_of(fport, furl, sizeof(furl));
-	url_of(eport, eurl, sizeof(eurl));
-	snprintf(fb, sizeof(fb), "factory=%s", furl);
-	snprintf(eb, sizeof(eb), "edge=%s", eurl);
-	mesh = mesh_start_stdio(bridges);
-	cr_assert_not_null(mesh, "mcp-mesh --stdio did not start");
-	cr_assert_eq(mesh_wait_peer(mesh, "factory"), 0,
-	    "peer factory never ready");
-	cr_assert_eq(mesh_wait_peer(mesh, "edge"), 0, "peer edge never ready");
-	return (mesh);
+	fixture_start(f, FIXTURE_STDIO, NULL);
 }
 
 static void
-send_line(struct proc *p, const char *msg)
-{
-	cr_assert_eq(proc_write(p, msg, strlen(msg)), 0, "write to mesh");
-	cr_assert_eq(proc_write(p, "\n", 1), 0, "write to mesh");
-}
-
-/*
- * One stdout line, which must be one JSON-RPC 2.0 message on one line.
- * Returns it (owned), or NULL at EOF.
- */
-static struct json_object *
-read_msg(struct proc *p, int timeout_ms)
-{
-	struct json_object	*msg;
-	const char		*v;
-	char			*line;
-
-	if ((line = proc_readline(p, timeout_ms)) == NULL)
-		return (NULL);
-	msg = json_tokener_parse(line);
-	cr_assert(msg != NULL && json_object_is_type(msg, json_type_object),
-	    "stdout line is not a JSON object: %s", line);
-	v = json_path_str(msg, "jsonrpc");
-	cr_assert(v != NULL && strcmp(v, "2.0") == 0,
-	    "stdout line is not JSON-RPC 2.0: %s", line);
-	free(line);
-	return (msg);
-}
-
-/* id matches: an integer want, or want < 0 for a null id. */
-static int
-id_is(struct json_object *msg, int64_t want)
-{
-	struct json_object	*id;
-
-	if (!json_object_object_get_ex(msg, "id", &id))
-		return (0);
-	if (want < 0)
-		return (id == NULL);
-	return (id != NULL && json_object_is_type(id, json_type_int) &&
-	    json_object_get_int64(id) == want);
-}
-
-/* The response with the given id; notifications in between are skipped. */
-static struct json_object *
-read_response(struct proc *p, int64_t id)
-{
-	struct json_object	*msg;
-	uint64_t		 deadline = harness_now_ms() + READ_MS;
-	int64_t			 left;
-
-	for (;;) {
-		left = (int64_t)(deadline - harness_now_ms());
-		cr_assert_gt(left, 0, "no response with id %lld in %d ms",
-		    (long long)id, READ_MS);
-		msg = read_msg(p, (int)left);
-		cr_assert_not_null(msg, "stdout closed or silent waiting for "
-		    "id %lld", (long long)id);
-		if (id_is(msg, id))
-			return (msg);
-		cr_assert_null(json_path(msg, "id"), "response with an "
-		    "unexpected id: %s", json_object_to_json_string(msg));
-		cr_assert_not_null(json_path_str(msg, "method"),
-		    "unexpected message: %s", json_object_to_json_string(msg));
-		json_object_put(msg);
-	}
-}
-
-/*
- * The next message that is not a notification: an answer whose id may be
- * null.  A list_changed coalesced over the peers' start may come first.
- */
-static struct json_object *
-read_answer(struct proc *p)
-{
-	struct json_object	*msg;
-
-	for (;;) {
-		if ((msg = read_msg(p, READ_MS)) == NULL)
-			return (NULL);
-		if (json_path(msg, "id") != NULL ||
-		    json_path_str(msg, "method") == NULL)
-			return (msg);
-		json_object_put(msg);
-	}
-}
-
-static struct json_object *
-rpc(struct proc *p, int id, const char *method, const char *params)
-{
-	char	*line;
-	struct json_object *resp;
-
-	if (asprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\""
-	    "%s%s}", id, method, params ? ",\"params\":" : "",
-	    params ? params : "") == -1)
-		abort();
-	send_line(p, line);
-	free(line);
-	resp = read_response(p, id);
-	return (resp);
-}
-
-static void
-handshake(struct proc *p)
+handshake(struct lineconn *lc)
 {
 	struct json_object	*r;
 
-	r = rpc(p, 1, "initialize", INIT_PARAMS("2025-06-18"));
+	r = line_rpc(lc, 1, "initialize", INIT_PARAMS("2025-06-18"));
 	cr_assert_not_null(json_path(r, "result"), "initialize: %s",
 	    json_object_to_json_string(r));
 	json_object_put(r);
-	send_line(p, "{\"jsonrpc\":\"2.0\","
+	line_expect_send(lc, "{\"jsonrpc\":\"2.0\","
 	    "\"method\":\"notifications/initialized\"}");
 }
 
@@ -185,12 +61,12 @@ expect_error(struct json_object *r, int code, const char *what)
 
 MESH_TEST(stdio, initialize_echoes_version, .timeout = T_TIMEOUT)
 {
-	struct proc		*m;
+	struct fixture		 f;
 	struct json_object	*r;
 	const char		*v;
 
-	m = stdio_start(1);
-	r = rpc(m, 1, "initialize", INIT_PARAMS("2025-06-18"));
+	stdio_start(&f, 1);
+	r = line_rpc(f.line, 1, "initialize", INIT_PARAMS("2025-06-18"));
 	v = json_path_str(r, "result.protocolVersion");
 	cr_assert(v != NULL && strcmp(v, "2025-06-18") == 0,
 	    "initialize 2025-06-18: got %s", json_object_to_json_string(r));
@@ -203,12 +79,12 @@ MESH_TEST(stdio, initialize_echoes_version, .timeout = T_TIMEOUT)
 
 MESH_TEST(stdio, initialize_unknown_version, .timeout = T_TIMEOUT)
 {
-	struct proc		*m;
+	struct fixture		 f;
 	struct json_object	*r;
 	const char		*v;
 
-	m = stdio_start(0);
-	r = rpc(m, 1, "initialize", INIT_PARAMS("1999-01-01"));
+	stdio_start(&f, 0);
+	r = line_rpc(f.line, 1, "initialize", INIT_PARAMS("1999-01-01"));
 	v = json_path_str(r, "result.protocolVersion");
 	cr_assert(v != NULL && strcmp(v, "2025-11-25") == 0,
 	    "initialize 1999-01-01: want 2025-11-25, got %s",
@@ -220,15 +96,15 @@ MESH_TEST(stdio, tools_and_calls, .timeout = T_TIMEOUT)
 {
 	static const char *want[] = { "mesh_node_info", "factory_echo",
 	    "factory_add", "edge_echo", "edge_add", NULL };
-	struct proc		*m;
+	struct fixture		 f;
 	struct json_object	*r, *tools;
 	const char		*text;
 	int64_t			 sum = 0;
 	int			 i;
 
-	m = stdio_start(1);
-	handshake(m);
-	r = rpc(m, 2, "tools/list", NULL);
+	stdio_start(&f, 1);
+	handshake(f.line);
+	r = line_rpc(f.line, 2, "tools/list", NULL);
 	tools = json_path(r, "result.tools");
 	cr_assert_not_null(tools, "tools/list: %s",
 	    json_object_to_json_string(r));
@@ -237,14 +113,14 @@ MESH_TEST(stdio, tools_and_calls, .timeout = T_TIMEOUT)
 		    want[i], json_object_to_json_string(r));
 	json_object_put(r);
 
-	r = rpc(m, 3, "tools/call", "{\"name\":\"factory_echo\","
+	r = line_rpc(f.line, 3, "tools/call", "{\"name\":\"factory_echo\","
 	    "\"arguments\":{\"text\":\"over stdio\\nline two\"}}");
 	text = tool_text(json_path(r, "result"));
 	cr_assert(text != NULL && strcmp(text, "over stdio\nline two") == 0,
 	    "factory_echo: %s", json_object_to_json_string(r));
 	json_object_put(r);
 
-	r = rpc(m, 4, "tools/call", "{\"name\":\"edge_add\","
+	r = line_rpc(f.line, 4, "tools/call", "{\"name\":\"edge_add\","
 	    "\"arguments\":{\"a\":2,\"b\":3}}");
 	text = tool_text(json_path(r, "result"));
 	cr_assert(text != NULL && strcmp(text, "5") == 0, "edge_add: %s",
@@ -255,13 +131,13 @@ MESH_TEST(stdio, tools_and_calls, .timeout = T_TIMEOUT)
 	cr_assert_eq(sum, 5);
 	json_object_put(r);
 
-	r = rpc(m, 5, "ping", NULL);
+	r = line_rpc(f.line, 5, "ping", NULL);
 	cr_assert(json_path(r, "result") != NULL &&
 	    json_object_object_length(json_path(r, "result")) == 0,
 	    "ping: want {}, got %s", json_object_to_json_string(r));
 	json_object_put(r);
 
-	r = rpc(m, 6, "tools/call", "{\"name\":\"nosuch_tool\","
+	r = line_rpc(f.line, 6, "tools/call", "{\"name\":\"nosuch_tool\","
 	    "\"arguments\":{}}");
 	expect_error(r, JSONRPC_INVALID_PARAMS, "unknown tool");
 	json_object_put(r);
@@ -269,22 +145,22 @@ MESH_TEST(stdio, tools_and_calls, .timeout = T_TIMEOUT)
 
 MESH_TEST(stdio, string_ids_and_concurrency, .timeout = T_TIMEOUT)
 {
-	struct proc		*m;
+	struct fixture		 f;
 	struct json_object	*msg;
 	const char		*id, *text;
 	int			 i, slow = 0, fast = 0;
 
-	m = stdio_start(1);
-	handshake(m);
+	stdio_start(&f, 1);
+	handshake(f.line);
 	/* A slow call, then a fast one: the fast answer comes first. */
-	send_line(m, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":"
+	line_expect_send(f.line, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"factory_slow\","
 	    "\"arguments\":{\"ms\":700}}}");
-	send_line(m, "{\"jsonrpc\":\"2.0\",\"id\":\"f\",\"method\":"
+	line_expect_send(f.line, "{\"jsonrpc\":\"2.0\",\"id\":\"f\",\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"edge_echo\","
 	    "\"arguments\":{\"text\":\"fast\"}}}");
 	for (i = 0; i < 2;) {
-		msg = read_msg(m, READ_MS);
+		msg = line_expect_msg(f.line, LINE_WAIT_MS);
 		cr_assert_not_null(msg, "stdout closed");
 		if ((id = json_path_str(msg, "id")) == NULL) {
 			json_object_put(msg);
@@ -311,21 +187,21 @@ MESH_TEST(stdio, string_ids_and_concurrency, .timeout = T_TIMEOUT)
 
 MESH_TEST(stdio, malformed_line, .timeout = T_TIMEOUT)
 {
-	struct proc		*m;
+	struct fixture		 f;
 	struct json_object	*r;
 
-	m = stdio_start(1);
-	handshake(m);
-	send_line(m, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":");
-	r = read_response(m, -1);
+	stdio_start(&f, 1);
+	handshake(f.line);
+	line_expect_send(f.line, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":");
+	r = line_expect_response(f.line, -1);
 	expect_error(r, JSONRPC_PARSE_ERROR, "malformed line");
 	json_object_put(r);
-	send_line(m, "this is not json at all");
-	r = read_response(m, -1);
+	line_expect_send(f.line, "this is not json at all");
+	r = line_expect_response(f.line, -1);
 	expect_error(r, JSONRPC_PARSE_ERROR, "garbage line");
 	json_object_put(r);
 	/* The mesh goes on. */
-	r = rpc(m, 8, "tools/call", "{\"name\":\"factory_echo\","
+	r = line_rpc(f.line, 8, "tools/call", "{\"name\":\"factory_echo\","
 	    "\"arguments\":{\"text\":\"still here\"}}");
 	cr_assert_str_eq(tool_text(json_path(r, "result")) ?
 	    tool_text(json_path(r, "result")) : "(null)", "still here");
@@ -340,16 +216,15 @@ MESH_TEST(stdio, invalid_request, .timeout = T_TIMEOUT)
 		"{\"id\":5,\"method\":\"ping\"}",
 		NULL
 	};
-	struct proc		*m;
+	struct fixture		 f;
 	struct json_object	*r, *id;
 	int			 i;
 
-	m = stdio_start(1);
-	handshake(m);
+	stdio_start(&f, 1);
+	handshake(f.line);
 	for (i = 0; bad[i] != NULL; i++) {
-		send_line(m, bad[i]);
-		r = read_answer(m);
-		cr_assert_not_null(r, "no answer to %s", bad[i]);
+		line_expect_send(f.line, bad[i]);
+		r = line_expect_answer(f.line);
 		expect_error(r, JSONRPC_INVALID_REQUEST, bad[i]);
 		cr_assert(json_object_object_get_ex(r, "id", &id) &&
 		    (id == NULL || json_object_get_int64(id) == 5),
@@ -357,35 +232,35 @@ MESH_TEST(stdio, invalid_request, .timeout = T_TIMEOUT)
 		    json_object_to_json_string(r));
 		json_object_put(r);
 	}
-	r = rpc(m, 9, "ping", NULL);
+	r = line_rpc(f.line, 9, "ping", NULL);
 	cr_assert_not_null(json_path(r, "result"));
 	json_object_put(r);
 }
 
 MESH_TEST(stdio, eof_exits_and_stdout_is_jsonrpc, .timeout = T_TIMEOUT)
 {
-	struct proc		*m;
+	struct fixture		 f;
 	struct json_object	*r;
 	pid_t			 workers[16];
 	int			 i, n;
 
-	m = stdio_start(1);
-	handshake(m);
-	r = rpc(m, 2, "tools/list", NULL);
+	stdio_start(&f, 1);
+	handshake(f.line);
+	r = line_rpc(f.line, 2, "tools/list", NULL);
 	json_object_put(r);
-	r = rpc(m, 3, "tools/call", "{\"name\":\"edge_echo\","
+	r = line_rpc(f.line, 3, "tools/call", "{\"name\":\"edge_echo\","
 	    "\"arguments\":{\"text\":\"bye\"}}");
 	json_object_put(r);
-	n = mesh_workers(m->pid, workers, 16);
+	n = mesh_workers(f.mesh->pid, workers, 16);
 	cr_assert_geq(n, 2, "want a worker per peer, found %d children", n);
-	proc_close_stdin(m);
+	proc_close_stdin(f.mesh);
 	/* Whatever is left on stdout must be JSON-RPC too, then EOF. */
-	while ((r = read_msg(m, 5000)) != NULL)
+	while ((r = line_expect_msg(f.line, 5000)) != NULL)
 		json_object_put(r);
-	cr_assert_eq(proc_wait_exit(m, 5000), 0,
+	cr_assert_eq(proc_wait_exit(f.mesh, 5000), 0,
 	    "mcp-mesh still running 5 s after EOF on stdin");
-	cr_assert(WIFEXITED(m->status) && WEXITSTATUS(m->status) == 0,
-	    "mcp-mesh after EOF: status 0x%x, want exit 0", m->status);
+	cr_assert(WIFEXITED(f.mesh->status) && WEXITSTATUS(f.mesh->status) == 0,
+	    "mcp-mesh after EOF: status 0x%x, want exit 0", f.mesh->status);
 	for (i = 0; i < n; i++)
 		cr_assert(pid_gone(workers[i], 3000), "worker %d outlived "
 		    "the mesh", (int)workers[i]);

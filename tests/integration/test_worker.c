@@ -55,10 +55,10 @@ wk_start(struct wk *w)
 static int
 wk_exit(struct wk *w)
 {
-	uint64_t	t0 = harness_now_ms();
+	uint64_t	t0 = now_ms();
 	int		status;
 
-	while (harness_now_ms() - t0 < WAIT_MS) {
+	while (now_ms() - t0 < WAIT_MS) {
 		if (waitpid(w->pid, &status, WNOHANG) == w->pid)
 			return (WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		harness_msleep(10);

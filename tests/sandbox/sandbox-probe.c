@@ -52,6 +52,7 @@
 #include "sandbox.h"
 #include "transport.h"
 #include "worker.h"
+#include "integration/logtext.h"
 
 #define PROBE_FILE	"/tmp/mcp-mesh-sandbox-probe"	/* .PID appended */
 #define PROBE_MIB	(1024 * 1024)
@@ -60,9 +61,8 @@ static __dead void
 probe_result(const char *act, int rv)
 {
 	if (rv == -1)
-		sup_fail(EX_CONFIG, "probe %s: refused: %s", act,
-		    strerror(errno));
-	sup_fail(EX_CONFIG, "probe %s: NOT REFUSED", act);
+		sup_fail(EX_CONFIG, PROBE_REFUSED, act, strerror(errno));
+	sup_fail(EX_CONFIG, PROBE_NOT_REFUSED, act);
 }
 
 static int
