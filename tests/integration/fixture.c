@@ -112,6 +112,25 @@ line_rpc(struct lineconn *lc, int64_t id, const char *method,
 	return (line_expect_response(lc, id));
 }
 
+/*
+ * initialize (MCP_VERSION) with id 0, then notifications/initialized: the
+ * session a stdio client has before its first request.
+ */
+void
+line_handshake(struct lineconn *lc)
+{
+	struct json_object	*r;
+
+	r = line_rpc(lc, 0, "initialize", "{\"protocolVersion\":\""
+	    MCP_VERSION "\",\"capabilities\":{},\"clientInfo\":{\"name\":"
+	    "\"mesh-it\",\"version\":\"1\"}}");
+	cr_assert_not_null(json_path(r, "result"), "initialize: %s",
+	    json_object_to_json_string(r));
+	json_object_put(r);
+	line_expect_send(lc, "{\"jsonrpc\":\"2.0\","
+	    "\"method\":\"notifications/initialized\"}");
+}
+
 /* --- calls ---------------------------------------------------------------- */
 
 void
@@ -208,15 +227,24 @@ fixture_bridge(struct fixture *f, const char *peer, const char *url,
 /*
  * The mesh: --bridge for every peer, then the arguments (NULL-terminated);
  * every peer bridged with wait ready; a session (HTTP) or f->line (stdio).
+ * FIXTURE_FAKE_WORKER: every worker is tests/fakeworker/fake-worker,
+ * exec'd.
  */
 void
 fixture_start(struct fixture *f, int flags, ...)
 {
-	const char	*argv[2 * FIXTURE_PEERS_MAX + 32], *arg;
+	const char	*argv[2 * FIXTURE_PEERS_MAX + 32], *arg, *fw;
 	va_list		 ap;
 	int		 i, n = 0;
 
 	cr_assert_null(f->mesh, "fixture_start: a mesh runs already");
+	if (flags & FIXTURE_FAKE_WORKER) {
+		fw = harness_bin("MESH_FAKE_WORKER_BIN");
+		cr_assert_not_null(fw, "no fake worker (MESH_FAKE_WORKER_BIN)");
+		argv[n++] = "--worker-exec";
+		argv[n++] = "--worker-path";
+		argv[n++] = fw;
+	}
 	for (i = 0; i < f->npeers; i++) {
 		argv[n++] = "--bridge";
 		argv[n++] = f->peer[i].spec;

@@ -366,6 +366,45 @@ proc_log_find(struct proc *p, const char *needle)
 	return (found);
 }
 
+/* How many complete lines of p's log match needle now; -1 if unreadable. */
+int
+proc_log_count(struct proc *p, const char *needle)
+{
+	char	*buf, *line, *nl;
+	size_t	 len;
+	int	 n = 0;
+
+	if ((buf = file_slurp(p->logpath, &len)) == NULL)
+		return (-1);
+	for (line = buf; (nl = memchr(line, '\n', len - (size_t)(line -
+	    buf))) != NULL; line = nl + 1)
+		if (line_matches(line, (size_t)(nl - line), needle))
+			n++;
+	free(buf);
+	return (n);
+}
+
+/*
+ * Wait until at least n lines of p's log match needle: their count, or
+ * -1 after timeout_ms, or once p has exited with fewer.
+ */
+int
+proc_wait_log_count(struct proc *p, const char *needle, int n,
+    int timeout_ms)
+{
+	uint64_t	 deadline = now_ms() + (uint64_t)timeout_ms;
+	int		 got, last, step = 0;
+
+	for (;;) {
+		last = !proc_alive(p);
+		if ((got = proc_log_count(p, needle)) >= n)
+			return (got);
+		if (last || now_ms() >= deadline)
+			return (-1);
+		poll_pause(&step);
+	}
+}
+
 /*
  * Wait until a line of p's log matches one of needles (NULL-terminated):
  * that line (to free), or NULL after timeout_ms, or once p has exited

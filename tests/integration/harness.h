@@ -130,6 +130,9 @@ void		 proc_close_stdin(struct proc *);
 char		*proc_wait_log(struct proc *, const char *needle,
 		    int timeout_ms);
 char		*proc_log_find(struct proc *, const char *needle); /* now */
+int		 proc_log_count(struct proc *, const char *needle); /* now */
+int		 proc_wait_log_count(struct proc *, const char *needle, int n,
+		    int timeout_ms);
 char		*proc_wait_log_any(struct proc *, const char *const needles[],
 		    int timeout_ms);
 int		 proc_wait_exit(struct proc *, int timeout_ms);
@@ -264,6 +267,8 @@ struct json_object *line_expect_response(struct lineconn *, int64_t id);
 struct json_object *line_expect_answer(struct lineconn *);	/* any id */
 struct json_object *line_rpc(struct lineconn *, int64_t id,
 		    const char *method, const char *params);
+/* initialize (id 0) and notifications/initialized. */
+void		 line_handshake(struct lineconn *);
 
 /* tools/call in c must succeed (no error, no isError) with text want. */
 void		 expect_text(struct mcp_client *, const char *tool,
@@ -282,13 +287,16 @@ void		 expect_text(struct mcp_client *, const char *tool,
  *
  * fixture_start waits until every peer bridged with wait is ready, and
  * opens f.c (HTTP), or makes f.line the mesh's stdin and stdout
- * (FIXTURE_STDIO).  Any failure fails the test.  Teardown stops every
+ * (FIXTURE_STDIO); with FIXTURE_FAKE_WORKER its workers are the fake
+ * worker (tests/fakeworker, MESH_FAKE_WORKER_BIN), whose peer's name says
+ * how it misbehaves.  Any failure fails the test.  Teardown stops every
  * process; fixture_stop_mesh stops the mesh alone, which can then be
  * started again (more peers bridged, other arguments).
  */
 #define FIXTURE_GATEWAYS_MAX	4
 #define FIXTURE_PEERS_MAX	4
 #define FIXTURE_STDIO		0x01
+#define FIXTURE_FAKE_WORKER	0x02
 
 struct fixture_gw {
 	char		 name[32];

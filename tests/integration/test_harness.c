@@ -1,7 +1,8 @@
 /*
  * The harness's own clients, tested against peers written here: the
  * newline JSON-RPC client over a pipe pair, over one UNIX socket, and a
- * child's stdio; unix_connect() waiting for a listener, and giving up.
+ * child's stdio; unix_connect() waiting for a listener, and giving up;
+ * log lines counted, and waited for.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -246,4 +247,34 @@ MESH_TEST(harness, line_client_over_a_childs_stdio, .timeout = T_TIMEOUT)
 	cr_assert_null(line_read(&p->io, 5000));
 	cr_assert(p->io.eof, "no EOF once cat's stdin closed");
 	cr_assert_eq(proc_wait_exit(p, 5000), 0);
+}
+
+/*
+ * Log lines are counted when complete, a needle starting with '^' at a
+ * line's start only; a wait for a count ends when it is reached, at its
+ * timeout, or when the process exits short of it.
+ */
+MESH_TEST(harness, log_lines_counted, .timeout = T_TIMEOUT)
+{
+	char *const	 argv[] = { (char *)"/bin/sh", (char *)"-c",
+	    (char *)"echo 'a: one'; echo 'b: a: two'; sleep 0.2; "
+	    "echo 'a: three'; printf 'a: unfinished'; exec cat", NULL };
+	struct proc	*p;
+	uint64_t	 t0;
+
+	p = proc_spawn("sh", PROC_STDIN_PIPE, argv);
+	cr_assert_not_null(p);
+	cr_assert_eq(proc_wait_log_count(p, "a: ", 3, 5000), 3);
+	cr_assert_eq(proc_log_count(p, "a: "), 3);
+	cr_assert_eq(proc_log_count(p, "^a: "), 2);
+	cr_assert_eq(proc_log_count(p, "^b: a: two"), 1);
+	cr_assert_eq(proc_log_count(p, "nowhere"), 0);
+	t0 = now_ms();
+	cr_assert_eq(proc_wait_log_count(p, "a: ", 4, 100), -1);
+	cr_assert_geq(now_ms() - t0, 100);
+	proc_close_stdin(p);
+	t0 = now_ms();
+	cr_assert_eq(proc_wait_log_count(p, "nowhere", 1, 5000), -1);
+	cr_assert_lt(now_ms() - t0, 4000, "waited %llu ms for a process that "
+	    "exited", (unsigned long long)(now_ms() - t0));
 }

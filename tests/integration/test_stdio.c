@@ -33,19 +33,6 @@ stdio_start(struct fixture *f, int bridged)
 }
 
 static void
-handshake(struct lineconn *lc)
-{
-	struct json_object	*r;
-
-	r = line_rpc(lc, 1, "initialize", INIT_PARAMS("2025-06-18"));
-	cr_assert_not_null(json_path(r, "result"), "initialize: %s",
-	    json_object_to_json_string(r));
-	json_object_put(r);
-	line_expect_send(lc, "{\"jsonrpc\":\"2.0\","
-	    "\"method\":\"notifications/initialized\"}");
-}
-
-static void
 expect_error(struct json_object *r, int code, const char *what)
 {
 	int64_t	 got = 0;
@@ -103,7 +90,7 @@ MESH_TEST(stdio, tools_and_calls, .timeout = T_TIMEOUT)
 	int			 i;
 
 	stdio_start(&f, 1);
-	handshake(f.line);
+	line_handshake(f.line);
 	r = line_rpc(f.line, 2, "tools/list", NULL);
 	tools = json_path(r, "result.tools");
 	cr_assert_not_null(tools, "tools/list: %s",
@@ -151,7 +138,7 @@ MESH_TEST(stdio, string_ids_and_concurrency, .timeout = T_TIMEOUT)
 	int			 i, slow = 0, fast = 0;
 
 	stdio_start(&f, 1);
-	handshake(f.line);
+	line_handshake(f.line);
 	/* A slow call, then a fast one: the fast answer comes first. */
 	line_expect_send(f.line, "{\"jsonrpc\":\"2.0\",\"id\":\"s\",\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"factory_slow\","
@@ -191,7 +178,7 @@ MESH_TEST(stdio, malformed_line, .timeout = T_TIMEOUT)
 	struct json_object	*r;
 
 	stdio_start(&f, 1);
-	handshake(f.line);
+	line_handshake(f.line);
 	line_expect_send(f.line, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":");
 	r = line_expect_response(f.line, -1);
 	expect_error(r, JSONRPC_PARSE_ERROR, "malformed line");
@@ -221,7 +208,7 @@ MESH_TEST(stdio, invalid_request, .timeout = T_TIMEOUT)
 	int			 i;
 
 	stdio_start(&f, 1);
-	handshake(f.line);
+	line_handshake(f.line);
 	for (i = 0; bad[i] != NULL; i++) {
 		line_expect_send(f.line, bad[i]);
 		r = line_expect_answer(f.line);
@@ -245,7 +232,7 @@ MESH_TEST(stdio, eof_exits_and_stdout_is_jsonrpc, .timeout = T_TIMEOUT)
 	int			 i, n;
 
 	stdio_start(&f, 1);
-	handshake(f.line);
+	line_handshake(f.line);
 	r = line_rpc(f.line, 2, "tools/list", NULL);
 	json_object_put(r);
 	r = line_rpc(f.line, 3, "tools/call", "{\"name\":\"edge_echo\","
