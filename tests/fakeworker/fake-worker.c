@@ -57,6 +57,7 @@
 #include "mesh-proto.h"
 #include "msg.h"
 #include "util.h"
+#include "integration/logtext.h"
 
 #define BIG_BYTES		(3500 * 1000)
 #define BIG_QUEUE		(8 * 1024 * 1024)
@@ -65,8 +66,7 @@
 #define STORM_EVERY_MS		2
 #define PROGRESS_EVERY_MS	100
 #define PROGRESS_MAX		256	/* calls kept in progress */
-#define FLOOD_LINE		"flooding the supervisor's log with lines that " \
-				"say nothing at all, as fast as it reads them"
+#define FLOOD_LINE		FAKE_FLOOD_LINE
 #define FLOOD_BATCH		512	/* LOG frames queued at once */
 #define QUEUE_LOW		(256 * 1024)	/* queue more below this */
 
@@ -370,7 +370,7 @@ progress_cancel(uint64_t id)
 	for (i = 0; i < nprogress; i++) {
 		if (progress[i].id != id)
 			continue;
-		fprintf(stderr, "cancel %llu after %d progress notifications\n",
+		fprintf(stderr, FAKE_CANCEL "\n",
 		    (unsigned long long)id, progress[i].n);
 		progress[i] = progress[--nprogress];
 		return;

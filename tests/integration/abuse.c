@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +22,7 @@
 
 #include "mesh-limits.h"
 #include "integration/abuse.h"
-
-#define ARGS_MAX	48
+#include "integration/logtext.h"
 
 /* --- the healthy client -------------------------------------------------- */
 
@@ -462,53 +460,23 @@ proc_nofile(pid_t pid, long *soft, long *hard)
 	    hard) == 2 ? 0 : -1);
 }
 
-int
-log_count(struct proc *p, const char *needle)
-{
-	FILE	*f;
-	char	*line = NULL;
-	size_t	 cap = 0;
-	int	 n = 0;
-
-	if ((f = fopen(p->logpath, "r")) == NULL)
-		return (-1);
-	while (getline(&line, &cap, f) != -1)
-		if (strstr(line, needle) != NULL)
-			n++;
-	free(line);
-	fclose(f);
-	return (n);
-}
-
 /* --- programs -------------------------------------------------------------- */
 
 /*
- * A gateway NAME (with --tools TOOLS unless NULL) and a mesh bridging it;
- * the bridge spec is copied to bridge when not NULL.
+ * f: a gateway NAME (with --tools TOOLS unless NULL), a mesh bridging it,
+ * the peer ready, a session.
  */
-struct proc *
-one_peer(const char *name, const char *tools, int *mport, char *bridge,
-    size_t blen)
+void
+one_peer(struct fixture *f, const char *name, const char *tools)
 {
-	struct proc	*gw, *mesh;
-	char		 url[128], spec[192];
-	int		 gport;
-
+	fixture_init(f);
 	if (tools != NULL)
-		gw = gateway_start(name, &gport, "--tools", tools, NULL);
+		fixture_peer_gateway(f, name, "--tools", tools, NULL);
 	else
-		gw = gateway_start(name, &gport, NULL);
-	cr_assert_not_null(gw, "gateway %s did not start", name);
-	url_of(gport, url, sizeof(url));
-	snprintf(spec, sizeof(spec), "%s=%s", name, url);
-	if (bridge != NULL)
-		snprintf(bridge, blen, "%s", spec);
+		fixture_peer_gateway(f, name, NULL);
 	harness_asan_small_quarantine();
-	mesh = mesh_start(mport, "--bridge", spec, NULL);
-	cr_assert_not_null(mesh, "mcp-mesh did not start listening");
-	cr_assert_eq(mesh_wait_peer(mesh, name), 0, "peer %s never ready",
-	    name);
-	return (mesh);
+	fixture_start(f, 0, NULL);
+	f->c.wait_ms = ABUSE_HTTP_WAIT_MS;
 }
 
 /* The connection cap the mesh logged ("listening on ... (N connections)"). */
@@ -518,8 +486,8 @@ mesh_conn_cap(struct proc *mesh)
 	char	*line, *p;
 	int	 cap = HTTP_CONNECTIONS_MAX;
 
-	line = proc_wait_log(mesh, "http: listening on", 1000);
-	cr_assert_not_null(line);
+	line = proc_log_find(mesh, LOG_HTTP_LISTENING);
+	cr_assert_not_null(line, "no \"%s\" in the log", LOG_HTTP_LISTENING);
 	if ((p = strstr(line, "(")) != NULL)
 		cap = atoi(p + 1);
 	free(line);
@@ -536,30 +504,3 @@ nofile_raise(void)
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 }
 
-
-const char *
-fake_worker_bin(void)
-{
-	return (harness_bin("MESH_FAKE_WORKER_BIN"));
-}
-
-struct proc *
-mesh_start_fake(int *port, ...)
-{
-	const char	*argv[ARGS_MAX], *a, *fw;
-	va_list		 ap;
-	int		 n = 0;
-
-	*port = -1;
-	if ((fw = fake_worker_bin()) == NULL)
-		return (NULL);
-	argv[n++] = "--worker-exec";
-	argv[n++] = "--worker-path";
-	argv[n++] = fw;
-	va_start(ap, port);
-	while (n < ARGS_MAX - 1 && (a = va_arg(ap, const char *)) != NULL)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return (mesh_startv(port, argv));
-}

@@ -1,8 +1,9 @@
 /*
- * Helpers of the load and abuse tests (test_abuse.c, test_abuse_workers.c):
- * a healthy client calling in the background, sessions at a chosen
- * protocol version, raw TCP for what libcurl will not send, and /proc
- * figures (peak RSS, CPU time) of the mesh.
+ * Helpers of the load and abuse tests (test_abuse.c, test_abuse_conn.c,
+ * test_abuse_workers.c), in libharness.a: a healthy client calling in the
+ * background, sessions at a chosen protocol version, raw TCP for what
+ * libcurl will not send, and /proc figures (peak RSS, CPU time) of the
+ * mesh.
  */
 #ifndef MESH_TEST_ABUSE_H
 #define MESH_TEST_ABUSE_H
@@ -18,6 +19,8 @@
 #include "integration/harness.h"
 
 #define ABUSE_HTTP_WAIT_MS	15000	/* a client waits this long */
+/* A fake worker's gateway: never connected to. */
+#define FAKE_URL	"http://127.0.0.1:9/mcp"
 #define ABUSE_BIG_TEXT		(3500 * 1000)	/* "3.5 MB arguments" */
 
 /* A healthy client: tool with {"text":"..."} in a loop, from its session. */
@@ -76,29 +79,16 @@ int		 proc_hwm_reset(pid_t);		/* clear_refs 5 */
 uint64_t	 proc_cpu_ms(pid_t);		/* utime + stime */
 int		 proc_nofile(pid_t, long *soft, long *hard);
 
-/* Lines of p's log that match needle (as in proc_wait_log). */
-int		 log_count(struct proc *, const char *needle);
-
-/* The fake worker (tests/fakeworker), from MESH_FAKE_WORKER_BIN. */
-const char	*fake_worker_bin(void);
-/* mcp-mesh --worker-exec --worker-path fake-worker, HTTP, arguments. */
-struct proc	*mesh_start_fake(int *port, ...);
-
 /*
- * A gateway NAME (with --tools TOOLS unless NULL) and a mesh bridging it,
- * the peer ready; the bridge spec is copied to bridge when not NULL.
+ * The fixture f: a gateway NAME (with --tools TOOLS unless NULL), a mesh
+ * bridging it (the freed-memory quarantine small), the peer ready, f->c
+ * waiting ABUSE_HTTP_WAIT_MS.
  */
-struct proc	*one_peer(const char *name, const char *tools, int *mport,
-		    char *bridge, size_t blen);
+void		 one_peer(struct fixture *f, const char *name,
+		    const char *tools);
 /* The connection cap a mesh logged ("listening on ... (N connections)"). */
 int		 mesh_conn_cap(struct proc *);
 /* This process's soft descriptor limit up to its hard one. */
 void		 nofile_raise(void);
-
-/* initialize and notifications/initialized, one line each, for stdio. */
-#define STDIO_INIT	"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\"," \
-	"\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}," \
-	"\"clientInfo\":{\"name\":\"mesh-abuse\",\"version\":\"1\"}}}\n" \
-	"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
 
 #endif

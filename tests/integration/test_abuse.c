@@ -34,9 +34,9 @@
 #include "jsonscan.h"
 #include "mesh-limits.h"
 #include "integration/abuse.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
-#define READ_MS		10000	/* one stdio answer */
 
 /* --- 1. volume ------------------------------------------------------------ */
 
@@ -51,29 +51,29 @@
 
 MESH_TEST(abuse, volume_big_calls, .timeout = T_TIMEOUT)
 {
-	struct proc		*mesh;
-	struct mcp_client	 c, cl[NBIG_SESSIONS];
+	struct fixture		 f;
+	struct mcp_client	*c = &f.c, cl[NBIG_SESSIONS];
 	struct http_req		 q[NBIG];
 	struct http_resp	 r[NBIG];
 	struct mcp_hdrbuf	 hb[NBIG];
 	struct bg		 bg;
-	char			*body[NBIG], murl[128], state[32], prefix[16];
+	char			*body[NBIG], state[32], prefix[16], busy_v[32];
 	char			 firsterr[512];
 	const char		*text;
 	pid_t			 pid0, pid1;
 	uint64_t		 t0, ms;
 	long			 ok = 0, busy = 0, other = 0;
 	size_t			 len;
-	int			 mport, i, round, id;
+	int			 i, round, id;
 
-	mesh = one_peer("v", NULL, &mport, NULL, 0);
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid0 = peer_pid(&c, "v");
+	one_peer(&f, "v", NULL);
+	snprintf(busy_v, sizeof(busy_v), ANSWER_BUSY, "v");
+	pid0 = peer_pid(c, "v");
 	cr_assert_gt(pid0, 0, "no worker pid for peer v");
 	for (i = 0; i < NBIG_SESSIONS; i++)
-		cr_assert_eq(mcp_open(&cl[i], murl), 0);
-	bg_start(&bg, murl, "v_echo", 2);
+		cr_assert_eq(mcp_open(&cl[i], f.murl), 0);
+	bg_start(&bg, f.murl, "v_echo", 2);
+	/* The healthy client is calling before the big calls come. */
 	harness_msleep(200);
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < NBIG; i++) {
@@ -81,7 +81,7 @@ MESH_TEST(abuse, volume_big_calls, .timeout = T_TIMEOUT)
 			body[i] = big_call_body(id, "v_echo", ABUSE_BIG_TEXT,
 			    &len);
 			memset(&q[i], 0, sizeof(q[i]));
-			q[i].url = murl;
+			q[i].url = f.murl;
 			q[i].body = body[i];
 			q[i].bodylen = len;
 			q[i].timeout_ms = 45000;
@@ -105,7 +105,7 @@ MESH_TEST(abuse, volume_big_calls, .timeout = T_TIMEOUT)
 					    r[i].status, r[i].body ? r[i].body :
 					    "");
 			} else if (answer_is_error(&r[i]) &&
-			    strstr(text, "peer v is busy") != NULL)
+			    strncmp(text, busy_v, strlen(busy_v)) == 0)
 				busy++;
 			else if (!answer_is_error(&r[i]) &&
 			    big_text_ok(text, ABUSE_BIG_TEXT) &&
@@ -130,14 +130,14 @@ MESH_TEST(abuse, volume_big_calls, .timeout = T_TIMEOUT)
 	cr_assert_eq(other, 0, "%ld big calls answered neither with their echo "
 	    "nor \"busy\"; first: %s", other, firsterr);
 	cr_assert_gt(ok, 0, "no big call went through");
-	pid1 = peer_pid_state(&c, "v", state, sizeof(state));
+	pid1 = peer_pid_state(c, "v", state, sizeof(state));
 	cr_assert_eq(pid1, pid0, "the worker of v changed from %d to %d "
 	    "(state %s): killed for volume", (int)pid0, (int)pid1, state);
-	cr_assert_eq(log_count(mesh, "killing worker"), 0,
+	cr_assert_eq(proc_log_count(f.mesh, LOG_KILLING_WORKER), 0,
 	    "the mesh killed a worker for volume");
 	for (i = 0; i < NBIG_SESSIONS; i++)
 		mcp_close(&cl[i]);
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 
 /* --- 2. batch amplification ------------------------------------------------ */
@@ -190,11 +190,13 @@ batch_check(const char *what, struct http_resp *r, int *nres, int *nerr)
 {
 	struct json_object	*e;
 	const char		*p, *end, *msg;
-	char			 head[64];
+	char			 head[64], toolarge[160];
 	int64_t			 code;
 	size_t			 elen, hlen, errbytes = 0, i;
 
 	*nres = *nerr = 0;
+	snprintf(toolarge, sizeof(toolarge), ANSWER_BATCH_TOO_LARGE,
+	    HTTP_ANSWER_MAX);
 	cr_assert(r->curlcode == 0 && r->status == 200, "%s: curl %d, HTTP "
 	    "%ld: %.300s", what, r->curlcode, r->status, r->body ? r->body :
 	    "");
@@ -230,9 +232,9 @@ batch_check(const char *what, struct http_resp *r, int *nres, int *nerr)
 			    (int)elen, p);
 			cr_assert(json_path_int(e, "error.code", &code) == 0 &&
 			    code == -32603 && msg != NULL &&
-			    strstr(msg, "too large") != NULL, "%s: answer %zu is "
-			    "neither the list nor \"too large\": %.*s", what, i,
-			    (int)elen, p);
+			    strcmp(msg, toolarge) == 0, "%s: answer %zu is "
+			    "neither the list nor \"%s\": %.*s", what, i,
+			    toolarge, (int)elen, p);
 			json_object_put(e);
 			errbytes += elen + 1;
 			(*nerr)++;
@@ -268,21 +270,22 @@ batch_req(struct mcp_client *c, struct http_req *q, struct mcp_hdrbuf *hb,
 
 MESH_TEST(abuse, batch_amplification, .timeout = T_TIMEOUT)
 {
+	struct fixture		 f;
 	struct proc		*mesh;
 	struct mcp_client	 c[BATCH_AT_ONCE];
 	struct http_req		 q[BATCH_AT_ONCE];
 	struct http_resp	 r[BATCH_AT_ONCE];
 	struct mcp_hdrbuf	 hb[BATCH_AT_ONCE];
-	char			*body, murl[128], what[64];
+	char			*body, what[64];
 	long			 rss0, hwm1, hwm4, slack;
 	size_t			 len;
 	uint64_t		 t0, t1;
-	int			 mport, i, nres, nerr;
+	int			 i, nres, nerr;
 
-	mesh = one_peer("many", "10000", &mport, NULL, 0);
-	url_of(mport, murl, sizeof(murl));
+	one_peer(&f, "many", "10000");
+	mesh = f.mesh;
 	for (i = 0; i < BATCH_AT_ONCE; i++) {
-		cr_assert_eq(abuse_open(&c[i], murl, "2025-03-26"), 0);
+		cr_assert_eq(abuse_open(&c[i], f.murl, "2025-03-26"), 0);
 		cr_assert_str_eq(c[i].version, "2025-03-26");
 	}
 	body = batch_body(&len);
@@ -337,6 +340,7 @@ MESH_TEST(abuse, batch_amplification, .timeout = T_TIMEOUT)
 	    "(+%ld MB)", BATCH_AT_ONCE, rss0, hwm4, (hwm4 - rss0) / 1024);
 	for (i = 0; i < BATCH_AT_ONCE; i++)
 		mcp_close(&c[i]);
+	fixture_stop(&f);
 }
 
 /* --- 3. a stdio client that stops reading ---------------------------------- */
@@ -345,37 +349,34 @@ MESH_TEST(abuse, stdio_not_reading, .timeout = T_TIMEOUT)
 {
 	static const char	 list[] = "{\"jsonrpc\":\"2.0\",\"id\":1,"
 	    "\"method\":\"tools/list\"}\n";
-	struct proc		*gw, *mesh;
-	char			 url[128], bridge[192], *line;
+	struct fixture		 f;
+	struct proc		*mesh;
+	char			*line;
 	pid_t			 kids[16], zygote;
 	uint64_t		 tline, gone;
-	int			 gport, i, n, sent = 0;
+	int			 i, n, sent = 0;
 
-	gw = gateway_start("many", &gport, "--tools", "10000", NULL);
-	cr_assert_not_null(gw);
-	url_of(gport, url, sizeof(url));
-	snprintf(bridge, sizeof(bridge), "many=%s", url);
-	mesh = mesh_start_stdio("--bridge", bridge, NULL);
-	cr_assert_not_null(mesh, "mcp-mesh --stdio did not start");
-	cr_assert_eq(mesh_wait_peer(mesh, "many"), 0);
+	fixture_init(&f);
+	fixture_peer_gateway(&f, "many", "--tools", "10000", NULL);
+	fixture_start(&f, FIXTURE_STDIO, NULL);
+	mesh = f.mesh;
 	n = mesh_workers(mesh->pid, kids, 16);
 	zygote = mesh_zygote(mesh->pid);
 	cr_assert_gt(n, 0, "no worker");
-	cr_assert_eq(line_write(&mesh->io, STDIO_INIT,
-	    sizeof(STDIO_INIT) - 1), 0);
+	line_handshake(f.line);
 	/* Some 2.7 MB each; never read: STDIO_OUT_QUEUE_MAX is 64 MiB. */
 	for (i = 0; i < 200; i++) {
-		if (line_write(&mesh->io, list, sizeof(list) - 1) == -1)
+		if (line_write(f.line, list, sizeof(list) - 1) == -1)
 			break;
 		sent++;
 		if (i >= 30 && !proc_alive(mesh))
 			break;
 		harness_msleep(5);
 	}
-	line = proc_wait_log(mesh, "client is not reading stdout", 20000);
+	line = proc_wait_log(mesh, LOG_STDIO_NOT_READ, 20000);
 	tline = now_ms();
-	cr_assert_not_null(line, "no \"client is not reading stdout\" after "
-	    "%d tools/list never read", sent);
+	cr_assert_not_null(line, "no \"%s\" after %d tools/list never read",
+	    LOG_STDIO_NOT_READ, sent);
 	free(line);
 	cr_assert_eq(proc_wait_exit(mesh, 10000), 0, "the mesh is still "
 	    "there 10 s after saying its client does not read");
@@ -428,44 +429,33 @@ session_ping(struct mcp_client *c)
 
 MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 {
-	struct proc		*g, *hg, *mesh;
-	struct mcp_client	 busy, used, nc;
+	struct fixture		 f;
+	struct mcp_client	*busy = &f.c, used, nc;
 	struct hangcall		 hc;
 	struct http_req		 q;
 	struct http_resp	 r;
 	pthread_t		 th;
-	char			 u1[128], u2[128], b1[192], b2[192], murl[128];
-	int			 p1, p2, mport, i, refused = 0, evicted;
+	int			 i, refused = 0, evicted;
 	uint64_t		 t0, ms;
 	int64_t			 sessions = 0;
 	struct json_object	*info;
 
-	g = gateway_start("g", &p1, NULL);
-	hg = gateway_start("h", &p2, "--mode", "hang", NULL);
-	cr_assert(g != NULL && hg != NULL);
-	url_of(p1, u1, sizeof(u1));
-	url_of(p2, u2, sizeof(u2));
-	snprintf(b1, sizeof(b1), "g=%s", u1);
-	snprintf(b2, sizeof(b2), "h=%s", u2);
-	mesh = mesh_start(&mport, "--timeout", FLOOD_BUSY_MS, "--bridge", b1,
-	    "--bridge", b2, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "g"), 0);
-	cr_assert_eq(mesh_wait_peer(mesh, "h"), 0);
-	url_of(mport, murl, sizeof(murl));
-	/* A session with a call in flight, and one used but idle. */
-	cr_assert_eq(mcp_open(&busy, murl), 0);
+	fixture_init(&f);
+	fixture_peer_gateway(&f, "g", NULL);
+	fixture_peer_gateway(&f, "h", "--mode", "hang", NULL);
+	/* A session with a call in flight (f.c), and one used but idle. */
+	fixture_start(&f, 0, "--timeout", FLOOD_BUSY_MS, NULL);
 	memset(&hc, 0, sizeof(hc));
-	hc.c = &busy;
+	hc.c = busy;
 	cr_assert_eq(pthread_create(&th, NULL, hangcall_main, &hc), 0);
-	cr_assert_eq(mcp_open(&used, murl), 0);
+	cr_assert_eq(mcp_open(&used, f.murl), 0);
 	cr_assert_eq(session_ping(&used), 200);
 
 	/* Initializes that never make a request, past the table's size. */
 	t0 = now_ms();
 	for (i = 0; i < NFLOOD; i++) {
 		memset(&q, 0, sizeof(q));
-		q.url = murl;
+		q.url = f.murl;
 		q.body = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
 		    "\"params\":{\"protocolVersion\":\"2025-06-18\","
 		    "\"capabilities\":{},\"clientInfo\":{\"name\":\"flood\","
@@ -480,7 +470,7 @@ MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 		http_resp_free(&r);
 	}
 	ms = now_ms() - t0;
-	evicted = log_count(mesh, "least recently used");
+	evicted = proc_log_count(f.mesh, LOG_SESSION_EVICTED);
 	cr_log_info("%d initializes in %llu ms: %d refused, %d sessions "
 	    "evicted", NFLOOD, (unsigned long long)ms, refused, evicted);
 	cr_assert_eq(refused, 0, "%d of %d initializes refused", refused,
@@ -491,8 +481,9 @@ MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 	    "sessions evicted", evicted);
 
 	/* A new client initializes and calls. */
-	cr_assert_eq(mcp_open(&nc, murl), 0, "a new client cannot initialize "
-	    "after %d initializes", NFLOOD);
+	cr_assert_eq(mcp_open(&nc, f.murl), 0, "a new client cannot "
+	    "initialize after %d initializes", NFLOOD);
+	nc.wait_ms = ABUSE_HTTP_WAIT_MS;
 	mcp_call_tool(&nc, "g_echo", "{\"text\":\"in\"}", &r);
 	cr_assert_str_eq(answer_text(&r), "in", "a new client's call: %.300s",
 	    r.body ? r.body : "");
@@ -502,7 +493,7 @@ MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 	json_object_put(info);
 	cr_assert_leq(sessions, HTTP_SESSIONS_MAX);
 	/* Neither the busy session nor the used one made room. */
-	cr_assert_eq(session_ping(&busy), 200, "the session with a call in "
+	cr_assert_eq(session_ping(busy), 200, "the session with a call in "
 	    "flight was evicted by a flood of initializes");
 	cr_assert_eq(session_ping(&used), 200, "a used session was evicted "
 	    "by a flood of initializes that never made a request");
@@ -513,7 +504,7 @@ MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 	http_resp_free(&hc.r);
 	mcp_close(&nc);
 	mcp_close(&used);
-	mcp_close(&busy);
+	fixture_stop(&f);
 }
 
 /* --- 8. answers nobody reads ------------------------------------------------ */
@@ -523,22 +514,22 @@ MESH_TEST(abuse, session_flood, .timeout = T_TIMEOUT)
 
 MESH_TEST(abuse, unread_answers, .timeout = T_TIMEOUT)
 {
+	struct fixture		 f;
 	struct proc		*mesh;
-	struct mcp_client	 c;
+	struct mcp_client	*c = &f.c;
 	struct json_object	*info;
-	char			 murl[128], req[1024], body[256], *line;
-	int			 mport, fds[NUNREAD], i, n, closed;
+	char			 req[1024], body[256], *line;
+	int			 fds[NUNREAD], i, n, closed;
 	long			 rss0, hwm, rss1, slack;
 	int64_t			 inflight = -1, calls = 0, failed = -1;
 	uint64_t		 t0;
 
+	fixture_init(&f);
+	fixture_bridge(&f, "big", FAKE_URL, 1);
 	harness_asan_small_quarantine();
-	mesh = mesh_start_fake(&mport, "--timeout", "30000", "--bridge",
-	    "big=http://127.0.0.1:9/mcp", NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "big"), 0);
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
+	fixture_start(&f, FIXTURE_FAKE_WORKER, "--timeout", "30000", NULL);
+	mesh = f.mesh;
+	c->wait_ms = ABUSE_HTTP_WAIT_MS;
 	rss0 = proc_rss_kb(mesh->pid);
 	slack = proc_rss_slack_kb(mesh->pid);
 	cr_assert_eq(proc_hwm_reset(mesh->pid), 0);
@@ -549,15 +540,16 @@ MESH_TEST(abuse, unread_answers, .timeout = T_TIMEOUT)
 		n = snprintf(req, sizeof(req), "POST /mcp HTTP/1.1\r\n"
 		    "Host: 127.0.0.1:%d\r\n%s\r\n%s\r\nMcp-Session-Id: %s\r\n"
 		    "MCP-Protocol-Version: %s\r\nContent-Length: %d\r\n\r\n%s",
-		    mport, MCP_ACCEPT, MCP_CTYPE, c.session, c.version, n, body);
-		fds[i] = tcp_connect_rcvbuf(mport, UNREAD_RCVBUF);
+		    f.mport, MCP_ACCEPT, MCP_CTYPE, c->session, c->version, n,
+		    body);
+		fds[i] = tcp_connect_rcvbuf(f.mport, UNREAD_RCVBUF);
 		cr_assert_neq(fds[i], -1, "connect: %s", strerror(errno));
 		cr_assert_eq(send(fds[i], req, (size_t)n, MSG_NOSIGNAL), n);
 	}
 	/* Every call answered by the peer (held or closed by the mesh). */
 	t0 = now_ms();
 	while (now_ms() - t0 < 30000) {
-		if ((info = node_info(&c)) != NULL) {
+		if ((info = node_info(c)) != NULL) {
 			json_path_int(node_peer(info, "big"), "inflight",
 			    &inflight);
 			json_path_int(node_peer(info, "big"), "calls", &calls);
@@ -569,10 +561,11 @@ MESH_TEST(abuse, unread_answers, .timeout = T_TIMEOUT)
 		}
 		harness_msleep(100);
 	}
+	/* The last answers written, or their readers closed, meanwhile. */
 	harness_msleep(300);
 	hwm = proc_hwm_kb(mesh->pid);
 	rss1 = proc_rss_kb(mesh->pid);
-	closed = log_count(mesh, "slowest reader");
+	closed = proc_log_count(mesh, LOG_SLOWEST_READER);
 	cr_log_info("%d answers of %d bytes unread: mesh VmRSS %ld kB before, "
 	    "peak %ld kB (+%ld MB), now %ld kB; %d slowest readers closed",
 	    NUNREAD, 3500 * 1000, rss0, hwm, (hwm - rss0) / 1024, rss1, closed);
@@ -586,20 +579,21 @@ MESH_TEST(abuse, unread_answers, .timeout = T_TIMEOUT)
 	    HTTP_ANSWER_BUDGET / (1024 * 1024));
 	cr_assert_geq(closed, NUNREAD - HTTP_ANSWER_BUDGET / (3500 * 1000),
 	    "only %d slowest readers closed", closed);
-	line = proc_wait_log(mesh, "slowest reader", 100);
+	line = proc_log_find(mesh, LOG_SLOWEST_READER);
 	cr_assert_not_null(line);
 	free(line);
 	/* The others may still read theirs; the mesh serves meanwhile. */
-	info = node_info(&c);
+	info = node_info(c);
 	cr_assert_not_null(info, "mesh_node_info did not answer");
 	json_object_put(info);
 	for (i = 0; i < NUNREAD; i++)
 		close(fds[i]);
+	/* Nothing tells when the mesh has seen the closes: a pause. */
 	harness_msleep(500);
 	rss1 = proc_rss_kb(mesh->pid);
 	cr_log_info("connections closed: mesh VmRSS %ld kB", rss1);
 	cr_assert_lt(rss1 - rss0, 4 * 3500 + slack, "mesh VmRSS %ld kB after "
 	    "the unread connections closed (%ld before)", rss1, rss0);
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 

@@ -38,9 +38,9 @@
 #include "jsonscan.h"
 #include "mesh-limits.h"
 #include "integration/abuse.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
-#define READ_MS		10000	/* one stdio answer */
 
 /* --- 4. request ids out of range ------------------------------------------- */
 
@@ -65,27 +65,23 @@ expect_invalid_null_id(const char *what, struct json_object *msg)
 
 MESH_TEST(abuse, id_out_of_range, .timeout = T_TIMEOUT)
 {
-	struct proc		*smesh;
-	struct mcp_client	 c;
+	struct fixture		 f, s;
 	struct http_req		 q;
 	struct http_resp	 r;
 	struct mcp_hdrbuf	 hb;
 	struct json_object	*msg;
-	char			 murl[128], body[256], what[128], *line;
-	int64_t			 id;
-	int			 mport, i;
+	char			 body[256], what[128];
+	int			 i;
 
-	one_peer("x", NULL, &mport, NULL, 0);
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
+	one_peer(&f, "x", NULL);
 	for (i = 0; bad_ids[i] != NULL; i++) {
 		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%s,"
 		    "\"method\":\"tools/call\",\"params\":{\"name\":\"x_echo\","
 		    "\"arguments\":{\"text\":\"t\"}}}", bad_ids[i]);
 		memset(&q, 0, sizeof(q));
-		q.url = murl;
+		q.url = f.murl;
 		q.body = body;
-		mcp_headers(&c, &q, &hb);
+		mcp_headers(&f.c, &q, &hb);
 		http_do(&q, &r);
 		snprintf(what, sizeof(what), "HTTP, id %s", bad_ids[i]);
 		cr_assert_eq(r.curlcode, 0);
@@ -94,36 +90,27 @@ MESH_TEST(abuse, id_out_of_range, .timeout = T_TIMEOUT)
 		expect_invalid_null_id(what, r.json);
 		http_resp_free(&r);
 	}
-	mcp_close(&c);
+	fixture_stop(&f);
 
-	smesh = mesh_start_stdio(NULL);
-	cr_assert_not_null(smesh);
-	cr_assert_eq(line_write(&smesh->io, STDIO_INIT,
-	    sizeof(STDIO_INIT) - 1), 0);
-	line = line_read(&smesh->io, READ_MS);
-	cr_assert_not_null(line, "stdio: no answer to initialize");
-	free(line);
+	/* A mesh over stdio, no peer. */
+	fixture_init(&s);
+	fixture_start(&s, FIXTURE_STDIO, NULL);
+	line_handshake(s.line);
 	for (i = 0; bad_ids[i] != NULL; i++) {
 		snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":%s,"
 		    "\"method\":\"ping\"}\n{\"jsonrpc\":\"2.0\",\"id\":7,"
 		    "\"method\":\"ping\"}\n", bad_ids[i]);
-		cr_assert_eq(line_write(&smesh->io, body, strlen(body)), 0);
+		cr_assert_eq(line_write(s.line, body, strlen(body)), 0);
 		snprintf(what, sizeof(what), "stdio, id %s", bad_ids[i]);
-		line = line_read(&smesh->io, READ_MS);
-		cr_assert_not_null(line, "%s: no answer", what);
-		msg = json_tokener_parse(line);
+		msg = line_expect_answer(s.line);
 		expect_invalid_null_id(what, msg);
 		json_object_put(msg);
-		free(line);
 		/* The next request is answered as itself. */
-		line = line_read(&smesh->io, READ_MS);
-		cr_assert_not_null(line, "%s: no answer to the ping after", what);
-		msg = json_tokener_parse(line);
-		cr_assert(json_path_int(msg, "id", &id) == 0 && id == 7 &&
-		    json_path(msg, "result") != NULL, "%s: the ping after it "
-		    "was answered %s", what, line);
+		msg = line_expect_response(s.line, 7);
+		cr_assert_not_null(json_path(msg, "result"), "%s: the ping "
+		    "after it was answered %s", what,
+		    json_object_to_json_string(msg));
 		json_object_put(msg);
-		free(line);
 	}
 }
 
@@ -223,22 +210,23 @@ at_cap_client(const char *murl, int *served)
 
 MESH_TEST(abuse, idle_connections, .timeout = T_TIMEOUT)
 {
+	struct fixture		 f;
 	struct proc		*mesh;
 	struct slowloris	 s;
 	pthread_t		 th;
-	char			 murl[128], why[512];
-	int			 fds[HTTP_CONNECTIONS_MAX + 64], i, n = 0, mport;
+	char			 why[512];
+	int			 fds[HTTP_CONNECTIONS_MAX + 64], i, n = 0;
 	int			 nslow = NIDLE / 2, served = 0, cap;
 	int64_t			 ms;
 	uint64_t		 t0;
 
 	nofile_raise();
-	mesh = one_peer("g", NULL, &mport, NULL, 0);
-	url_of(mport, murl, sizeof(murl));
+	one_peer(&f, "g", NULL);
+	mesh = f.mesh;
 	cap = mesh_conn_cap(mesh);
 	/* Half send nothing, half a header byte a second. */
 	for (i = 0; i < NIDLE; i++) {
-		fds[n] = tcp_connect(mport);
+		fds[n] = tcp_connect(f.mport);
 		cr_assert_neq(fds[n], -1, "connection %d: %s", i,
 		    strerror(errno));
 		n++;
@@ -248,8 +236,9 @@ MESH_TEST(abuse, idle_connections, .timeout = T_TIMEOUT)
 	s.n = nslow;
 	atomic_store(&s.stop, 0);
 	cr_assert_eq(pthread_create(&th, NULL, slowloris_main, &s), 0);
+	/* The slowloris connections have sent their first bytes. */
 	harness_msleep(300);
-	ms = new_client(murl, "g_echo", why, sizeof(why));
+	ms = new_client(f.murl, "g_echo", why, sizeof(why));
 	cr_log_info("%d idle and slowloris connections: a new client served "
 	    "in %lld ms", NIDLE, (long long)ms);
 	cr_assert_geq(ms, 0, "with %d idle and slowloris connections open, a "
@@ -260,19 +249,20 @@ MESH_TEST(abuse, idle_connections, .timeout = T_TIMEOUT)
 
 	/* To the cap and past it: the oldest idle ones make room. */
 	while (n < cap + 32) {
-		fds[n] = tcp_connect(mport);
+		fds[n] = tcp_connect(f.mport);
 		cr_assert_neq(fds[n], -1, "connection %d: %s", n,
 		    strerror(errno));
 		n++;
 	}
+	/* The mesh has accepted them (nothing tells). */
 	harness_msleep(200);
 	t0 = now_ms();
 	for (i = 0; i < 20; i++)
-		at_cap_client(murl, &served);
+		at_cap_client(f.murl, &served);
 	cr_log_info("%d connections opened (cap %d): %d of 20 new clients "
 	    "served in %llu ms, the others 503", n, cap, served,
 	    (unsigned long long)(now_ms() - t0));
-	ms = new_client(murl, "g_echo", why, sizeof(why));
+	ms = new_client(f.murl, "g_echo", why, sizeof(why));
 	cr_assert_geq(ms, 0, "past the cap, a new client was not served: %s",
 	    why);
 
@@ -289,6 +279,7 @@ MESH_TEST(abuse, idle_connections, .timeout = T_TIMEOUT)
 	for (i = 0; i < nslow; i++)
 		if (s.fds[i] != -1)
 			close(s.fds[i]);
+	fixture_stop(&f);
 }
 
 /*
@@ -311,6 +302,20 @@ struct hangers {
 };
 
 static void	*hangers_main(void *);
+
+/* The fixture's NHANG_PEERS gateways that hang every call, h0, h1, h2. */
+static void
+hang_peers(struct fixture *f)
+{
+	char	 name[16];
+	int	 i;
+
+	fixture_init(f);
+	for (i = 0; i < NHANG_PEERS; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		fixture_peer_gateway(f, name, "--mode", "hang", NULL);
+	}
+}
 
 static struct hangers *
 hangers_start(pthread_t *th, struct mcp_client *c, int n)
@@ -391,57 +396,44 @@ calls_in_flight(struct mcp_client *c, long *status)
 
 MESH_TEST(abuse, busy_connections_503, .timeout = T_TIMEOUT)
 {
-	struct proc		*g, *mesh;
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct proc		*mesh;
+	struct mcp_client	*c = &f.c;
 	struct hangers		*h;
 	pthread_t		 th;
-	char			 url[128], bridge[NHANG_PEERS][192], name[16];
-	char			 murl[128];
-	int			 port, mport, cap, i, served = 0, n503 = 0;
+	int			 cap, i, served = 0, n503 = 0;
 	int64_t			 inflight = 0;
 	long			 status = 0;
 	uint64_t		 t0;
 	int			 fd0;
 
 	nofile_raise();
-	for (i = 0; i < NHANG_PEERS; i++) {
-		snprintf(name, sizeof(name), "h%d", i);
-		g = gateway_start(name, &port, "--mode", "hang", NULL);
-		cr_assert_not_null(g);
-		url_of(port, url, sizeof(url));
-		snprintf(bridge[i], sizeof(bridge[i]), "%s=%s", name, url);
-	}
-	mesh = mesh_start(&mport, "--timeout", HANG_DEADLINE, "--bridge",
-	    bridge[0], "--bridge", bridge[1], "--bridge", bridge[2], NULL);
-	cr_assert_not_null(mesh);
-	for (i = 0; i < NHANG_PEERS; i++) {
-		snprintf(name, sizeof(name), "h%d", i);
-		cr_assert_eq(mesh_wait_peer(mesh, name), 0);
-	}
+	hang_peers(&f);
+	fixture_start(&f, 0, "--timeout", HANG_DEADLINE, NULL);
+	mesh = f.mesh;
 	cap = mesh_conn_cap(mesh);
 	cr_assert_leq(cap, NHANG_PEERS * PEER_INFLIGHT_MAX);
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
 	/*
 	 * Until every connection holds a call, counted by the mesh's
 	 * descriptors: asking it over HTTP would take a connection that a
 	 * hanging call then finds busy.
 	 */
 	fd0 = proc_fd_count(mesh->pid);
-	h = hangers_start(&th, &c, cap);
+	h = hangers_start(&th, c, cap);
 	t0 = now_ms();
 	while (proc_fd_count(mesh->pid) < fd0 + cap &&
 	    now_ms() - t0 < 9000)
 		harness_msleep(20);
+	/* The last connections' calls have reached the mesh. */
 	harness_msleep(300);
-	inflight = calls_in_flight(&c, &status);
+	inflight = calls_in_flight(c, &status);
 	cr_log_info("%d connections after %llu ms (cap %d), then HTTP %ld",
 	    proc_fd_count(mesh->pid) - fd0, (unsigned long long)(now_ms()
 	    - t0), cap, status);
 	cr_assert_eq(status, 503, "a connection over the cap of %d busy ones: "
 	    "HTTP %ld, %lld calls in flight", cap, status, (long long)inflight);
 	for (i = 0; i < 20; i++)
-		if (at_cap_client(murl, &served) == 503)
+		if (at_cap_client(f.murl, &served) == 503)
 			n503++;
 	cr_log_info("every connection busy: %d of 20 new clients got 503, %d "
 	    "served", n503, served);
@@ -453,8 +445,8 @@ MESH_TEST(abuse, busy_connections_503, .timeout = T_TIMEOUT)
 	    h->answered, cap);
 	free(h->c.session);
 	free(h);
-	cr_assert_eq(at_cap_client(murl, &served), 200);
-	mcp_close(&c);
+	cr_assert_eq(at_cap_client(f.murl, &served), 200);
+	fixture_stop(&f);
 }
 
 /*
@@ -470,41 +462,25 @@ MESH_TEST(abuse, busy_connections_503, .timeout = T_TIMEOUT)
 
 MESH_TEST(abuse, sigterm_group_in_flight, .timeout = T_TIMEOUT)
 {
-	struct proc		*g, *mesh;
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct proc		*mesh;
 	struct hangers		*h;
 	pthread_t		 th;
-	char			 url[128], bridge[NHANG_PEERS][192], name[16];
-	char			 murl[128];
-	int			 port, mport, i, round;
+	int			 round;
 	int64_t			 inflight = 0;
 	long			 status;
 	uint64_t		 t0, gone[GROUP_ROUNDS];
 
 	nofile_raise();
-	for (i = 0; i < NHANG_PEERS; i++) {
-		snprintf(name, sizeof(name), "h%d", i);
-		g = gateway_start(name, &port, "--mode", "hang", NULL);
-		cr_assert_not_null(g);
-		url_of(port, url, sizeof(url));
-		snprintf(bridge[i], sizeof(bridge[i]), "%s=%s", name, url);
-	}
+	hang_peers(&f);
 	for (round = 0; round < GROUP_ROUNDS; round++) {
-		mesh = mesh_start(&mport, "--timeout", HANG_DEADLINE,
-		    "--bridge", bridge[0], "--bridge", bridge[1], "--bridge",
-		    bridge[2], NULL);
-		cr_assert_not_null(mesh);
-		for (i = 0; i < NHANG_PEERS; i++) {
-			snprintf(name, sizeof(name), "h%d", i);
-			cr_assert_eq(mesh_wait_peer(mesh, name), 0);
-		}
-		url_of(mport, murl, sizeof(murl));
-		cr_assert_eq(mcp_open(&c, murl), 0);
-		h = hangers_start(&th, &c, GROUP_CALLS);
+		fixture_start(&f, 0, "--timeout", HANG_DEADLINE, NULL);
+		mesh = f.mesh;
+		h = hangers_start(&th, &f.c, GROUP_CALLS);
 		t0 = now_ms();
 		do {
 			harness_msleep(50);
-			inflight = calls_in_flight(&c, &status);
+			inflight = calls_in_flight(&f.c, &status);
 		} while (inflight < GROUP_CALLS && now_ms() - t0 < 8000);
 		cr_assert_geq(inflight, GROUP_CALLS, "only %lld calls in flight",
 		    (long long)inflight);
@@ -517,7 +493,6 @@ MESH_TEST(abuse, sigterm_group_in_flight, .timeout = T_TIMEOUT)
 		pthread_join(th, NULL);
 		free(h->c.session);
 		free(h);
-		free(c.session);
 		cr_log_info("round %d: %lld calls in flight, SIGTERM to the "
 		    "process group: the mesh gone after %llu ms", round + 1,
 		    (long long)inflight, (unsigned long long)gone[round]);
@@ -525,8 +500,10 @@ MESH_TEST(abuse, sigterm_group_in_flight, .timeout = T_TIMEOUT)
 		    "was still there %llu ms after SIGTERM to its process "
 		    "group with %lld calls in flight", round + 1,
 		    (unsigned long long)gone[round], (long long)inflight);
-		cr_assert_eq(log_count(mesh, "a second answer"), 0, "round %d: "
-		    "calls answered twice", round + 1);
+		cr_assert_eq(proc_log_count(mesh, LOG_SECOND_ANSWER), 0,
+		    "round %d: calls answered twice", round + 1);
+		/* Its session went with it; the next round starts anew. */
+		fixture_stop_mesh(&f);
 	}
 }
 
@@ -555,30 +532,22 @@ midcall_main(void *arg)
 
 MESH_TEST(abuse, delete_session_mid_call, .timeout = T_TIMEOUT)
 {
-	struct proc		*gw, *mesh;
-	struct mcp_client	 c, b, nc;
+	struct fixture		 f;
+	struct mcp_client	*c = &f.c, b, nc;
 	struct midcall		*m;
 	struct http_resp	 r;
 	pthread_t		 th;
-	char			 url[128], bridge[192], murl[128];
-	int			 port, mport, i;
+	int			 i;
 	int64_t			 inflight = 0;
 	long			 status;
 	uint64_t		 t0;
 
-	gw = gateway_start("h", &port, "--mode", "hang", NULL);
-	cr_assert_not_null(gw);
-	url_of(port, url, sizeof(url));
-	snprintf(bridge, sizeof(bridge), "h=%s", url);
+	fixture_init(&f);
+	fixture_peer_gateway(&f, "h", "--mode", "hang", NULL);
 	harness_asan_small_quarantine();
-	mesh = mesh_start(&mport, "--timeout", "20000", "--bridge", bridge,
-	    NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "h"), 0);
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	cr_assert_eq(abuse_open(&b, murl, "2025-03-26"), 0);
-	cr_assert_eq(mcp_open(&nc, murl), 0);
+	fixture_start(&f, 0, "--timeout", "20000", NULL);
+	cr_assert_eq(abuse_open(&b, f.murl, "2025-03-26"), 0);
+	cr_assert_eq(mcp_open(&nc, f.murl), 0);
 	/* MIDCALL_N calls in c, a batch of two in b: all pending. */
 	m = calloc(1, sizeof(*m));
 	for (i = 0; i <= MIDCALL_N; i++) {
@@ -593,10 +562,10 @@ MESH_TEST(abuse, delete_session_mid_call, .timeout = T_TIMEOUT)
 			    "\"params\":{\"name\":\"h_echo\",\"arguments\":"
 			    "{\"text\":\"x\"}}},{\"jsonrpc\":\"2.0\",\"id\":9,"
 			    "\"method\":\"ping\"}]"), -1);
-		m->q[i].url = murl;
+		m->q[i].url = f.murl;
 		m->q[i].body = m->body[i];
 		m->q[i].timeout_ms = 15000;
-		mcp_headers(i < MIDCALL_N ? &c : &b, &m->q[i], &m->hb[i]);
+		mcp_headers(i < MIDCALL_N ? c : &b, &m->q[i], &m->hb[i]);
 	}
 	cr_assert_eq(pthread_create(&th, NULL, midcall_main, m), 0);
 	t0 = now_ms();
@@ -606,11 +575,11 @@ MESH_TEST(abuse, delete_session_mid_call, .timeout = T_TIMEOUT)
 	} while (inflight < MIDCALL_N + 2 && now_ms() - t0 < 5000);
 	cr_assert_geq(inflight, MIDCALL_N + 2, "only %lld calls in flight",
 	    (long long)inflight);
-	mcp_close(&c);
+	mcp_close(c);
 	mcp_close(&b);
 	pthread_join(th, NULL);
-	cr_assert(proc_alive(mesh), "the mesh died when sessions with "
-	    "pending calls were deleted (status 0x%x)", mesh->status);
+	cr_assert(proc_alive(f.mesh), "the mesh died when sessions with "
+	    "pending calls were deleted (status 0x%x)", f.mesh->status);
 	for (i = 0; i <= MIDCALL_N; i++) {
 		cr_assert(m->r[i].curlcode == 0 && m->r[i].status == 404,
 		    "pending %s %d after its session was deleted: curl %d, "
@@ -625,6 +594,7 @@ MESH_TEST(abuse, delete_session_mid_call, .timeout = T_TIMEOUT)
 	cr_assert_eq(r.status, 200, "the mesh does not answer any more");
 	http_resp_free(&r);
 	mcp_close(&nc);
+	fixture_stop(&f);
 }
 
 /* --- 6. a small descriptor limit ------------------------------------------- */
@@ -636,20 +606,18 @@ MESH_TEST(abuse, delete_session_mid_call, .timeout = T_TIMEOUT)
 
 MESH_TEST(abuse, descriptor_limit, .timeout = T_TIMEOUT)
 {
-	struct proc		*gw, *mesh;
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct proc		*mesh;
 	struct http_resp	 r;
 	struct rlimit		 rl, old;
-	char			 url[128], bridge[192], murl[128], *capline;
-	int			 gport, mport, cap, i, n = 0, *fds, ready0;
+	char			 ready[64], *capline;
+	int			 cap, i, n = 0, *fds, ready0;
 	long			 soft = -1, hard = -1;
 	pid_t			 pid;
 	uint64_t		 tkill, back = 0;
 
-	gw = gateway_start("g", &gport, NULL);
-	cr_assert_not_null(gw);
-	url_of(gport, url, sizeof(url));
-	snprintf(bridge, sizeof(bridge), "g=%s", url);
+	fixture_init(&f);
+	fixture_peer_gateway(&f, "g", NULL);
 	/* The mesh inherits a small limit; ours is raised again after. */
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
 	cr_assert_geq(old.rlim_max, NOFILE_HARD);
@@ -657,38 +625,33 @@ MESH_TEST(abuse, descriptor_limit, .timeout = T_TIMEOUT)
 	rl.rlim_max = NOFILE_HARD;
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	harness_asan_small_quarantine();
-	mesh = mesh_start(&mport, "--bridge", bridge, NULL);
+	fixture_start(&f, 0, NULL);
 	rl.rlim_cur = NOFILE_HARD;
 	setrlimit(RLIMIT_NOFILE, &rl);
-	cr_assert_not_null(mesh, "mcp-mesh did not start");
-	cr_assert_eq(mesh_wait_peer(mesh, "g"), 0);
+	mesh = f.mesh;
 	proc_nofile(mesh->pid, &soft, &hard);
-	capline = proc_wait_log(mesh, "HTTP connections at most", 500);
+	/* Logged before the mesh listens. */
+	capline = proc_log_find(mesh, LOG_CONN_CAP);
 	cap = mesh_conn_cap(mesh);
 	cr_log_info("mesh descriptor limit: soft %ld, hard %ld; HTTP "
 	    "connections %d: %s", soft, hard, cap, capline ? capline : "");
 
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid = peer_pid(&c, "g");
+	pid = peer_pid(&f.c, "g");
 	cr_assert_gt(pid, 0);
-	mcp_close(&c);
+	mcp_close(&f.c);
 	/* More idle connections than descriptors are left. */
 	fds = calloc(NOFILE_HARD, sizeof(*fds));
 	for (i = 0; i < NOFILE_HARD - 200; i++)
-		if ((fds[n] = tcp_connect(mport)) != -1)
+		if ((fds[n] = tcp_connect(f.mport)) != -1)
 			n++;
+	/* The mesh has accepted them (nothing tells). */
 	harness_msleep(300);
-	ready0 = log_count(mesh, "peer g: ready");
+	snprintf(ready, sizeof(ready), LOG_PEER_READY, "g");
+	ready0 = proc_log_count(mesh, ready);
 	tkill = now_ms();
 	cr_assert_eq(kill(pid, SIGKILL), 0);
-	while (now_ms() - tkill < RESPAWN_WAIT_MS) {
-		if (log_count(mesh, "peer g: ready") > ready0) {
-			back = now_ms() - tkill;
-			break;
-		}
-		harness_msleep(10);
-	}
+	if (proc_wait_log_count(mesh, ready, ready0 + 1, RESPAWN_WAIT_MS) > 0)
+		back = now_ms() - tkill;
 	cr_log_info("%d idle connections (cap %d): the killed worker was back "
 	    "after %llu ms%s", n, cap, (unsigned long long)back, back ? "" :
 	    " (never)");
@@ -696,7 +659,7 @@ MESH_TEST(abuse, descriptor_limit, .timeout = T_TIMEOUT)
 	    "with the connections full", RESPAWN_WAIT_MS);
 	cr_assert_leq(back, RESPAWN_MS, "the killed worker took %llu ms to "
 	    "come back with the connections full", (unsigned long long)back);
-	cr_assert_eq(log_count(mesh, "Too many open files"), 0,
+	cr_assert_eq(proc_log_count(mesh, LOG_EMFILE), 0,
 	    "the mesh ran out of descriptors");
 	cr_assert(soft == NOFILE_HARD && hard == NOFILE_HARD, "the mesh's "
 	    "descriptor limit is %ld/%ld: the soft one was not raised to %d",
@@ -706,15 +669,16 @@ MESH_TEST(abuse, descriptor_limit, .timeout = T_TIMEOUT)
 	cr_assert(cap > 0 && cap < NOFILE_HARD - 64, "connection cap %d with "
 	    "%d descriptors", cap, NOFILE_HARD);
 	free(capline);
-	cr_assert_eq(mcp_open(&c, murl), 0, "no session with the cap full");
-	mcp_call_tool(&c, "g_echo", "{\"text\":\"back\"}", &r);
+	cr_assert_eq(mcp_open(&f.c, f.murl), 0, "no session with the cap "
+	    "full");
+	mcp_call_tool(&f.c, "g_echo", "{\"text\":\"back\"}", &r);
 	cr_assert_str_eq(answer_text(&r), "back", "g_echo: %.300s",
 	    r.body ? r.body : "");
 	http_resp_free(&r);
-	mcp_close(&c);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);
+	fixture_stop(&f);
 }
 
 /* --- 13. NUL inside names --------------------------------------------------- */
@@ -750,24 +714,21 @@ MESH_TEST(abuse, nul_in_names, .timeout = T_TIMEOUT)
 		{ "{\"jsonrpc\":\"2.0\",\"id\":14,\"method\":"
 		    "\"ping\\u0000\"}", -32601 },
 	};
-	struct proc		*smesh;
-	struct mcp_client	 c;
+	struct fixture		 f, s;
 	struct http_req		 q;
 	struct http_resp	 r;
 	struct mcp_hdrbuf	 hb;
 	struct json_object	*msg;
-	char			 murl[128], bridge[192], what[64], *line;
-	int			 mport, i;
+	char			 what[64];
+	int			 i;
 	size_t			 k;
 
-	one_peer("x", NULL, &mport, bridge, sizeof(bridge));
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
+	one_peer(&f, "x", NULL);
 	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		memset(&q, 0, sizeof(q));
-		q.url = murl;
+		q.url = f.murl;
 		q.body = cases[k].line;
-		mcp_headers(&c, &q, &hb);
+		mcp_headers(&f.c, &q, &hb);
 		http_do(&q, &r);
 		snprintf(what, sizeof(what), "HTTP, request %d", 11 + (int)k);
 		cr_assert_eq(r.status, 200, "%s: HTTP %ld: %.300s", what,
@@ -775,28 +736,20 @@ MESH_TEST(abuse, nul_in_names, .timeout = T_TIMEOUT)
 		expect_code(what, r.json, 11 + (int)k, cases[k].code);
 		http_resp_free(&r);
 	}
-	mcp_close(&c);
+	fixture_stop_mesh(&f);
 
 	/* The same over stdio, the same gateway behind it. */
-	smesh = mesh_start_stdio("--bridge", bridge, NULL);
-	cr_assert_not_null(smesh);
-	cr_assert_eq(mesh_wait_peer(smesh, "x"), 0);
-	cr_assert_eq(line_write(&smesh->io, STDIO_INIT,
-	    sizeof(STDIO_INIT) - 1), 0);
-	line = line_read(&smesh->io, READ_MS);
-	cr_assert_not_null(line);
-	free(line);
+	fixture_init(&s);
+	fixture_bridge(&s, "x", f.gw[0].url, 1);
+	fixture_start(&s, FIXTURE_STDIO, NULL);
+	line_handshake(s.line);
 	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
-		cr_assert_eq(line_write(&smesh->io, cases[i].line,
-		    strlen(cases[i].line)), 0);
-		cr_assert_eq(line_write(&smesh->io, "\n", 1), 0);
-		line = line_read(&smesh->io, READ_MS);
+		line_expect_send(s.line, cases[i].line);
 		snprintf(what, sizeof(what), "stdio, request %d", 11 + i);
-		cr_assert_not_null(line, "%s: no answer", what);
-		msg = json_tokener_parse(line);
+		/* Notifications (a list_changed) may come before it. */
+		msg = line_expect_answer(s.line);
 		expect_code(what, msg, 11 + i, cases[i].code);
 		json_object_put(msg);
-		free(line);
 	}
 }
 
@@ -829,33 +782,34 @@ MESH_TEST(abuse, content_length_conflict, .timeout = T_TIMEOUT)
 	char			 len[16], more[16], less[16], *resp;
 	const char		*pairs[][2] = { { len, more }, { more, len },
 				    { len, less }, { less, len } };
+	struct fixture		 f;
 	size_t			 n, k;
-	int			 mport;
 
-	one_peer("x", NULL, &mport, NULL, 0);
+	one_peer(&f, "x", NULL);
 	snprintf(len, sizeof(len), "%zu", sizeof(init) - 1);
 	snprintf(more, sizeof(more), "%zu", sizeof(init) + 40);
 	snprintf(less, sizeof(less), "%d", 5);
 	for (k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++) {
-		resp = raw_post(mport, pairs[k][0], pairs[k][1], init, &n);
+		resp = raw_post(f.mport, pairs[k][0], pairs[k][1], init, &n);
 		cr_log_info("Content-Length %s and %s: %.*s", pairs[k][0],
 		    pairs[k][1], (int)strcspn(resp, "\r\n"), resp);
 		cr_assert(strncmp(resp, "HTTP/1.1 400", 12) == 0,
 		    "Content-Length %s and %s: want 400, got: %.300s",
 		    pairs[k][0], pairs[k][1], n ? resp : "(nothing)");
-		cr_assert(strstr(resp, "Content-Length") != NULL,
+		cr_assert(strstr(resp, HTTP_CONTENT_LENGTHS) != NULL,
 		    "Content-Length %s and %s: a 400 for another reason: %.300s",
 		    pairs[k][0], pairs[k][1], resp);
 		free(resp);
 	}
 	/* The same value twice is one value. */
-	resp = raw_post(mport, len, len, init, &n);
+	resp = raw_post(f.mport, len, len, init, &n);
 	cr_assert(strncmp(resp, "HTTP/1.1 200", 12) == 0, "Content-Length %s "
 	    "twice: want 200, got %.300s", len, n ? resp : "(nothing)");
 	free(resp);
 	/* And one alone, of course. */
-	resp = raw_post(mport, len, NULL, init, &n);
+	resp = raw_post(f.mport, len, NULL, init, &n);
 	cr_assert(strncmp(resp, "HTTP/1.1 200", 12) == 0, "one "
 	    "Content-Length: %.300s", n ? resp : "(nothing)");
 	free(resp);
+	fixture_stop(&f);
 }

@@ -30,56 +30,50 @@
 
 #include "mesh-limits.h"
 #include "integration/abuse.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
-#define FAKE_URL	"http://127.0.0.1:9/mcp"	/* never connected to */
 #define FLOOD_MS	4000	/* how long a flood or a storm is watched */
 #define HEALTHY_P50_MS	50	/* a healthy call's median meanwhile */
 #define FLOOD_CPU_PCT	25	/* of a CPU for the mesh during a log flood */
 
-/* A mesh of fake workers with four arguments (two bridges, say). */
-static struct proc *
-fake_mesh(int *mport, char *murl, size_t len, const char *a1,
-    const char *a2, const char *a3, const char *a4)
-{
-	struct proc	*mesh;
-
-	harness_asan_small_quarantine();
-	mesh = mesh_start_fake(mport, a1, a2, a3, a4, NULL);
-	cr_assert_not_null(mesh, "mcp-mesh (fake workers) did not start");
-	url_of(*mport, murl, len);
-	return (mesh);
-}
-
+/*
+ * A mesh of fake workers for peers a and b (unless NULL), both ready,
+ * with the option opt arg (unless NULL); a session, f->c.
+ */
 static void
-wait_ready(struct proc *mesh, const char *peer)
+fake_mesh(struct fixture *f, const char *a, const char *b, const char *opt,
+    const char *arg)
 {
-	cr_assert_eq(mesh_wait_peer(mesh, peer), 0, "peer %s never ready",
-	    peer);
+	fixture_init(f);
+	fixture_bridge(f, a, FAKE_URL, 1);
+	if (b != NULL)
+		fixture_bridge(f, b, FAKE_URL, 1);
+	harness_asan_small_quarantine();
+	fixture_start(f, FIXTURE_FAKE_WORKER, opt, arg, NULL);
+	f->c.wait_ms = ABUSE_HTTP_WAIT_MS;
 }
 
 /* --- 9. a worker that floods its log ---------------------------------------- */
 
 MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 {
+	struct fixture		 f;
 	struct proc		*mesh;
-	struct mcp_client	 c;
+	struct mcp_client	*c = &f.c;
 	struct bg		 bg;
-	char			 murl[128], *line;
+	char			*line;
 	const char		*p;
 	pid_t			 pid0, pid1;
 	uint64_t		 cpu0, cpu1, t0, t1, pct;
 	unsigned long		 dropped = 0;
-	int			 mport, logged;
+	int			 logged;
 
-	mesh = fake_mesh(&mport, murl, sizeof(murl), "--bridge",
-	    "logflood=" FAKE_URL, "--bridge", "good=" FAKE_URL);
-	wait_ready(mesh, "logflood");
-	wait_ready(mesh, "good");
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid0 = peer_pid(&c, "logflood");
+	fake_mesh(&f, "logflood", "good", NULL, NULL);
+	mesh = f.mesh;
+	pid0 = peer_pid(c, "logflood");
 	cr_assert_gt(pid0, 0);
-	bg_start(&bg, murl, "good_echo", 2);
+	bg_start(&bg, f.murl, "good_echo", 2);
 	t0 = now_ms();
 	cpu0 = proc_cpu_ms(mesh->pid);
 	harness_msleep(FLOOD_MS);
@@ -88,11 +82,11 @@ MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 	bg_stop(&bg);
 	pct = (cpu1 - cpu0) * 100 / (t1 - t0);
 	/* The report comes with the next ping (WORKER_PING_INTERVAL_MS). */
-	line = proc_wait_log(mesh, "from the worker suppressed",
+	line = proc_wait_log(mesh, LOG_SUPPRESSED,
 	    WORKER_PING_INTERVAL_MS + 2000);
 	if (line != NULL && (p = strstr(line, "logflood: ")) != NULL)
 		dropped = strtoul(p + 10, NULL, 10);
-	logged = log_count(mesh, "flooding the supervisor");
+	logged = proc_log_count(mesh, FAKE_FLOOD_LINE);
 	cr_log_info("log flood for %llu ms: the mesh used %llu%% of a CPU; %d "
 	    "lines logged, %lu suppressed (\"%s\"); healthy p50 %u ms",
 	    (unsigned long long)(t1 - t0), (unsigned long long)pct, logged,
@@ -102,9 +96,8 @@ MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 	free(line);
 	cr_assert_gt(dropped, 0);
 	/* What the bucket lets through: a burst, then the rate. */
-	cr_assert_leq((uint64_t)logged * sizeof("flooding the supervisor's "
-	    "log with lines that say nothing at all, as fast as it reads "
-	    "them"), WORKER_LOG_BURST + (uint64_t)WORKER_LOG_RATE *
+	cr_assert_leq((uint64_t)logged * sizeof(FAKE_FLOOD_LINE),
+	    WORKER_LOG_BURST + (uint64_t)WORKER_LOG_RATE *
 	    (now_ms() - t0 + 1000) / 1000, "%d flood lines logged",
 	    logged);
 	cr_assert_lt(pct, FLOOD_CPU_PCT, "the mesh used %llu%% of a CPU for a log flood",
@@ -113,10 +106,10 @@ MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 	    "during the flood; first: %s", bg.fail, bg.ok + bg.fail,
 	    bg.firsterr);
 	cr_assert_leq(bg_percentile(&bg, 50), HEALTHY_P50_MS);
-	pid1 = peer_pid(&c, "logflood");
+	pid1 = peer_pid(c, "logflood");
 	cr_assert_eq(pid1, pid0, "the flooding worker was replaced (%d, then "
 	    "%d): a worker is not killed for volume", (int)pid0, (int)pid1);
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 
 /* --- 10. tool lists without pause ------------------------------------------- */
@@ -127,27 +120,26 @@ MESH_TEST(abuse, log_flood, .timeout = T_TIMEOUT)
 
 MESH_TEST(abuse, tool_list_storm, .timeout = T_TIMEOUT)
 {
+	struct fixture		 f;
 	struct proc		*mesh;
-	struct mcp_client	 c;
+	struct mcp_client	*c = &f.c;
 	struct bg		 bg;
 	struct json_object	*tools;
-	char			 murl[128];
+	char			 lists[64];
 	uint64_t		 t0, ms, cpu0, cpu1;
-	int			 mport, n0, n1;
+	int			 n0, n1;
 	pid_t			 pid0;
 
-	mesh = fake_mesh(&mport, murl, sizeof(murl), "--bridge",
-	    "toolstorm=" FAKE_URL, "--bridge", "good=" FAKE_URL);
-	wait_ready(mesh, "toolstorm");
-	wait_ready(mesh, "good");
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	pid0 = peer_pid(&c, "toolstorm");
-	n0 = log_count(mesh, "peer toolstorm: lists changed");
-	bg_start(&bg, murl, "good_echo", 2);
+	fake_mesh(&f, "toolstorm", "good", NULL, NULL);
+	mesh = f.mesh;
+	pid0 = peer_pid(c, "toolstorm");
+	snprintf(lists, sizeof(lists), LOG_LISTS_CHANGED, "toolstorm");
+	n0 = proc_log_count(mesh, lists);
+	bg_start(&bg, f.murl, "good_echo", 2);
 	t0 = now_ms();
 	cpu0 = proc_cpu_ms(mesh->pid);
 	harness_msleep(FLOOD_MS);
-	n1 = log_count(mesh, "peer toolstorm: lists changed");
+	n1 = proc_log_count(mesh, lists);
 	ms = now_ms() - t0;
 	cpu1 = proc_cpu_ms(mesh->pid);
 	bg_stop(&bg);
@@ -167,16 +159,16 @@ MESH_TEST(abuse, tool_list_storm, .timeout = T_TIMEOUT)
 	cr_assert_leq((uint64_t)(n1 - n0), STORM_APPLIED_MAX(ms), "%d tool "
 	    "lists applied in %llu ms", n1 - n0, (unsigned long long)ms);
 	/* The storm's tools are listed, and the peer was not killed for it. */
-	tools = mcp_list_tools(&c);
+	tools = mcp_list_tools(c);
 	cr_assert_not_null(tools, "tools/list failed during the storm");
 	cr_assert(tools_has(tools, "toolstorm_storm_09999") &&
 	    tools_has(tools, "good_echo"), "tools/list lacks the storm's or "
 	    "good's tools");
 	cr_assert_geq(json_object_array_length(tools), STORM_TOOLS + 2);
 	json_object_put(tools);
-	cr_assert_eq(peer_pid(&c, "toolstorm"), pid0,
+	cr_assert_eq(peer_pid(c, "toolstorm"), pid0,
 	    "the storming worker was replaced");
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 
 /* --- 11. progress for ever --------------------------------------------------- */
@@ -186,20 +178,18 @@ MESH_TEST(abuse, tool_list_storm, .timeout = T_TIMEOUT)
 
 MESH_TEST(abuse, progress_forever, .timeout = T_TIMEOUT)
 {
-	struct proc		*mesh;
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct mcp_client	*c = &f.c;
 	struct http_resp	 r;
-	char			 murl[128], to[64], *line;
+	char			 to[64], want[256], needle[96], *line;
 	const char		*text;
 	uint64_t		 ms;
-	int			 mport;
 
 	snprintf(to, sizeof(to), "progress=%d", PROGRESS_TIMEOUT_MS);
-	mesh = fake_mesh(&mport, murl, sizeof(murl), "--bridge",
-	    "progress=" FAKE_URL, "--peer-timeout", to);
-	wait_ready(mesh, "progress");
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	ms = mcp_call_id(&c, 5, "progress_work", "{}", CEILING_MS + 10000, &r);
+	fake_mesh(&f, "progress", NULL, "--peer-timeout", to);
+	snprintf(want, sizeof(want), ANSWER_CEILING, "progress",
+	    "progress_work", CEILING_MS);
+	ms = mcp_call_id(c, 5, "progress_work", "{}", CEILING_MS + 10000, &r);
 	text = answer_text(&r);
 	cr_log_info("a call with progress every 100 ms and a deadline of %d "
 	    "ms: answered after %llu ms: %s", PROGRESS_TIMEOUT_MS,
@@ -207,21 +197,22 @@ MESH_TEST(abuse, progress_forever, .timeout = T_TIMEOUT)
 	cr_assert(r.curlcode == 0 && r.status == 200 && answer_id_is(&r, 5),
 	    "no answer after %llu ms (curl %d, HTTP %ld)",
 	    (unsigned long long)ms, r.curlcode, r.status);
-	cr_assert(answer_is_error(&r) && strstr(text, "ceiling") != NULL &&
-	    strstr(text, "peer progress") != NULL, "want an isError naming "
-	    "the ceiling: %.300s", r.body);
+	cr_assert(answer_is_error(&r) && strcmp(text, want) == 0, "want an "
+	    "isError \"%s\": %.300s", want, r.body);
 	cr_assert_geq(ms + 50, CEILING_MS, "answered after %llu ms, before "
 	    "the ceiling of %d ms", (unsigned long long)ms, CEILING_MS);
 	cr_assert_leq(ms, CEILING_MS + 1500, "answered after %llu ms, the "
 	    "ceiling is %d ms", (unsigned long long)ms, CEILING_MS);
 	http_resp_free(&r);
 	/* The peer was told (MSG_CANCEL): the fake worker says so. */
-	line = proc_wait_log(mesh, "peer progress: stderr: cancel 1 ", 2000);
+	snprintf(needle, sizeof(needle), LOG_STDERR FAKE_CANCELLED, "progress",
+	    1ULL);
+	line = proc_wait_log(f.mesh, needle, 2000);
 	cr_assert_not_null(line, "the peer was not told to cancel the call");
 	free(line);
 	/* And the peer is not broken for it. */
-	cr_assert_gt(peer_pid(&c, "progress"), 0);
-	mcp_close(&c);
+	cr_assert_gt(peer_pid(c, "progress"), 0);
+	fixture_stop(&f);
 }
 
 /* --- 12. a peer never stays dead --------------------------------------------- */
@@ -255,34 +246,28 @@ next_ready(struct mcp_client *c, const char *peer, pid_t old, int ms,
  */
 MESH_TEST(abuse, kills_from_outside, .timeout = 75)
 {
-	struct proc		*gw, *mesh;
-	struct mcp_client	 c;
+	struct fixture		 f;
+	struct proc		*mesh;
+	struct mcp_client	*c = &f.c;
 	struct json_object	*info;
-	char			 url[128], bridge[192], murl[128], state[32];
-	char			 needle[96], *line;
+	char			 state[32], needle[160], *line;
 	const char		*st;
 	pid_t			 pid, next;
 	uint64_t		 t0, tstop, killed_ms;
-	int			 gport, mport, deaths = 0;
+	int			 deaths = 0;
 
-	gw = gateway_start("g", &gport, NULL);
-	cr_assert_not_null(gw);
-	url_of(gport, url, sizeof(url));
-	snprintf(bridge, sizeof(bridge), "g=%s", url);
-	harness_asan_small_quarantine();
-	mesh = mesh_start(&mport, "--bridge", bridge, NULL);
-	cr_assert_not_null(mesh);
-	wait_ready(mesh, "g");
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
+	one_peer(&f, "g", NULL);
+	mesh = f.mesh;
 	t0 = now_ms();
 
 	/* A stopped worker: killed at its ping deadline, not a crash. */
-	pid = peer_pid_state(&c, "g", state, sizeof(state));
+	pid = peer_pid_state(c, "g", state, sizeof(state));
 	cr_assert_gt(pid, 0);
 	tstop = now_ms();
 	cr_assert_eq(kill(pid, SIGSTOP), 0);
-	snprintf(needle, sizeof(needle), "peer g: worker %d killed", (int)pid);
+	snprintf(needle, sizeof(needle), LOG_WORKER_EXITED
+	    LOG_KILLED_BY_SIGKILL ": " LOG_PING_MISSED, "g", (int)pid,
+	    WORKER_PING_TIMEOUT_MS);
 	line = proc_wait_log(mesh, needle, WORKER_PING_INTERVAL_MS +
 	    WORKER_PING_TIMEOUT_MS + 6000);
 	killed_ms = now_ms() - tstop;
@@ -297,7 +282,7 @@ MESH_TEST(abuse, kills_from_outside, .timeout = 75)
 
 	/* Then SIGKILLs, each as soon as the peer is back. */
 	while (deaths < WORKER_FAIL_MAX) {
-		next = next_ready(&c, "g", pid, WORKER_BACKOFF_MAX_MS, state,
+		next = next_ready(c, "g", pid, WORKER_BACKOFF_MAX_MS, state,
 		    sizeof(state));
 		cr_assert_gt(next, 0, "after %d deaths from outside, peer g is "
 		    "not ready again (state %s)", deaths, state);
@@ -305,13 +290,14 @@ MESH_TEST(abuse, kills_from_outside, .timeout = 75)
 		cr_assert_eq(kill(pid, SIGKILL), 0);
 		deaths++;
 	}
-	snprintf(needle, sizeof(needle), "peer g: worker %d killed by SIGKILL",
-	    (int)pid);
+	snprintf(needle, sizeof(needle), LOG_WORKER_EXITED
+	    LOG_KILLED_BY_SIGKILL, "g", (int)pid);
 	line = proc_wait_log(mesh, needle, 5000);
 	cr_assert_not_null(line);
 	free(line);
+	/* Its restart is scheduled once its death is handled. */
 	harness_msleep(100);
-	info = node_info(&c);
+	info = node_info(c);
 	st = json_path_str(node_peer(info, "g"), "state");
 	cr_log_info("%d deaths from outside in %llu ms: peer g is %s", deaths,
 	    (unsigned long long)(now_ms() - t0), st ? st : "?");
@@ -320,15 +306,16 @@ MESH_TEST(abuse, kills_from_outside, .timeout = 75)
 	    "%s", deaths, (unsigned long long)(now_ms() - t0),
 	    st ? st : "?");
 	json_object_put(info);
-	cr_assert_eq(log_count(mesh, "crashes in"), 0, "the mesh counted "
+	cr_assert_eq(proc_log_count(mesh, LOG_CRASHES), 0, "the mesh counted "
 	    "deaths from outside as crashes");
 	/* Its restart is scheduled like any other. */
-	cr_assert_gt(log_count(mesh, "peer g: restarting in"), deaths - 1);
+	snprintf(needle, sizeof(needle), LOG_RESTARTING, "g");
+	cr_assert_gt(proc_log_count(mesh, needle), deaths - 1);
 	/* The next PING at most an interval after the stop, then its timeout. */
 	cr_assert_leq(killed_ms, WORKER_PING_INTERVAL_MS +
 	    WORKER_PING_TIMEOUT_MS + 1500, "a stopped worker was killed %llu "
 	    "ms after it stopped", (unsigned long long)killed_ms);
-	mcp_close(&c);
+	fixture_stop(&f);
 }
 
 /*
@@ -342,37 +329,38 @@ MESH_TEST(abuse, kills_from_outside, .timeout = 75)
 MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 {
 	static const char *const crashing[] = { "crash", "crash-early" };
+	struct fixture		 f;
 	struct proc		*mesh;
 	struct mcp_client	 c;
 	struct http_resp	 r;
 	struct bg		 bg;
-	char			 flag[64], b[2][160], murl[128], needle[96];
-	char			 state[32], tool[48], *line;
-	uint64_t		 t0, tfail;
-	int			 mport, fd, i, k, ok, segv0;
+	char			 flag[64], url[2][160], needle[96];
+	char			 state[32], tool[48], crashed[64], *line;
+	uint64_t		 t0, tfail, spent;
+	int			 fd, i, k, n, ok, segv0;
 
 	snprintf(flag, sizeof(flag), "/tmp/mesh-abuse-crash.%d", (int)getpid());
 	fd = open(flag, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	cr_assert_neq(fd, -1, "%s: %s", flag, strerror(errno));
 	close(fd);
-	for (i = 0; i < 2; i++)
-		snprintf(b[i], sizeof(b[i]), "%s=%s?while=%s", crashing[i],
-		    FAKE_URL, flag);
+	fixture_init(&f);
+	for (i = 0; i < 2; i++) {
+		snprintf(url[i], sizeof(url[i]), "%s?while=%s", FAKE_URL,
+		    flag);
+		fixture_bridge(&f, crashing[i], url[i], 0);
+	}
+	fixture_bridge(&f, "good", FAKE_URL, 1);
 	harness_asan_small_quarantine();
-	mesh = mesh_start_fake(&mport, "--failed-retry", "1000", "--bridge",
-	    b[0], "--bridge", b[1], "--bridge", "good=" FAKE_URL, NULL);
-	if (mesh == NULL)
-		unlink(flag);
-	cr_assert_not_null(mesh, "mcp-mesh --failed-retry 1000 did not start");
-	url_of(mport, murl, sizeof(murl));
 	t0 = now_ms();
-	wait_ready(mesh, "good");
-	bg_start(&bg, murl, "good_echo", 5);
+	/* (Should it fail, the flag stays behind, named by our pid.) */
+	fixture_start(&f, FIXTURE_FAKE_WORKER, "--failed-retry", "1000", NULL);
+	mesh = f.mesh;
+	bg_start(&bg, f.murl, "good_echo", 5);
 
 	/* WORKER_FAIL_MAX crashes, some 25 s of backoff: failed. */
 	for (i = 0; i < 2; i++) {
-		snprintf(needle, sizeof(needle), "peer %s: %d crashes in",
-		    crashing[i], WORKER_FAIL_MAX);
+		snprintf(needle, sizeof(needle), LOG_N_CRASHES, crashing[i],
+		    WORKER_FAIL_MAX);
 		line = proc_wait_log(mesh, needle, 45000);
 		if (line == NULL)
 			unlink(flag);
@@ -383,7 +371,9 @@ MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 		free(line);
 	}
 	tfail = now_ms();
-	cr_assert_eq(mcp_open(&c, murl), 0);
+	/* Opened now: one unused for so long would have expired. */
+	cr_assert_eq(mcp_open(&c, f.murl), 0);
+	c.wait_ms = ABUSE_HTTP_WAIT_MS;
 	peer_pid_state(&c, "crash", state, sizeof(state));
 	cr_log_info("peer crash is %s", state);
 	if (strcmp(state, "failed") != 0)
@@ -391,19 +381,21 @@ MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 	cr_assert_str_eq(state, "failed", "peer crash is %s after %d crashes",
 	    state, WORKER_FAIL_MAX);
 	/* Retried while the cause lasts: it crashes again. */
-	segv0 = log_count(mesh, "peer crash: worker");
-	line = proc_wait_log(mesh, "peer crash: retried in 1 s", 100);
+	snprintf(crashed, sizeof(crashed), LOG_PEER_WORKER, "crash");
+	segv0 = proc_log_count(mesh, crashed);
+	snprintf(needle, sizeof(needle), LOG_RETRIED, "crash", 1);
+	line = proc_wait_log(mesh, needle, 100);
 	if (line == NULL)
 		unlink(flag);
 	cr_assert_not_null(line, "no retry announced for the failed peer");
 	free(line);
-	while (log_count(mesh, "peer crash: worker") == segv0 &&
-	    now_ms() - tfail < 5000)
-		harness_msleep(20);
-	if (log_count(mesh, "peer crash: worker") == segv0)
+	spent = now_ms() - tfail;
+	n = proc_wait_log_count(mesh, crashed, segv0 + 1, spent < 5000 ?
+	    (int)(5000 - spent) : 0);
+	if (n == -1)
 		unlink(flag);
-	cr_assert_gt(log_count(mesh, "peer crash: worker"), segv0, "the failed "
-	    "peer was not tried again within 5 s (--failed-retry 1000)");
+	cr_assert_gt(n, segv0, "the failed peer was not tried again within 5 s "
+	    "(--failed-retry 1000)");
 	cr_log_info("retried %llu ms after it failed, and crashed again",
 	    (unsigned long long)(now_ms() - tfail));
 
@@ -428,4 +420,5 @@ MESH_TEST(abuse, failed_retried, .timeout = T_TIMEOUT)
 	cr_assert_eq(bg.fail, 0, "the good peer failed %ld of %ld calls; "
 	    "first: %s", bg.fail, bg.ok + bg.fail, bg.firsterr);
 	mcp_close(&c);
+	fixture_stop(&f);
 }

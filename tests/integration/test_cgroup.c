@@ -32,6 +32,7 @@
 
 #include "mesh-limits.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define VERDICT_MS	10000	/* a probe's verdict is logged within */
@@ -49,15 +50,16 @@ struct cgstate {
 	char	why[512];	/* when off: the mesh's reason */
 };
 
+/* Logged at start, before the mesh listens. */
 static void
 cg_state(struct proc *mesh, struct cgstate *st)
 {
-	static const char	 tag[] = "cgroup: a cgroup per worker in ";
+	static const char	 tag[] = LOG_CGROUP_ON;
 	char			*line, *p;
 
 	memset(st, 0, sizeof(*st));
-	if ((line = proc_wait_log(mesh, tag, 0)) == NULL) {
-		line = proc_wait_log(mesh, "workers get no cgroup", 0);
+	if ((line = proc_log_find(mesh, tag)) == NULL) {
+		line = proc_log_find(mesh, LOG_CGROUP_OFF);
 		snprintf(st->why, sizeof(st->why), "%s", line != NULL ? line :
 		    "the mesh said nothing about cgroups");
 		free(line);
@@ -66,10 +68,10 @@ cg_state(struct proc *mesh, struct cgstate *st)
 	p = strstr(line, tag) + sizeof(tag) - 1;
 	snprintf(st->top, sizeof(st->top), "%.*s", (int)strcspn(p, " "), p);
 	st->on = 1;
-	st->memory = strstr(line, "memory.max on") != NULL;
-	st->cpu = strstr(line, "cpu.max on") != NULL;
-	st->pids = strstr(line, "pids.max on") != NULL;
-	st->hook = strstr(line, "connect hook on") != NULL;
+	st->memory = strstr(line, LOG_CGROUP_MEMORY) != NULL;
+	st->cpu = strstr(line, LOG_CGROUP_CPU) != NULL;
+	st->pids = strstr(line, LOG_CGROUP_PIDS) != NULL;
+	st->hook = strstr(line, LOG_CGROUP_HOOK) != NULL;
 	free(line);
 }
 
@@ -77,17 +79,17 @@ cg_state(struct proc *mesh, struct cgstate *st)
  * Skipped with the mesh stopped first: a skip ends the test process, and
  * a mesh killed by its death signal could not remove its cgroups.
  */
-#define SKIP_UNLESS(mesh, cond, ...) do {				\
+#define SKIP_UNLESS(f, cond, ...) do {					\
 	if (!(cond)) {							\
-		proc_stop(mesh);					\
+		fixture_stop_mesh(f);					\
 		cr_skip_test(__VA_ARGS__);				\
 	}								\
 } while (0)
 
 static void
-need_cgroups(struct proc *mesh, const struct cgstate *st)
+need_cgroups(struct fixture *f, const struct cgstate *st)
 {
-	SKIP_UNLESS(mesh, st->on, "no worker cgroups here: %s", st->why);
+	SKIP_UNLESS(f, st->on, "no worker cgroups here: %s", st->why);
 }
 
 /* A control file's first line, or "" when absent (static). */
@@ -158,36 +160,6 @@ dir_gone(const char *dir, int timeout_ms)
 	return (1);
 }
 
-/* Lines of the mesh's log containing needle. */
-static int
-log_count(struct proc *p, const char *needle)
-{
-	char	 line[4096];
-	FILE	*f;
-	int	 n = 0;
-
-	if ((f = fopen(p->logpath, "r")) == NULL)
-		return (0);
-	while (fgets(line, sizeof(line), f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return (n);
-}
-
-/* Wait until needle was logged at least n times. */
-static int
-log_wait_count(struct proc *p, const char *needle, int n, int timeout_ms)
-{
-	uint64_t	deadline = now_ms() + (uint64_t)timeout_ms;
-
-	while (log_count(p, needle) < n) {
-		if (now_ms() >= deadline)
-			return (-1);
-		harness_msleep(50);
-	}
-	return (0);
-}
-
 static void
 expect_log(struct proc *mesh, const char *needle)
 {
@@ -229,64 +201,46 @@ peer_worker_dir(struct proc *mesh, const char *peer, char *dir, size_t len)
 
 /* The mesh's own view of a peer (mesh_node_info), owned by the caller. */
 static struct json_object *
-peer_status(int mport, const char *peer)
+peer_status(struct mcp_client *c, const char *peer)
 {
-	struct mcp_client	 c;
-	struct http_resp	 r;
-	struct json_object	*res, *peers, *p, *found = NULL;
-	char			 url[128];
-	size_t			 i;
+	struct json_object	*info, *found;
 
-	url_of(mport, url, sizeof(url));
-	cr_assert_eq(mcp_open(&c, url), 0);
-	res = mcp_call_tool(&c, "mesh_node_info", "{}", &r);
-	cr_assert_not_null(res, "mesh_node_info: %s", r.body ? r.body : "");
-	peers = json_path(res, "structuredContent.peers");
-	for (i = 0; peers != NULL && i < json_object_array_length(peers); i++) {
-		p = json_object_array_get_idx(peers, i);
-		if (strcmp(json_path_str(p, "name"), peer) == 0)
-			found = json_object_get(p);
-	}
-	http_resp_free(&r);
-	mcp_close(&c);
-	cr_assert_not_null(found, "mesh_node_info has no peer %s", peer);
+	info = node_info(c);
+	cr_assert_not_null(info, "mesh_node_info did not answer");
+	found = node_peer(info, peer);
+	cr_assert_not_null(found, "mesh_node_info has no peer %s: %s", peer,
+	    json_object_to_json_string(info));
+	json_object_get(found);
+	json_object_put(info);
 	return (found);
 }
 
-/* A mesh over the probe: peers given as "name[?query]", NULL-ended. */
-static struct proc *
-probe_mesh(int gport, int *mport, const char *memory, const char *a,
-    const char *b)
+/* f, with the gateway the probes' peers are bridged to. */
+static struct fixture_gw *
+probe_gateway(struct fixture *f)
 {
-	const char	*probe = harness_bin("MESH_PROBE_BIN");
-	char		 sa[256], sb[256];
-	struct proc	*m;
-
-	cr_assert_not_null(probe);
-	snprintf(sa, sizeof(sa), "%.*s=http://127.0.0.1:%d/mcp%s",
-	    (int)strcspn(a, "?"), a, gport, a + strcspn(a, "?"));
-	snprintf(sb, sizeof(sb), "%s=http://127.0.0.1:%d/mcp", b, gport);
-	m = mesh_start(mport, "--worker-path", probe, "--worker-memory",
-	    memory, "--bridge", sa, "--bridge", sb, NULL);
-	cr_assert_not_null(m);
-	return (m);
+	fixture_init(f);
+	return (fixture_gateway(f, "gateway", NULL));
 }
 
+/*
+ * A mesh over the probe bridging a ("name[?query]") and b on the gateway
+ * g; neither is waited for.
+ */
 static void
-expect_serves(int mport, const char *tool)
+probe_mesh(struct fixture *f, struct fixture_gw *g, const char *memory,
+    const char *a, const char *b)
 {
-	struct mcp_client	 c;
-	struct http_resp	 r;
-	struct json_object	*res;
-	char			 url[128];
+	const char	*probe = harness_bin("MESH_PROBE_BIN");
+	char		 name[32], url[256];
 
-	url_of(mport, url, sizeof(url));
-	cr_assert_eq(mcp_open(&c, url), 0);
-	res = mcp_call_tool(&c, tool, "{\"text\":\"still here\"}", &r);
-	cr_assert_not_null(res, "%s: %s", tool, r.body ? r.body : "");
-	cr_assert_str_eq(tool_text(res), "still here");
-	http_resp_free(&r);
-	mcp_close(&c);
+	cr_assert_not_null(probe);
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(a, "?"), a);
+	snprintf(url, sizeof(url), "%s%s", g->url, a + strcspn(a, "?"));
+	fixture_bridge(f, name, url, 0);
+	fixture_bridge(f, b, g->url, 0);
+	fixture_start(f, 0, "--worker-path", probe, "--worker-memory", memory,
+	    NULL);
 }
 
 /* The named limits are on the cgroup that holds the worker. */
@@ -313,15 +267,15 @@ expect_limits(const struct cgstate *st, const char *dir)
 
 /* Its cgroup as mesh_node_info shows it. */
 static void
-expect_status(const struct cgstate *st, int mport, const char *dir,
-    int gport)
+expect_status(const struct cgstate *st, struct mcp_client *c,
+    const char *dir, int gport)
 {
 	struct json_object	*p;
 	const char		*path;
 	char			 want[64];
 	int64_t			 v;
 
-	p = peer_status(mport, "echo");
+	p = peer_status(c, "echo");
 	path = json_path_str(p, "cgroup.path");
 	cr_assert_not_null(path, "no cgroup in the peer's status");
 	cr_assert(strlen(dir) >= strlen(path) &&
@@ -342,21 +296,20 @@ expect_status(const struct cgstate *st, int mport, const char *dir,
 MESH_TEST(cgroup, worker_cgroup_holds_it_with_limits_and_goes_with_it,
     .timeout = T_TIMEOUT)
 {
-	struct cgstate	 st;
-	struct proc	*gw, *mesh;
-	char		 spec[128], dir[1024], dir2[1024], base[600];
-	pid_t		 pid, pid2;
-	int		 gport, mport;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
+	struct cgstate		 st;
+	struct proc		*mesh;
+	char			 dir[1024], dir2[1024], base[600], ready[64];
+	pid_t			 pid, pid2;
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	snprintf(spec, sizeof(spec), "echo=http://127.0.0.1:%d/mcp", gport);
-	mesh = mesh_start(&mport, "--worker-memory", "300", "--bridge", spec,
-	    NULL);
-	cr_assert_not_null(mesh);
+	fixture_init(&f);
+	gw = fixture_gateway(&f, "gateway", NULL);
+	fixture_bridge(&f, "echo", gw->url, 1);
+	fixture_start(&f, 0, "--worker-memory", "300", NULL);
+	mesh = f.mesh;
 	cg_state(mesh, &st);
-	need_cgroups(mesh, &st);
-	cr_assert_eq(mesh_wait_peer(mesh, "echo"), 0);
+	need_cgroups(&f, &st);
 
 	pid = only_worker(mesh, dir, sizeof(dir));
 	snprintf(base, sizeof(base), "%s/worker-echo-", st.top);
@@ -365,13 +318,14 @@ MESH_TEST(cgroup, worker_cgroup_holds_it_with_limits_and_goes_with_it,
 	cr_assert(cg_holds(dir, pid), "%s/cgroup.procs lacks %d", dir,
 	    (int)pid);
 	expect_limits(&st, dir);
-	expect_status(&st, mport, dir, gport);
+	expect_status(&st, &f.c, dir, gw->port);
 
 	/* Reaped: its cgroup goes; its successor gets a new one. */
 	kill(pid, SIGKILL);
 	cr_assert(dir_gone(dir, GONE_MS), "%s outlived its worker", dir);
-	cr_assert_eq(log_wait_count(mesh, "peer echo: ready (", 2,
-	    HARNESS_READY_MS), 0);
+	snprintf(ready, sizeof(ready), LOG_PEER_READY " (", "echo");
+	cr_assert_geq(proc_wait_log_count(mesh, ready, 2, HARNESS_READY_MS),
+	    2);
 	pid2 = only_worker(mesh, dir2, sizeof(dir2));
 	cr_assert_neq(pid2, pid);
 	cr_assert_str_neq(dir2, dir);
@@ -379,7 +333,7 @@ MESH_TEST(cgroup, worker_cgroup_holds_it_with_limits_and_goes_with_it,
 	expect_limits(&st, dir2);
 
 	/* At exit the mesh removes what it made. */
-	proc_stop(mesh);
+	fixture_stop_mesh(&f);
 	cr_assert(dir_gone(dir2, GONE_MS), "%s outlived the mesh", dir2);
 	if (strstr(st.top, "/mcp-mesh-") != NULL)
 		cr_assert(dir_gone(st.top, GONE_MS), "%s outlived the mesh",
@@ -394,26 +348,33 @@ MESH_TEST(cgroup, worker_cgroup_holds_it_with_limits_and_goes_with_it,
 MESH_TEST(cgroup, memory_max_kills_the_worker_not_its_neighbour,
     .timeout = T_TIMEOUT)
 {
-	struct cgstate	 st;
-	struct proc	*gw, *mesh;
-	int		 gport, mport;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
+	struct cgstate		 st;
+	struct proc		*mesh;
+	char			 w[128];
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	mesh = probe_mesh(gport, &mport, MEM_LIMIT_MB, "mem?mib="
-	    MEM_PROBE_MIB, "ok");
+	gw = probe_gateway(&f);
+	probe_mesh(&f, gw, MEM_LIMIT_MB, "mem?mib=" MEM_PROBE_MIB, "ok");
+	mesh = f.mesh;
 	cg_state(mesh, &st);
-	need_cgroups(mesh, &st);
-	SKIP_UNLESS(mesh, st.memory, "no memory controller for workers here: "
+	need_cgroups(&f, &st);
+	SKIP_UNLESS(&f, st.memory, "no memory controller for workers here: "
 	    "memory.max is not enforced");
-	expect_log(mesh, "peer mem: worker");
-	expect_log(mesh, "went over its memory.max (" MEM_LIMIT_MB " MiB)");
-	expect_log(mesh, "peer mem: restarting in");
-	cr_assert_null(proc_wait_log(mesh, "probe mem: NOT REFUSED", 0));
-	cr_assert_null(proc_wait_log(mesh, "probe mem: refused", 0),
+	snprintf(w, sizeof(w), LOG_PEER_WORKER, "mem");
+	expect_log(mesh, w);
+	expect_log(mesh, LOG_CGROUP_OOM MEM_LIMIT_MB " MiB)");
+	snprintf(w, sizeof(w), LOG_RESTARTING, "mem");
+	expect_log(mesh, w);
+	snprintf(w, sizeof(w), PROBE_NOT_REFUSED, "mem");
+	cr_assert_null(proc_log_find(mesh, w));
+	snprintf(w, sizeof(w), PROBE_REFUSED, "mem", "");
+	cr_assert_null(proc_log_find(mesh, w),
 	    "the address-space limit bound before memory.max");
 	cr_assert_eq(mesh_wait_peer(mesh, "ok"), 0);
-	expect_serves(mport, "ok_echo");
+	expect_text(&f.c, "ok_echo", "{\"text\":\"still here\"}",
+	    "still here");
+	fixture_stop(&f);
 }
 
 /*
@@ -422,21 +383,23 @@ MESH_TEST(cgroup, memory_max_kills_the_worker_not_its_neighbour,
  */
 MESH_TEST(cgroup, cpu_max_throttles_a_spinning_worker, .timeout = T_TIMEOUT)
 {
-	struct cgstate	 st;
-	struct proc	*gw, *mesh;
-	char		 dir[1024], q[32], *line;
-	long long	 cpu, wall;
-	int		 gport, mport;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
+	struct cgstate		 st;
+	struct proc		*mesh;
+	char			 dir[1024], q[32], *line;
+	long long		 cpu, wall;
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
 	snprintf(q, sizeof(q), "spin?ms=%d", SPIN_MS);
-	mesh = probe_mesh(gport, &mport, "512", q, "ok");
+	gw = probe_gateway(&f);
+	probe_mesh(&f, gw, "512", q, "ok");
+	mesh = f.mesh;
 	cg_state(mesh, &st);
-	need_cgroups(mesh, &st);
-	SKIP_UNLESS(mesh, st.cpu, "no cpu controller for workers here: "
+	need_cgroups(&f, &st);
+	SKIP_UNLESS(&f, st.cpu, "no cpu controller for workers here: "
 	    "cpu.max is not enforced");
 	cr_assert_eq(mesh_wait_peer(mesh, "ok"), 0);
+	/* Half of its spin: throttled by then if ever. */
 	harness_msleep(SPIN_MS / 2);
 	cr_assert(peer_worker_dir(mesh, "spin", dir, sizeof(dir)) != -1,
 	    "the spinning worker is gone already");
@@ -444,13 +407,14 @@ MESH_TEST(cgroup, cpu_max_throttles_a_spinning_worker, .timeout = T_TIMEOUT)
 	    "cpu.max never throttled a spinning worker");
 	line = proc_wait_log(mesh, "probe spin: ", SPIN_MS + VERDICT_MS);
 	cr_assert_not_null(line);
-	cr_assert_eq(sscanf(strstr(line, "probe spin: "), "probe spin: %lld "
-	    "ms of CPU in %lld ms", &cpu, &wall), 2, "%s", line);
+	cr_assert_eq(sscanf(strstr(line, "probe spin: "), PROBE_SPIN, &cpu,
+	    &wall), 2, "%s", line);
 	free(line);
 	/* Half a CPU, and slack for the periods at either end. */
 	cr_assert(cpu * 100 <= wall * (WORKER_CGROUP_CPU_QUOTA_US * 100 /
 	    WORKER_CGROUP_CPU_PERIOD_US + 15), "spun %lld ms of CPU in %lld "
 	    "ms: over cpu.max", cpu, wall);
+	fixture_stop(&f);
 }
 
 /* A listener on 127.0.0.2:port, or -1 (errno). */
@@ -500,25 +464,31 @@ expect_reachable(int port)
  */
 MESH_TEST(cgroup, connect_hook_refuses_another_address, .timeout = T_TIMEOUT)
 {
-	struct cgstate	 st;
-	struct proc	*gw, *mesh;
-	int		 gport, mport, other;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
+	struct cgstate		 st;
+	struct proc		*mesh;
+	char			 w[128];
+	int			 other;
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	if ((other = listen_other(gport)) == -1)
-		cr_skip_test("cannot listen on 127.0.0.2:%d: %s", gport,
+	gw = probe_gateway(&f);
+	if ((other = listen_other(gw->port)) == -1)
+		cr_skip_test("cannot listen on 127.0.0.2:%d: %s", gw->port,
 		    strerror(errno));
-	expect_reachable(gport);
-	mesh = probe_mesh(gport, &mport, "512", "addr", "ok");
+	expect_reachable(gw->port);
+	probe_mesh(&f, gw, "512", "addr", "ok");
+	mesh = f.mesh;
 	cg_state(mesh, &st);
-	need_cgroups(mesh, &st);
-	SKIP_UNLESS(mesh, st.hook, "the connect hook cannot be attached "
+	need_cgroups(&f, &st);
+	SKIP_UNLESS(&f, st.hook, "the connect hook cannot be attached "
 	    "here");
-	expect_log(mesh, "probe addr: refused: Operation not permitted");
+	snprintf(w, sizeof(w), PROBE_REFUSED, "addr", strerror(EPERM));
+	expect_log(mesh, w);
 	cr_assert_eq(mesh_wait_peer(mesh, "ok"), 0);
-	expect_serves(mport, "ok_echo");
+	expect_text(&f.c, "ok_echo", "{\"text\":\"still here\"}",
+	    "still here");
 	close(other);
+	fixture_stop(&f);
 }
 
 /*
@@ -528,40 +498,43 @@ MESH_TEST(cgroup, connect_hook_refuses_another_address, .timeout = T_TIMEOUT)
  */
 MESH_TEST(cgroup, gaps_are_logged_once, .timeout = T_TIMEOUT)
 {
-	struct cgstate	 st;
-	struct proc	*gw, *mesh;
-	char		 a[128], b[128], line[4096], *l;
-	pid_t		 w[4];
-	FILE		*f;
-	int		 gport, mport, n;
+	struct fixture		 fx;
+	struct fixture_gw	*gw;
+	struct cgstate		 st;
+	struct proc		*mesh;
+	char			 named[128], line[4096], *l;
+	pid_t			 w[4];
+	FILE			*f;
+	int			 n;
 
-	gw = gateway_start("gateway", &gport, NULL);
-	cr_assert_not_null(gw);
-	snprintf(a, sizeof(a), "echo=http://127.0.0.1:%d/mcp", gport);
-	snprintf(b, sizeof(b), "named=http://localhost:%d/mcp", gport);
-	mesh = mesh_start(&mport, "--bridge", a, "--bridge", b, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "echo"), 0);
-	cr_assert_eq(mesh_wait_peer(mesh, "named"), 0);
+	fixture_init(&fx);
+	gw = fixture_gateway(&fx, "gateway", NULL);
+	fixture_bridge(&fx, "echo", gw->url, 1);
+	snprintf(named, sizeof(named), "http://localhost:%d/mcp", gw->port);
+	fixture_bridge(&fx, "named", named, 1);
+	fixture_start(&fx, 0, NULL);
+	mesh = fx.mesh;
 	cg_state(mesh, &st);
 	cr_assert_eq(mesh_workers(mesh->pid, w, 4), 2);
 	kill(w[0], SIGKILL);
 	kill(w[1], SIGKILL);
-	cr_assert_eq(log_wait_count(mesh, ": ready (", 4, HARNESS_READY_MS),
-	    0);
+	cr_assert_geq(proc_wait_log_count(mesh, LOG_READY_TOOLS, 4,
+	    HARNESS_READY_MS), 4);
 
 	cr_assert_not_null(f = fopen(mesh->logpath, "r"));
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if ((l = strstr(line, "cgroup: ")) == NULL ||
+		if ((l = strstr(line, LOG_CGROUP)) == NULL ||
 		    strstr(line, "peer ") != NULL)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		n = log_count(mesh, l);
+		n = proc_log_count(mesh, l);
 		cr_assert_eq(n, 1, "logged %d times: %s", n, l);
 	}
 	fclose(f);
-	n = log_count(mesh, "peer named: its gateway is named");
+	snprintf(named, sizeof(named), LOG_CGROUP_NAMED, "named");
+	n = proc_log_count(mesh, named);
 	cr_assert_eq(n, st.on && st.hook ? 1 : 0);
-	n = log_count(mesh, "workers get no cgroup");
+	n = proc_log_count(mesh, LOG_CGROUP_OFF);
 	cr_assert_eq(n, st.on ? 0 : 1);
+	fixture_stop(&fx);
 }

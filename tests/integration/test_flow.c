@@ -22,39 +22,14 @@
 
 #include "mesh-limits.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	180	/* seconds, any one test (sanitizers are slow) */
 #define FLOOD_WAIT_MS	120000	/* the flooded call is answered within */
 #define STOP_MS		4000	/* the supervisor is stopped this long */
 #define STORM_WINDOW_MS	5000	/* tools/list counted over this window */
 #define SETTLE_MS	20000	/* the storm's end, its last re-list */
-
-/* mesh_node_info: the peer's worker pid when it is ready, else -1. */
-static pid_t
-ready_pid(struct mcp_client *c, const char *peer)
-{
-	struct json_object	*peers, *p;
-	struct http_resp	 r;
-	const char		*n, *st;
-	int64_t			 pid = -1;
-	size_t			 i;
-
-	mcp_call_id(c, c->nextid++, "mesh_node_info", "{}", 15000, &r);
-	peers = json_path(r.json, "result.structuredContent.peers");
-	for (i = 0; peers != NULL && i < json_object_array_length(peers);
-	    i++) {
-		p = json_object_array_get_idx(peers, i);
-		if ((n = json_path_str(p, "name")) == NULL ||
-		    strcmp(n, peer) != 0)
-			continue;
-		if ((st = json_path_str(p, "state")) == NULL ||
-		    strcmp(st, "ready") != 0 ||
-		    json_path_int(p, "pid", &pid) == -1)
-			pid = -1;
-	}
-	http_resp_free(&r);
-	return ((pid_t)pid);
-}
+#define CALL_WAIT_MS	15000	/* a call, mesh_node_info */
 
 /* --- a flood of notifications while the supervisor is stopped ------------- */
 
@@ -84,37 +59,30 @@ flood_main(void *arg)
 
 MESH_TEST(flow, notify_flood_while_supervisor_stopped, .timeout = T_TIMEOUT)
 {
-	struct proc		*flood, *good, *mesh;
-	struct mcp_client	 c;
+	struct fixture		 fx;
+	struct proc		*mesh;
+	struct mcp_client	*c = &fx.c;
 	struct flooded		 f;
 	pthread_t		 thr;
 	const char		*text;
-	char			 fb[192], gb[192], murl[128];
-	int			 fport, gport, mport;
+	char			*line;
 	pid_t			 wpid, gpid;
 
-	flood = gateway_start("flood", &fport, "--mode", "notify-flood", NULL);
-	good = gateway_start("good", &gport, NULL);
-	cr_assert(flood != NULL && good != NULL, "gateways did not start");
-	snprintf(fb, sizeof(fb), "flood=http://127.0.0.1:%d/mcp", fport);
-	snprintf(gb, sizeof(gb), "good=http://127.0.0.1:%d/mcp", gport);
+	fixture_init(&fx);
+	fixture_peer_gateway(&fx, "flood", "--mode", "notify-flood", NULL);
+	fixture_peer_gateway(&fx, "good", NULL);
 	/* The deadline is not what this is about. */
-	mesh = mesh_start(&mport, "--timeout", "600000", "--bridge", fb,
-	    "--bridge", gb, NULL);
-	cr_assert_not_null(mesh, "mcp-mesh did not start");
-	cr_assert_eq(mesh_wait_peer(mesh, "flood"), 0);
-	cr_assert_eq(mesh_wait_peer(mesh, "good"), 0);
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	c.wait_ms = 15000;
-	wpid = ready_pid(&c, "flood");
-	gpid = ready_pid(&c, "good");
+	fixture_start(&fx, 0, "--timeout", "600000", NULL);
+	mesh = fx.mesh;
+	c->wait_ms = CALL_WAIT_MS;
+	wpid = peer_pid(c, "flood");
+	gpid = peer_pid(c, "good");
 	cr_assert(wpid > 0 && gpid > 0, "no worker pids");
 
 	memset(&f, 0, sizeof(f));
-	snprintf(f.url, sizeof(f.url), "%s", murl);
+	snprintf(f.url, sizeof(f.url), "%s", fx.murl);
 	cr_assert_eq(pthread_create(&thr, NULL, flood_main, &f), 0);
-	/* The flood is on its way; then nobody reads the workers. */
+	/* The flood is on its way (nothing tells); then nobody reads. */
 	harness_msleep(500);
 	cr_assert_eq(kill(mesh->pid, SIGSTOP), 0);
 	harness_msleep(STOP_MS);
@@ -130,13 +98,14 @@ MESH_TEST(flow, notify_flood_while_supervisor_stopped, .timeout = T_TIMEOUT)
 	    "%d ms): curl %d, HTTP %ld, %.500s", STOP_MS, f.r.curlcode,
 	    f.r.status, f.r.body ? f.r.body : "");
 	http_resp_free(&f.r);
-	cr_assert_eq(ready_pid(&c, "flood"), wpid, "the worker of flood was "
+	cr_assert_eq(peer_pid(c, "flood"), wpid, "the worker of flood was "
 	    "replaced (it died while the supervisor was stopped)");
-	cr_assert_eq(ready_pid(&c, "good"), gpid, "the worker of good changed");
-	expect_text(&c, "good_echo", "{\"text\":\"fine\"}", "fine");
-	cr_assert_null(proc_wait_log(mesh, "not reading", 0),
-	    "a worker said the supervisor is not reading");
-	mcp_close(&c);
+	cr_assert_eq(peer_pid(c, "good"), gpid, "the worker of good changed");
+	expect_text(c, "good_echo", "{\"text\":\"fine\"}", "fine");
+	line = proc_log_find(mesh, LOG_SUP_NOT_READING);
+	cr_assert_null(line, "a worker said the supervisor is not reading: %s",
+	    line);
+	fixture_stop(&fx);
 }
 
 /* --- list_changed without pause ------------------------------------------ */
@@ -149,7 +118,7 @@ storm_count(struct mcp_client *g, int64_t *lists, int64_t *changes,
 	struct http_resp	 r;
 	struct json_object	*sc;
 
-	mcp_call_id(g, g->nextid++, "list_count", "{}", 15000, &r);
+	mcp_call_id(g, g->nextid++, "list_count", "{}", CALL_WAIT_MS, &r);
 	sc = json_path(r.json, "result.structuredContent");
 	cr_assert(sc != NULL && json_path_int(sc, "lists", lists) == 0 &&
 	    json_path_int(sc, "changes", changes) == 0,
@@ -160,26 +129,22 @@ storm_count(struct mcp_client *g, int64_t *lists, int64_t *changes,
 
 MESH_TEST(flow, list_changed_storm_is_paced, .timeout = T_TIMEOUT)
 {
-	struct proc		*storm, *mesh;
-	struct mcp_client	 c, g;
+	struct fixture		 fx;
+	struct fixture_gw	*storm;
+	struct mcp_client	*c = &fx.c, g;
 	struct json_object	*tools;
-	char			 sb[192], gurl[128], murl[128], want[64];
+	char			 want[64];
 	int64_t			 l0, l1, changes, c1;
 	uint64_t		 t0, t1;
-	int			 sport, mport, on, found = 0;
+	int			 on, found = 0;
 	long			 max;
 
-	storm = gateway_start("storm", &sport, "--mode", "list-storm", NULL);
-	cr_assert_not_null(storm);
-	snprintf(sb, sizeof(sb), "storm=http://127.0.0.1:%d/mcp", sport);
-	mesh = mesh_start(&mport, "--bridge", sb, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "storm"), 0);
-	url_of(sport, gurl, sizeof(gurl));
-	url_of(mport, murl, sizeof(murl));
-	cr_assert_eq(mcp_open(&g, gurl), 0);
-	cr_assert_eq(mcp_open(&c, murl), 0);
-	c.wait_ms = 15000;
+	fixture_init(&fx);
+	storm = fixture_peer_gateway(&fx, "storm", "--mode", "list-storm",
+	    NULL);
+	fixture_start(&fx, 0, NULL);
+	c->wait_ms = CALL_WAIT_MS;
+	cr_assert_eq(mcp_open(&g, storm->url), 0);
 
 	/* The storm starts when the worker opens its GET stream. */
 	t0 = now_ms();
@@ -216,7 +181,7 @@ MESH_TEST(flow, list_changed_storm_is_paced, .timeout = T_TIMEOUT)
 	cr_assert(!on, "the storm did not end");
 	snprintf(want, sizeof(want), "storm_gen_%lld", (long long)changes);
 	while (!found && now_ms() - t0 < SETTLE_MS) {
-		if ((tools = mcp_list_tools(&c)) != NULL) {
+		if ((tools = mcp_list_tools(c)) != NULL) {
 			found = tools_has(tools, want);
 			json_object_put(tools);
 		}
@@ -225,7 +190,7 @@ MESH_TEST(flow, list_changed_storm_is_paced, .timeout = T_TIMEOUT)
 	}
 	cr_assert(found, "the mesh never listed %s, the storm's last "
 	    "generation", want);
-	expect_text(&c, "storm_echo", "{\"text\":\"calm\"}", "calm");
+	expect_text(c, "storm_echo", "{\"text\":\"calm\"}", "calm");
 	mcp_close(&g);
-	mcp_close(&c);
+	fixture_stop(&fx);
 }

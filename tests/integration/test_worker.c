@@ -23,6 +23,7 @@
 #include "mesh-proto.h"
 #include "msg.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	30
 #define WAIT_MS		10000
@@ -119,8 +120,9 @@ wk_fail(struct wk *w, int64_t *ex)
 	return (reason);
 }
 
+/* CONFIG with transport is refused, the reason exactly want. */
 static void
-expect_refused(const char *transport, const char *words)
+expect_refused(const char *transport, const char *want)
 {
 	struct wk	 w;
 	int64_t		 ex;
@@ -131,21 +133,31 @@ expect_refused(const char *transport, const char *words)
 	reason = wk_fail(&w, &ex);
 	cr_assert_eq(ex, EX_CONFIG, "transport %s: exit %lld (%s)", transport,
 	    (long long)ex, reason);
-	cr_assert(strstr(reason, words) != NULL, "transport %s: reason \"%s\" "
-	    "lacks \"%s\"", transport, reason, words);
+	cr_assert_str_eq(reason, want, "transport %s: reason \"%s\", want "
+	    "\"%s\"", transport, reason, want);
 	cr_assert_eq(wk_exit(&w), EX_CONFIG);
 	free(reason);
 	wk_end(&w);
 }
 
+/* The transport's name, escaped, in FAIL_TRANSPORT. */
+static const char *
+unknown(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, FAIL_TRANSPORT, name, "streamable-http");
+	return (buf);
+}
+
 MESH_TEST(worker, config_transport_other_is_refused, .timeout = T_TIMEOUT)
 {
-	expect_refused("\"stdio\"", "unknown transport \"stdio\" in CONFIG "
-	    "(this worker speaks streamable-http)");
-	expect_refused("\"Streamable-HTTP\"", "unknown transport");
-	expect_refused("\"\\u0001\"", "unknown transport \"\\001\"");
-	expect_refused("5", "bad string");
-	expect_refused("null", "bad string");
+	char	 w[256];
+
+	expect_refused("\"stdio\"", unknown(w, sizeof(w), "stdio"));
+	expect_refused("\"Streamable-HTTP\"", unknown(w, sizeof(w),
+	    "Streamable-HTTP"));
+	expect_refused("\"\\u0001\"", unknown(w, sizeof(w), "\\001"));
+	expect_refused("5", FAIL_CONFIG_STRING);
+	expect_refused("null", FAIL_CONFIG_STRING);
 }
 
 /* Accepted: the worker goes on to its gateway (and cannot connect). */

@@ -260,7 +260,7 @@ probe_spin(void)
 		    (t.tv_nsec - t0.tv_nsec) / 1000000;
 	} while (el < ms);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-	sup_fail(EX_CONFIG, "probe spin: %lld ms of CPU in %lld ms",
+	sup_fail(EX_CONFIG, PROBE_SPIN,
 	    (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000, el);
 }
 
