@@ -80,6 +80,10 @@
 							   all HTTP clients */
 #define HTTP_SSE_KEEPALIVE_MS	15000	/* ':' comment on open GET streams */
 #define HTTP_SSE_QUEUE_MAX	(4 * 1024 * 1024) /* bytes queued to one GET stream */
+#define HTTP_SSE_REPLAY_MAX	64	/* a session's last GET-stream events
+					   kept for Last-Event-ID */
+#define HTTP_SSE_REPLAY_BYTES	(256 * 1024)	/* and their bytes at most */
+#define HTTP_SSE_RETRY_MS	1000	/* retry: on a GET stream's priming */
 #define HTTP_PORT_DEFAULT	45679
 /*
  * MHD's per-connection pool (request headers, response headers).  It is
