@@ -1,8 +1,8 @@
 /*
  * The MCP surface beyond tools, end to end over Streamable HTTP: what the
- * mesh says it can do, resources, prompts, completion and logging with
- * nobody behind them (the answers must still be exact), and the GET
- * stream's event ids, priming and replay after Last-Event-ID.
+ * mesh says it can do, resources, prompts and completion with nobody
+ * behind them (-32601, saying why), logging, and the GET stream's event
+ * ids, priming and replay after Last-Event-ID.
  *
  * The same surface with a peer behind it (a gateway's resources, prompts,
  * templates, subscriptions, logging, sampling) is proven with the official
@@ -163,10 +163,9 @@ MESH_TEST(surface, initialize_capabilities, .timeout = T_TIMEOUT)
 	cr_assert_eq(r.status, 200);
 	caps = json_path(r.json, "result.capabilities");
 	cr_assert_not_null(caps, "%s", r.body);
-	/* Every list and what it allows, whatever the peers are now. */
+	/* Alone: its own tools and logging, nothing a peer would bring. */
 	want = json_tokener_parse("{\"tools\":{\"listChanged\":true},"
-	    "\"prompts\":{\"listChanged\":true},\"resources\":{\"listChanged\":"
-	    "true,\"subscribe\":true},\"logging\":{},\"completions\":{}}");
+	    "\"logging\":{}}");
 	cr_assert(json_object_equal(caps, want), "capabilities %s",
 	    json_object_to_json_string(caps));
 	json_object_put(want);
@@ -178,9 +177,24 @@ MESH_TEST(surface, initialize_capabilities, .timeout = T_TIMEOUT)
 
 MESH_TEST(surface, alone_lists_and_errors, .timeout = T_TIMEOUT)
 {
+	static const char *const unserved[][3] = {
+		{ "resources/list", NULL, "offers resources" },
+		{ "resources/templates/list", "{}", "offers resources" },
+		{ "resources/read", "{\"uri\":\"test://none\"}",
+		    "offers resources" },
+		{ "resources/subscribe", "{\"uri\":\"test://none\"}",
+		    "offers resources with subscribe" },
+		{ "resources/unsubscribe", "{\"uri\":\"test://none\"}",
+		    "offers resources with subscribe" },
+		{ "prompts/list", NULL, "offers prompts" },
+		{ "prompts/get", "{\"name\":\"nope\"}", "offers prompts" },
+		{ "completion/complete", "{\"ref\":{\"type\":\"ref/prompt\","
+		    "\"name\":\"nope\"}}", "offers completions" },
+	};
 	struct proc		*mesh;
 	struct mcp_client	 c;
 	char			 url[128], *msg;
+	size_t			 i;
 	int			 port;
 
 	mesh = mesh_start(&port, "--name", "surface", NULL);
@@ -188,39 +202,14 @@ MESH_TEST(surface, alone_lists_and_errors, .timeout = T_TIMEOUT)
 	url_of(port, url, sizeof(url));
 	open_version(&c, url, "2025-11-25");
 
-	expect_result(&c, "resources/list", NULL, "{\"resources\":[]}");
-	expect_result(&c, "resources/templates/list", "{}",
-	    "{\"resourceTemplates\":[]}");
-	expect_result(&c, "prompts/list", NULL, "{\"prompts\":[]}");
-
-	msg = expect_error(&c, "resources/read", "{\"uri\":\"test://none\"}",
-	    MCP_RESOURCE_NOT_FOUND);
-	cr_assert(strstr(msg, "Resource not found") != NULL, "%s", msg);
-	free(msg);
-	msg = expect_error(&c, "resources/read", "{}", JSONRPC_INVALID_PARAMS);
-	cr_assert(strstr(msg, "params.uri") != NULL, "%s", msg);
-	free(msg);
-	msg = expect_error(&c, "resources/subscribe",
-	    "{\"uri\":\"test://none\"}", MCP_RESOURCE_NOT_FOUND);
-	free(msg);
-	/* Undoing what was never done is not an error. */
-	expect_result(&c, "resources/unsubscribe", "{\"uri\":\"test://none\"}",
-	    "{}");
-	msg = expect_error(&c, "resources/list", "{\"cursor\":17}",
-	    JSONRPC_INVALID_PARAMS);
-	free(msg);
-	msg = expect_error(&c, "prompts/get", "{\"name\":\"nope\"}",
-	    JSONRPC_INVALID_PARAMS);
-	cr_assert(strstr(msg, "unknown prompt: nope") != NULL, "%s", msg);
-	free(msg);
-	msg = expect_error(&c, "completion/complete", "{\"ref\":{\"type\":"
-	    "\"ref/prompt\",\"name\":\"nope\"},\"argument\":{\"name\":\"a\","
-	    "\"value\":\"\"}}", JSONRPC_INVALID_PARAMS);
-	free(msg);
-	msg = expect_error(&c, "completion/complete", "{\"ref\":{\"type\":"
-	    "\"ref/tool\"}}", JSONRPC_INVALID_PARAMS);
-	cr_assert(strstr(msg, "ref/prompt") != NULL, "%s", msg);
-	free(msg);
+	/* Nobody offers them: -32601, saying so. */
+	for (i = 0; i < sizeof(unserved) / sizeof(unserved[0]); i++) {
+		msg = expect_error(&c, unserved[i][0], unserved[i][1],
+		    JSONRPC_METHOD_NOT_FOUND);
+		cr_assert(strstr(msg, unserved[i][2]) != NULL, "%s: %s",
+		    unserved[i][0], msg);
+		free(msg);
+	}
 	msg = expect_error(&c, "logging/setLevel", "{\"level\":\"loud\"}",
 	    JSONRPC_INVALID_PARAMS);
 	cr_assert(strstr(msg, "debug, info, notice") != NULL, "%s", msg);
