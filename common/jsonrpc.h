@@ -17,6 +17,7 @@
 #define JSONRPC_INTERNAL_ERROR		-32603
 #define MCP_SESSION_NOT_FOUND		-32001	/* SDK v1, with HTTP 404 */
 #define MCP_BAD_REQUEST			-32000	/* SDK v1 transport errors */
+#define MCP_RESOURCE_NOT_FOUND		-32002	/* resources/read: no such URI */
 
 enum jsonrpc_kind {
 	JSONRPC_INVALID = 0,

@@ -27,6 +27,10 @@
 #define UPSTREAM_RESPONSE_CAP	MSG_PAYLOAD_MAX	/* largest cap accepted: an
 						   answer travels as one frame */
 #define UPSTREAM_TOOLS_MAX	10000	/* tools accepted from one peer */
+#define UPSTREAM_RESOURCES_MAX	10000	/* resources, and templates apart */
+#define UPSTREAM_PROMPTS_MAX	10000	/* prompts accepted from one peer */
+#define RESOURCE_URI_MAX	2048	/* a resource's URI or template */
+#define RESOURCES_PAGE_MAX	100	/* resources (or templates) a page */
 #define UPSTREAM_PAGES_MAX	1000	/* tools/list pages followed */
 #define UPSTREAM_INFLIGHT_MAX	1024	/* concurrent requests to one peer */
 #define UPSTREAM_CONNECT_TIMEOUT_MS	5000
@@ -114,6 +118,10 @@
 #define REQUEST_TIMEOUT_MIN_MS	100
 #define REQUEST_TIMEOUT_MAX_MS	(3600 * 1000)
 #define PEER_INFLIGHT_MAX	512	/* per peer, then refused at once */
+#define RELAY_REQUESTS_MAX	1024	/* peers' requests waiting for clients */
+#define SUBSCRIPTIONS_MAX	4096	/* resources/subscribe, all sessions */
+#define LOG_DEFAULT_LEVEL	6	/* "info": notifications/message a
+					   session gets before logging/setLevel */
 #define LIST_WAIT_MS		5000	/* tools/list waits for starting peers */
 #define TOOLS_CHANGED_COALESCE_MS 20	/* one list_changed for a burst */
 
@@ -159,7 +167,10 @@
 				    MSG_PAYLOAD_MAX + 64 * 1024)
 #define WORKER_LOG_RATE		(16 * 1024)	/* LOG bytes/s from one worker */
 #define WORKER_LOG_BURST	(64 * 1024)
+#define WORKER_LOG_PAUSE_MS	50	/* over the rate: reading it waits */
 #define WORKER_TOOLS_APPLY_MS	250	/* between two tool lists applied */
+#define WORKER_TOOLS_APPLY_FACTOR 4	/* ... and this many times the last
+					   one took */
 #define WORKER_BACKOFF_MIN_MS	50	/* first restart is fast */
 #define WORKER_BACKOFF_MAX_MS	30000
 #define WORKER_STABLE_MS	10000	/* ready this long: failures forgiven */

@@ -42,6 +42,7 @@ origin_end(struct origin *o, const char *why)
 {
 	struct call	*c;
 
+	relay_origin_gone(o);
 	while ((c = TAILQ_FIRST(&o->calls)) != NULL) {
 		/* Nobody will read the peer's answer: it may stop working. */
 		router_unlink(c, 1);
@@ -217,7 +218,10 @@ call_error_result(struct call *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	call_result(c, mcp_error_result("%s", text));
+	if (c->plain_errors)
+		call_error(c, JSONRPC_INTERNAL_ERROR, "%s", text);
+	else
+		call_result(c, mcp_error_result("%s", text));
 }
 
 void
@@ -244,4 +248,48 @@ call_abandon(struct call *c)
 		return;
 	call_end(c, 1);
 	call_release(c);
+}
+
+/* --- the mesh's own requests ---------------------------------------------- */
+
+static struct origin	internal;
+static int		internal_ready;
+
+static void
+call_internal_answer(void *arg, char *json, size_t len)
+{
+	const char	*what = arg;
+	char		 esc[256];
+
+	if (json != NULL && memmem(json, len, "\"error\"", 7) != NULL) {
+		log_escape(esc, sizeof(esc), json, len);
+		log_warnx("mesh: %s: %s", what, esc);
+	}
+	free(json);
+}
+
+static const struct reply_ops call_internal_ops = {
+	NULL, call_internal_answer
+};
+
+void
+call_internal(struct peer *p, const char *what, struct json_object *req)
+{
+	struct call	*c;
+
+	if (!internal_ready) {
+		origin_init(&internal, ORIGIN_INTERNAL, "mesh");
+		internal_ready = 1;
+	}
+	/* what is a method name: static text that outlives the call. */
+	c = call_new(&internal, NULL, &call_internal_ops, (void *)what);
+	/* Its one reference is dropped when it is answered, even now. */
+	router_route(c, p, what, NULL, req);
+}
+
+void
+call_internal_end(void)
+{
+	if (internal_ready)
+		origin_end(&internal, "the mesh is shutting down");
 }

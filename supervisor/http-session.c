@@ -4,10 +4,11 @@
  * (struct hsess: the POSTs waiting on it, its GET stream).
  *
  * A new client can always initialize: at HTTP_SESSIONS_MAX the least
- * recently used session with nothing in flight and no stream makes room,
- * and a session that never made a request after initialize goes after
- * HTTP_SESSION_FRESH_TIMEOUT_MS (a flood of initializes cannot hold the
- * table for the whole idle timeout).
+ * recently used session with nothing in flight and no stream makes room
+ * (one that never made a request first, so that a flood of initializes
+ * does not push out the clients at work), and a session that never made
+ * a request after initialize goes after HTTP_SESSION_FRESH_TIMEOUT_MS (a
+ * flood of initializes cannot hold the table for the whole idle timeout).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ http_session_end(struct hsess *hs)
 	while ((hc = TAILQ_FIRST(&hs->conns)) != NULL) {
 		http_abandon_all(hc);
 		TAILQ_REMOVE(&hs->conns, hc, entry);
+		hc->r.bound = 0;
 		hc->r.hs = NULL;
 		hc->r.ended = 1;
 		if (hc->r.state == HS_EVENTS) {
@@ -110,20 +112,34 @@ http_session_sweep(void)
 	}
 }
 
-/* Room for one more session, evicting the least recently used idle one. */
+/*
+ * Room for one more session, evicting the least recently used idle one
+ * that never made a request (a flood of initializes evicts its own
+ * sessions, not the clients that work), else the least recently used
+ * idle one.
+ */
 int
 http_session_room(void)
 {
-	struct session	*s;
+	struct session	*s, *victim = NULL;
 
 	if (http_nsessions < HTTP_SESSIONS_MAX)
 		return (1);
 	for (s = session_lru(); s != NULL; s = session_next(s)) {
 		if (s->is_stdio || !http_session_idle(s))
 			continue;
-		log_info("http: %u sessions: %s, least recently used, evicted",
-		    http_nsessions, s->origin.name);
-		http_session_end(s->frontend);
+		if (!s->used) {
+			victim = s;
+			break;
+		}
+		if (victim == NULL)
+			victim = s;
+	}
+	if (victim != NULL) {
+		log_info("http: %u sessions: %s, least recently used%s, "
+		    "evicted", http_nsessions, victim->origin.name,
+		    victim->used ? "" : " of those never used");
+		http_session_end(victim->frontend);
 		return (1);
 	}
 	log_warnx("http: %u sessions, all busy: initialize refused",

@@ -88,6 +88,7 @@ mesh_shutdown_now(evutil_socket_t fd, short events, void *arg)
 	if (conf.stdio)
 		stdio_stop();
 	session_free_all();
+	call_internal_end();
 	peer_stop_all();
 	mesh_exitwait(-1, 0, NULL);
 }

@@ -6,6 +6,7 @@
  * call (call.c) that its handler answers now or routes (router.c).
  */
 #include <malloc.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,20 +36,35 @@ static void	 mcp_initialize(struct call *, struct json_object *);
 static void	 mcp_ping(struct call *, struct json_object *);
 static void	 mcp_initialized(struct origin *, struct json_object *);
 static void	 mcp_cancelled(struct origin *, struct json_object *);
+static void	 mcp_roots_changed(struct origin *, struct json_object *);
 
 static const struct mcp_method mcp_methods[] = {
 	{ "initialize",	0,		MCP_ERA_LEGACY,	mcp_initialize },
 	{ "ping",	0,		MCP_ERA_ALL,	mcp_ping },
 	{ "tools/list",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_list },
 	{ "tools/call",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_call },
+	{ "resources/list", MCP_M_INIT,	MCP_ERA_ALL,	mcp_resources_list },
+	{ "resources/templates/list", MCP_M_INIT, MCP_ERA_ALL,
+	    mcp_resources_templates_list },
+	{ "resources/read", MCP_M_INIT,	MCP_ERA_ALL,	mcp_resources_read },
+	{ "resources/subscribe", MCP_M_INIT, MCP_ERA_LEGACY,
+	    mcp_resources_subscribe },
+	{ "resources/unsubscribe", MCP_M_INIT, MCP_ERA_LEGACY,
+	    mcp_resources_unsubscribe },
+	{ "prompts/list", MCP_M_INIT,	MCP_ERA_ALL,	mcp_prompts_list },
+	{ "prompts/get", MCP_M_INIT,	MCP_ERA_ALL,	mcp_prompts_get },
+	{ "completion/complete", MCP_M_INIT, MCP_ERA_ALL,
+	    mcp_completion_complete },
+	{ "logging/setLevel", MCP_M_INIT, MCP_ERA_LEGACY,
+	    mcp_logging_set_level },
 };
 
 static const struct mcp_notice mcp_notices[] = {
 	{ "notifications/initialized",	mcp_initialized },
 	{ "notifications/cancelled",	mcp_cancelled },
+	{ "notifications/roots/list_changed",	mcp_roots_changed },
 };
 
-static struct event	*ev_tools_changed;
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -104,10 +120,25 @@ mcp_capabilities(void)
 {
 	struct json_object	*caps, *v;
 
+	/*
+	 * All of them, whatever the peers now: peers come and go during a
+	 * session and capabilities are said once.  A list with no peer
+	 * behind it is empty; a read or completion nobody serves is an
+	 * error naming why.
+	 */
 	caps = json_object_new_object();
 	v = json_object_new_object();
 	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
 	json_object_object_add(caps, "tools", v);
+	v = json_object_new_object();
+	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
+	json_object_object_add(caps, "prompts", v);
+	v = json_object_new_object();
+	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
+	json_object_object_add(v, "subscribe", json_object_new_boolean(1));
+	json_object_object_add(caps, "resources", v);
+	json_object_object_add(caps, "logging", json_object_new_object());
+	json_object_object_add(caps, "completions", json_object_new_object());
 	return (caps);
 }
 
@@ -159,6 +190,7 @@ mcp_initialize(struct call *c, struct json_object *req)
 	    json_object_is_type(v, json_type_object))
 		s->client_caps = json_object_get(v);
 	s->initialized = 1;
+	relay_session_caps(s->client_caps, 1);
 
 	res = json_object_new_object();
 	json_object_object_add(res, "protocolVersion",
@@ -199,6 +231,13 @@ mcp_cancelled(struct origin *o, struct json_object *msg)
 		return;		/* answered already, or never ours */
 	log_debug("%s: request cancelled by the client", o->name);
 	call_cancel(c);
+}
+
+/* The client's roots changed: relay.c tells the peers. */
+static void
+mcp_roots_changed(struct origin *o, struct json_object *msg)
+{
+	relay_roots_changed();
 }
 
 /* --- dispatch ------------------------------------------------------------ */
@@ -287,9 +326,10 @@ mcp_handle(struct origin *o, struct json_object *msg, enum jsonrpc_kind kind,
 		mcp_notification(o, msg);
 		break;
 	case JSONRPC_RESPONSE:
-		/* The mesh sends clients no requests yet: nothing waits. */
-		log_debug("%s: unexpected response from the client dropped",
-		    o->name);
+		/* An answer to a peer's request, relayed (relay.c)? */
+		if (!relay_response(o, msg))
+			log_debug("%s: unexpected response from the client "
+			    "dropped", o->name);
 		break;
 	default:
 		break;
@@ -299,15 +339,21 @@ mcp_handle(struct origin *o, struct json_object *msg, enum jsonrpc_kind kind,
 
 /* --- list_changed -------------------------------------------------------- */
 
-static void
-mcp_tools_changed_fire(evutil_socket_t fd, short events, void *arg)
-{
-	static const char n[] = "{\"jsonrpc\":\"2.0\","
-	    "\"method\":\"notifications/tools/list_changed\"}";
+static const char *mcp_list_notices[MCP_LIST_N] = {
+	"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}",
+	"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/prompts/list_changed\"}",
+	"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/list_changed\"}",
+};
+static struct event	*ev_list_changed[MCP_LIST_N];
 
-	session_broadcast(n, sizeof(n) - 1);
+static void
+mcp_list_changed_fire(evutil_socket_t fd, short events, void *arg)
+{
+	const char	*n = mcp_list_notices[(intptr_t)arg];
+
+	session_broadcast(n, strlen(n));
 	/*
-	 * A burst of READY or TOOLS messages is over: their json-c trees
+	 * A burst of READY or LISTS messages is over: their json-c trees
 	 * (some 5 KB a tool) were freed in the middle of the heap, where
 	 * only a trim gives the pages back.  Once per burst, not per call.
 	 */
@@ -316,22 +362,32 @@ mcp_tools_changed_fire(evutil_socket_t fd, short events, void *arg)
 
 /* Coalesced: a burst of peers coming up gives one notification. */
 void
-mcp_tools_changed(void)
+mcp_list_changed(enum mcp_list l)
 {
 	struct timeval	tv = ms_tv(TOOLS_CHANGED_COALESCE_MS);
 
 	router_wake_parked(0);
-	if (ev_tools_changed == NULL)
-		ev_tools_changed = evtimer_new(ev_base, mcp_tools_changed_fire,
-		    NULL);
-	if (!evtimer_pending(ev_tools_changed, NULL))
-		evtimer_add(ev_tools_changed, &tv);
+	if (ev_list_changed[l] == NULL)
+		ev_list_changed[l] = evtimer_new(ev_base,
+		    mcp_list_changed_fire, (void *)(intptr_t)l);
+	if (!evtimer_pending(ev_list_changed[l], NULL))
+		evtimer_add(ev_list_changed[l], &tv);
+}
+
+void
+mcp_tools_changed(void)
+{
+	mcp_list_changed(MCP_LIST_TOOLS);
 }
 
 void
 mcp_shutdown(void)
 {
-	if (ev_tools_changed != NULL)
-		event_free(ev_tools_changed);
-	ev_tools_changed = NULL;
+	int	i;
+
+	for (i = 0; i < MCP_LIST_N; i++) {
+		if (ev_list_changed[i] != NULL)
+			event_free(ev_list_changed[i]);
+		ev_list_changed[i] = NULL;
+	}
 }

@@ -229,6 +229,8 @@ struct call {
 	struct json_object	*client_id;	/* the request's id, owned */
 	int			 refs;
 	int			 done;		/* answered, cancelled or dropped */
+	int			 plain_errors;	/* failures as JSON-RPC errors, not
+						   a tool's isError result */
 	uint64_t		 started_us;
 
 	/* Routing to a peer (router.c). */
@@ -267,6 +269,8 @@ void		 call_result_text(struct call *, const char *v, size_t vlen);
 void		 call_result_iov(struct call *, const struct iovec *, int n);
 void		 call_error(struct call *, int code, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+/* A failure: a tool's isError result, or for other methods (plain_errors)
+ * a JSON-RPC internal error. */
 void		 call_error_result(struct call *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 call_message(struct call *, const char *json, size_t len);
@@ -275,10 +279,19 @@ void		 call_cancel(struct call *);
 /* The front-end cannot deliver any more: dropped, the peer is told. */
 void		 call_abandon(struct call *);
 unsigned	 call_count(void);
+/*
+ * A request of the mesh's own to p (req borrowed, its id replaced): the
+ * answer is only logged when it is an error.  what names it in logs.
+ */
+void		 call_internal(struct peer *, const char *what,
+		    struct json_object *req);
+void		 call_internal_end(void);
 
 /* --- peer.c: peers, their configuration and life ------------------------ */
 struct toolent;
 TAILQ_HEAD(toolent_list, toolent);
+struct resent;
+TAILQ_HEAD(resent_list, resent);
 
 struct peer {
 	TAILQ_ENTRY(peer)	 entry;
@@ -299,9 +312,14 @@ struct peer {
 	struct json_object	*capabilities;
 	char			 protocol_version[PROTOCOL_VERSION_LEN];
 
-	/* Its tools, in its order; bridged ones are also in the toolmap. */
+	/* Its tools and prompts, in its order; a bridged peer's are also
+	 * in the indexes of exposed names (toolmap.c). */
 	struct toolent_list	 tools;
 	int			 ntools;
+	struct toolent_list	 prompts;
+	int			 nprompts;
+	struct resent_list	 resources;	/* resources.c */
+	struct resent_list	 templates;
 
 	/* Calls in flight to it. */
 	uint64_t		 next_id;
@@ -326,7 +344,8 @@ void		 peer_start_all(void);
 void		 peer_stop_all(void);
 int		 peer_all_stopped(void);
 void		 peer_free_all(void);
-/* From worker.c: READY or TOOLS; tools is the peer's array. */
+/* From worker-msg.c: READY or LISTS. */
+void		 peer_set_lists(struct peer *, struct json_object *lists);
 int		 peer_set_tools(struct peer *, struct json_object *tools);
 void		 peer_set_info(struct peer *, struct json_object *ready);
 void		 peer_clear_tools(struct peer *);
@@ -389,12 +408,16 @@ struct worker {
 	uint64_t		 log_refill_ms;
 	unsigned		 log_dropped;
 	uint64_t		 log_dropped_bytes;
+	int			 log_over;	/* a line dropped in this read */
+	int			 read_paused;	/* ... so reading waits a while */
+	struct event		*read_timer;
 
 	/* A TOOLS list held back: applied a few times a second at most. */
 	struct event		*tools_timer;
 	char			*tools_pending;
 	size_t			 tools_pending_len;
 	uint64_t		 tools_applied_ms;
+	uint64_t		 tools_cost_ms;	/* the last one took */
 };
 
 struct worker	*worker_new(struct peer *);
@@ -492,6 +515,26 @@ struct toolent {
 	char			 tool[];	/* name on the peer; then body */
 };
 
+/*
+ * The same for prompts (namemap_prompts) and tools (namemap_tools); the
+ * toolmap_* calls are namemap_* on the tools'.
+ */
+struct namemap;
+extern struct namemap *const namemap_tools;
+extern struct namemap *const namemap_prompts;
+void		 namemap_init(struct namemap *);
+void		 namemap_clear(struct namemap *);
+void		 namemap_add_local(struct namemap *, struct json_object *);
+int		 namemap_set_peer(struct namemap *, struct peer *,
+		    struct json_object *items, int *changed);
+void		 namemap_remove_peer(struct namemap *, struct peer *);
+struct toolent	*namemap_lookup(struct namemap *, const char *, size_t);
+struct toolent	*namemap_first(struct namemap *);
+unsigned	 namemap_count(struct namemap *);
+const char	*namemap_json(struct namemap *, size_t *len);
+char		*namemap_peer_json(struct namemap *, const struct peer *,
+		    size_t *len);
+
 void		 toolmap_init(void);
 /* This node's id, for the paths of exported tools (loop-freedom). */
 void		 toolmap_set_node(const char *id);
@@ -523,6 +566,20 @@ void		 toolmap_name(const char *prefix, const char *peer,
 		    size_t outlen);
 int		 toolmap_valid_name(const char *);
 
+/* --- resources.c: peers' resources and templates, routed by URI --------- */
+void		 resources_set_peer(struct peer *, struct json_object *resources,
+		    struct json_object *templates, int *changed);
+int		 resources_remove_peer(struct peer *);
+/* The bridged peer a URI goes to (listed, or a template's), or NULL. */
+struct peer	*resources_route(const char *uri);
+struct peer	*resources_template_peer(const char *uri_template);
+int		 resources_template_match(const char *tpl, const char *uri);
+/* Does any bridged peer offer capability cap (with sub: true)? */
+int		 resources_offered(const char *cap, const char *sub);
+/* A page of the merged list as c's result; cursor NULL: the first. */
+void		 resources_page(struct call *, int templates,
+		    const char *cursor);
+
 /* --- session.c: downstream legacy sessions (stdio, or one HTTP each) ---- */
 /* Server-initiated messages outside any call (list_changed). */
 typedef void (*session_push_cb)(struct session *, const char *json,
@@ -538,6 +595,7 @@ struct session {
 	char			 version[PROTOCOL_VERSION_LEN];
 	struct json_object	*client_info;
 	struct json_object	*client_caps;
+	int			 log_level;	/* logging/setLevel, or -1 */
 	uint64_t		 last_active_ms;
 	session_push_cb		 push;
 	void			*frontend;	/* front-end's own state */
@@ -563,9 +621,38 @@ struct session	*session_next(struct session *);
  */
 struct call	*mcp_handle(struct origin *, struct json_object *msg,
 		    enum jsonrpc_kind, const struct reply_ops *, void *arg);
-/* Tell every session the tool list changed (coalesced). */
+/* Tell every session a list changed (coalesced per list). */
+enum mcp_list {
+	MCP_LIST_TOOLS,
+	MCP_LIST_PROMPTS,
+	MCP_LIST_RESOURCES,
+	MCP_LIST_N
+};
+void		 mcp_list_changed(enum mcp_list);
 void		 mcp_tools_changed(void);
 void		 mcp_shutdown(void);
+
+/* mcp-resources.c: resources/{list,templates/list,read,(un)subscribe} */
+void		 mcp_resources_list(struct call *, struct json_object *);
+void		 mcp_resources_templates_list(struct call *,
+		    struct json_object *);
+void		 mcp_resources_read(struct call *, struct json_object *);
+void		 mcp_resources_subscribe(struct call *, struct json_object *);
+void		 mcp_resources_unsubscribe(struct call *, struct json_object *);
+void		 mcp_resources_session_gone(struct session *);
+void		 mcp_resources_peer_ready(struct peer *);
+void		 mcp_resources_peer_gone(struct peer *);
+void		 mcp_resources_updated(struct peer *, struct json_object *n,
+		    const char *json, size_t len);
+/* mcp-prompts.c: prompts/list, prompts/get, completion/complete */
+void		 mcp_prompts_list(struct call *, struct json_object *);
+void		 mcp_prompts_get(struct call *, struct json_object *);
+void		 mcp_completion_complete(struct call *, struct json_object *);
+/* mcp-logging.c: logging/setLevel and the peers' notifications/message */
+void		 mcp_logging_set_level(struct call *, struct json_object *);
+void		 mcp_logging_peer_ready(struct peer *);
+void		 mcp_logging_relay(struct peer *, struct call *,
+		    struct json_object *n);
 const struct mcp_version *mcp_origin_version(const struct origin *);
 
 /* --- mcp-tools.c: tools/list and tools/call ----------------------------- */
@@ -591,8 +678,23 @@ void		 router_callfail(struct peer *, uint64_t id, const char *reason);
 void		 router_notify(struct peer *, uint64_t id, const char *json,
 		    size_t len);
 void		 router_fail_all(struct peer *, const char *fmt);
+/* The call in flight to p under mesh id id, or NULL. */
+struct call	*router_call_of(struct peer *, uint64_t id);
+/* c waits on its client (a relayed request): its idle deadline moves. */
+void		 router_extend(struct call *);
 /* call.c: c is ending; cancel tells the peer when it was sent. */
 void		 router_unlink(struct call *, int cancel);
+
+/* --- relay.c: a peer's requests to the client of its call ---------------- */
+void		 relay_request(struct peer *, uint64_t call, const char *,
+		    size_t);
+int		 relay_response(struct origin *, struct json_object *msg);
+void		 relay_peer_cancelled(struct peer *, struct json_object *params);
+void		 relay_origin_gone(struct origin *);
+void		 relay_peer_gone(struct peer *);
+struct json_object *relay_client_caps(void);
+void		 relay_session_caps(struct json_object *caps, int delta);
+void		 relay_roots_changed(void);
 
 /* --- meshtools.c: the mesh's own tools (mesh_*) ------------------------- */
 void		 meshtools_register(void);

@@ -42,6 +42,9 @@ peer_add(const struct bridge_spec *b)
 	p->bridged = b->bridged;
 	RB_INIT(&p->inflight);
 	TAILQ_INIT(&p->tools);
+	TAILQ_INIT(&p->prompts);
+	TAILQ_INIT(&p->resources);
+	TAILQ_INIT(&p->templates);
 	p->worker = worker_new(p);
 	cgroup_peer_note(p->name, p->url);
 	TAILQ_INSERT_TAIL(&peers, p, entry);
@@ -54,6 +57,8 @@ peer_free(struct peer *p)
 {
 	worker_free(p->worker);
 	toolmap_remove_peer(p);
+	namemap_remove_peer(namemap_prompts, p);
+	resources_remove_peer(p);
 	json_object_put(p->server_info);
 	json_object_put(p->capabilities);
 	free(p);
@@ -70,6 +75,7 @@ peer_remove(struct peer *p, const char *why)
 	TAILQ_INSERT_TAIL(&removed, p, entry);
 	log_info("peer %s: removed (%s)", p->name, why);
 	peer_clear_tools(p);
+	mcp_resources_peer_gone(p);
 	router_fail_all(p, "the peer was removed");
 	worker_stop(p->worker, why);
 	if (!worker_alive(p->worker))
@@ -238,6 +244,38 @@ peer_set_info(struct peer *p, struct json_object *ready)
 		p->capabilities = json_object_get(v);
 }
 
+/*
+ * The lists a worker sent (READY, LISTS): any of "tools", "prompts",
+ * "resources" and "resourceTemplates"; one absent stays as it was.  The
+ * clients hear of each list that changed, once per burst.
+ */
+void
+peer_set_lists(struct peer *p, struct json_object *o)
+{
+	struct json_object	*v, *t = NULL;
+	int			 changed;
+
+	if (json_object_object_get_ex(o, "tools", &v)) {
+		p->ntools = toolmap_set_peer(p, v, &changed);
+		if (p->bridged && changed)
+			mcp_list_changed(MCP_LIST_TOOLS);
+	}
+	if (json_object_object_get_ex(o, "prompts", &v)) {
+		p->nprompts = namemap_set_peer(namemap_prompts, p, v, &changed);
+		if (p->bridged && changed)
+			mcp_list_changed(MCP_LIST_PROMPTS);
+	}
+	if (!json_object_object_get_ex(o, "resources", &v))
+		v = NULL;
+	if (!json_object_object_get_ex(o, "resourceTemplates", &t))
+		t = NULL;
+	if (v != NULL || t != NULL) {
+		resources_set_peer(p, v, t, &changed);
+		if (p->bridged && changed)
+			mcp_list_changed(MCP_LIST_RESOURCES);
+	}
+}
+
 int
 peer_set_tools(struct peer *p, struct json_object *tools)
 {
@@ -245,20 +283,25 @@ peer_set_tools(struct peer *p, struct json_object *tools)
 
 	p->ntools = toolmap_set_peer(p, tools, &changed);
 	if (p->bridged && changed)
-		mcp_tools_changed();
+		mcp_list_changed(MCP_LIST_TOOLS);
 	return (p->ntools);
 }
 
-/* Its tools leave the list (failed, removed). */
+/* Its lists go (failed, removed). */
 void
 peer_clear_tools(struct peer *p)
 {
-	int	had = p->ntools > 0;
+	int	had = p->ntools > 0, hadp = p->nprompts > 0;
 
 	toolmap_remove_peer(p);
-	p->ntools = 0;
+	namemap_remove_peer(namemap_prompts, p);
+	p->ntools = p->nprompts = 0;
 	if (p->bridged && had)
-		mcp_tools_changed();
+		mcp_list_changed(MCP_LIST_TOOLS);
+	if (p->bridged && hadp)
+		mcp_list_changed(MCP_LIST_PROMPTS);
+	if (resources_remove_peer(p) && p->bridged)
+		mcp_list_changed(MCP_LIST_RESOURCES);
 }
 
 /* --- the record shown ---------------------------------------------------- */
@@ -278,6 +321,9 @@ peer_json(const struct peer *p)
 	    json_object_new_string(p->bridged ? "bridge" : "peer"));
 	json_object_object_add(o, "state", json_object_new_string(peer_state_name(p)));
 	json_object_object_add(o, "tools", json_object_new_int(p->ntools));
+	if (p->nprompts > 0)
+		json_object_object_add(o, "prompts",
+		    json_object_new_int(p->nprompts));
 	json_object_object_add(o, "inflight", json_object_new_int(p->ninflight));
 	json_object_object_add(o, "calls", json_object_new_int64(p->ncalls));
 	json_object_object_add(o, "callsFailed", json_object_new_int64(p->nfailed));

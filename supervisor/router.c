@@ -41,12 +41,17 @@ router_unlink(struct call *c, int cancel)
 	struct peer	*p = c->peer;
 
 	if (p != NULL) {
-		/* Told only if sent: a late answer is dropped either way. */
-		if (cancel && worker_is_ready(p->worker))
-			worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
+		/*
+		 * Out of the tree first: a worker found dead as it is told
+		 * (EPIPE) has every call in the tree answered, and this one
+		 * is done already.
+		 */
 		RB_REMOVE(call_tree, &p->inflight, c);
 		p->ninflight--;
 		c->peer = NULL;
+		/* Told only if sent: a late answer is dropped either way. */
+		if (cancel && worker_is_ready(p->worker))
+			worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
 	} else if (c->parked)
 		TAILQ_REMOVE(&parked, c, wait);
 	c->parked = 0;
@@ -61,23 +66,27 @@ router_deadline(evutil_socket_t fd, short events, void *arg)
 	struct call	*c = arg;
 	struct peer	*p = c->peer;
 	unsigned long long ms = p->timeout_ms;
+	uint64_t	 id = c->id;
 
+	/*
+	 * Answered first, then the peer told: a worker found dead as it is
+	 * told has every call in flight answered, and c freed.
+	 */
 	p->nfailed++;
 	if (c->at_ceiling) {
 		ms = p->timeout_ms * REQUEST_CEILING_FACTOR;
 		log_warnx("peer %s: %s not done within %llu ms, its ceiling",
 		    p->name, c->what, ms);
-		worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
 		call_error_result(c, "peer %s did not finish %s within %llu "
 		    "ms (the ceiling of a call, whatever its progress): the "
 		    "call was cancelled", p->name, c->what, ms);
-		return;
+	} else {
+		log_warnx("peer %s: no answer to %s within %llu ms", p->name,
+		    c->what, ms);
+		call_error_result(c, "peer %s did not answer %s within %llu "
+		    "ms: the call was cancelled", p->name, c->what, ms);
 	}
-	log_warnx("peer %s: no answer to %s within %llu ms", p->name, c->what,
-	    ms);
-	worker_send(p->worker, MSG_CANCEL, c->id, NULL, 0);
-	call_error_result(c, "peer %s did not answer %s within %llu ms: the "
-	    "call was cancelled", p->name, c->what, ms);
+	worker_send(p->worker, MSG_CANCEL, id, NULL, 0);
 }
 
 /*
@@ -201,17 +210,26 @@ router_route(struct call *c, struct peer *p, const char *exposed,
     const char *tool, struct json_object *req)
 {
 	struct json_object	*params;
-	const char		*json;
+	const char		*json, *method;
 	size_t			 len;
 
 	strlcpy(c->what, exposed, sizeof(c->what));
+	/* Only a tool's failure is a result the model reads (isError). */
+	method = jsonrpc_get_str(req, "method");
+	c->plain_errors = method == NULL || strcmp(method, "tools/call") != 0;
 	if (router_refuse(c, p) == -1)
 		return (-1);
-	params = jsonrpc_params(req);
+	if ((params = jsonrpc_params(req)) == NULL ||
+	    !json_object_is_type(params, json_type_object)) {
+		params = json_object_new_object();
+		json_object_object_add(req, "params", params);
+	}
 	if (router_count_hop(c, p, params) == -1)
 		return (-1);
 	c->id = ++p->next_id;
-	json_object_object_add(params, "name", json_object_new_string(tool));
+	if (tool != NULL)
+		json_object_object_add(params, "name",
+		    json_object_new_string(tool));
 	router_take_progress_token(c, params);
 	json_object_object_add(req, "id", json_object_new_int64(c->id));
 	json = jsonrpc_string(req, &len);
@@ -244,6 +262,19 @@ router_find(struct peer *p, uint64_t id)
 
 	key.id = id;
 	return (RB_FIND(call_tree, &p->inflight, &key));
+}
+
+struct call *
+router_call_of(struct peer *p, uint64_t id)
+{
+	return (router_find(p, id));
+}
+
+void
+router_extend(struct call *c)
+{
+	if (c->peer != NULL)
+		router_arm_deadline(c);
 }
 
 /* No call with this id: late (fine) or never sent (a lie). */
@@ -338,6 +369,30 @@ router_progress(struct call *c, struct json_object *n)
 }
 
 /* A notification from the peer, about call id (0: about none). */
+/*
+ * A peer's notification n, on the stream of call c or (NULL) outside
+ * any: what the mesh passes on, and to whom.
+ */
+static void
+router_notice(struct peer *p, struct call *c, const char *method,
+    struct json_object *n)
+{
+	const char	*json;
+	size_t		 len;
+
+	if (strcmp(method, "notifications/progress") == 0 && c != NULL)
+		router_progress(c, n);
+	else if (strcmp(method, "notifications/message") == 0)
+		mcp_logging_relay(p, c, n);
+	else if (strcmp(method, "notifications/resources/updated") == 0) {
+		json = jsonrpc_string(n, &len);
+		mcp_resources_updated(p, n, json, len);
+	} else if (strcmp(method, "notifications/cancelled") == 0)
+		relay_peer_cancelled(p, jsonrpc_params(n));
+	else
+		log_debug("peer %s: notification %s", p->name, method);
+}
+
 void
 router_notify(struct peer *p, uint64_t id, const char *json, size_t len)
 {
@@ -353,11 +408,12 @@ router_notify(struct peer *p, uint64_t id, const char *json, size_t len)
 		return;
 	}
 	method = jsonrpc_method(n);
-	if (id != 0 && strcmp(method, "notifications/progress") == 0 &&
-	    (c = router_find(p, id)) != NULL)
-		router_progress(c, n);
+	c = id != 0 ? router_find(p, id) : NULL;
+	if (id != 0 && c == NULL)
+		log_debug("peer %s: %s for a call no longer in flight dropped",
+		    p->name, method);
 	else
-		log_debug("peer %s: notification %s", p->name, method);
+		router_notice(p, c, method, n);
 	json_object_put(n);
 }
 

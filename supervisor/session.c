@@ -57,6 +57,7 @@ session_new(int is_stdio)
 	else
 		origin_init(&s->origin, ORIGIN_SESSION, "session %.8s", s->id);
 	s->origin.session = s;
+	s->log_level = -1;
 	s->last_active_ms = now_ms();
 	n = xcalloc(1, sizeof(*n));
 	n->s = s;
@@ -103,6 +104,9 @@ session_free(struct session *s)
 	nsessions--;
 	/* Calls still on their way to this session are answered now. */
 	origin_end(&s->origin, "the session ended before the answer");
+	mcp_resources_session_gone(s);
+	if (s->initialized)
+		relay_session_caps(s->client_caps, -1);
 	json_object_put(s->client_info);
 	json_object_put(s->client_caps);
 	log_debug("%s: freed", s->origin.name);

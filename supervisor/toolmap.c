@@ -53,31 +53,58 @@ static struct toolent *toolent_new(struct peer *, const char *,
 static void	 toolent_free(struct toolent *);
 static size_t	 toolent_textlen(const struct toolent *);
 static size_t	 toolent_text(const struct toolent *, char *);
-static void	 toolmap_drop(struct toolent *, const char *);
-static void	 toolmap_place(struct toolent *);
-static struct toolent *toolmap_anchor(const struct peer *);
-static struct toolent *toolmap_newent(struct peer *, struct json_object *,
+static void	 nm_drop(struct namemap *, struct toolent *, const char *);
+static void	 nm_place(struct namemap *, struct toolent *);
+static struct toolent *nm_anchor(struct namemap *, const struct peer *);
+static struct toolent *nm_newent(struct namemap *, struct peer *, struct json_object *,
 		    int);
-static unsigned	 toolmap_collect(struct peer *, struct json_object *,
+static unsigned	 nm_collect(struct namemap *, struct peer *, struct json_object *,
 		    struct toolent **);
 static int	 toolmap_sortcmp(const void *, const void *);
-static unsigned	 toolmap_dedup(struct peer *, struct toolent **, unsigned);
-static void	 toolmap_rebuild(void);
+static unsigned	 nm_dedup(struct namemap *, struct peer *, struct toolent **, unsigned);
+static void	 nm_rebuild(struct namemap *);
 
 RB_GENERATE_STATIC(toolmap_tree, toolent, node, toolent_cmp)
 
-static struct toolmap_tree	toolmap_tree = RB_INITIALIZER(&toolmap_tree);
-static struct toolmap_list	toolmap_list =
-				    TAILQ_HEAD_INITIALIZER(toolmap_list);
-static unsigned			toolmap_n;
-static int			toolmap_localord;
-static char			toolmap_node[UUID_LEN + 1];	/* our id */
+/*
+ * One index of exposed names: the tools', or the prompts' (the same
+ * rules, the same collisions, a list of their own per peer).
+ */
+struct namemap {
+	const char		*what;		/* "tool", for messages */
+	size_t			 max;		/* taken from one peer */
+	int			 prompts;	/* peers' lists: p->prompts */
+	struct toolmap_tree	 tree;
+	struct toolmap_list	 list;		/* in tools/list's order */
+	unsigned		 n;
+	int			 localord;
+	/* The cached JSON array: rebuilt only after a change. */
+	char			*cache;
+	size_t			 cachelen;
+	size_t			 cachecap;
+	int			 dirty;
+};
 
-/* The cached JSON array: rebuilt only after a change. */
-static char	*toolmap_cache;
-static size_t	 toolmap_cachelen;
-static size_t	 toolmap_cachecap;
-static int	 toolmap_dirty = 1;
+static struct namemap	tools_nm = { "tool", UPSTREAM_TOOLS_MAX, 0,
+			    RB_INITIALIZER(&tools_nm.tree),
+			    TAILQ_HEAD_INITIALIZER(tools_nm.list), 0, 0, NULL,
+			    0, 0, 1 };
+static struct namemap	prompts_nm = { "prompt", UPSTREAM_PROMPTS_MAX, 1,
+			    RB_INITIALIZER(&prompts_nm.tree),
+			    TAILQ_HEAD_INITIALIZER(prompts_nm.list), 0, 0, NULL,
+			    0, 0, 1 };
+struct namemap *const	namemap_tools = &tools_nm;
+struct namemap *const	namemap_prompts = &prompts_nm;
+static char		toolmap_node[UUID_LEN + 1];	/* our id */
+
+/* A peer's own list of the map's kind. */
+static struct toolent_list *
+nm_plist(struct namemap *m, const struct peer *p)
+{
+	struct peer	*q = (struct peer *)p;	/* read only, by callers */
+
+	return (m->prompts ? &q->prompts : &q->tools);
+}
 
 static int
 toolent_cmp(struct toolent *a, struct toolent *b)
@@ -306,7 +333,7 @@ toolent_text(const struct toolent *ent, char *out)
  * still reaches it); one of the mesh's own is freed.
  */
 static void
-toolmap_drop(struct toolent *ent, const char *why)
+nm_drop(struct namemap *m, struct toolent *ent, const char *why)
 {
 	char	esc[TOOLMAP_LOGNAME_MAX];
 
@@ -314,9 +341,9 @@ toolmap_drop(struct toolent *ent, const char *why)
 	log_warnx("%s%s: tool \"%s\" dropped: %s",
 	    ent->peer != NULL ? "peer " : "",
 	    ent->peer != NULL ? ent->peer->name : "mesh", esc, why);
-	TAILQ_REMOVE(&toolmap_list, ent, entry);
+	TAILQ_REMOVE(&m->list, ent, entry);
 	ent->indexed = 0;
-	toolmap_n--;
+	m->n--;
 	if (ent->peer == NULL)
 		toolent_free(ent);
 }
@@ -327,65 +354,65 @@ toolmap_drop(struct toolent *ent, const char *why)
  * Each step moves a lower-priority entry to a higher attempt: it ends.
  */
 static void
-toolmap_place(struct toolent *ent)
+nm_place(struct namemap *m, struct toolent *ent)
 {
 	struct toolent	*cur = ent, *other;
 	int		 attempt = TOOLMAP_PLAIN;
 
 	for (;;) {
 		if (attempt >= TOOLMAP_ATTEMPTS_MAX) {
-			toolmap_drop(cur, "no free exposed name");
+			nm_drop(m, cur, "no free exposed name");
 			return;
 		}
 		toolent_naming(cur, attempt);
-		if ((other = RB_INSERT(toolmap_tree, &toolmap_tree, cur)) ==
+		if ((other = RB_INSERT(toolmap_tree, &m->tree, cur)) ==
 		    NULL)
 			return;
 		if (!toolent_before(cur, other)) {
 			if (cur->peer == NULL) {
-				toolmap_drop(cur, "duplicate name");
+				nm_drop(m, cur, "duplicate name");
 				return;
 			}
 			attempt++;
 			continue;
 		}
-		RB_REMOVE(toolmap_tree, &toolmap_tree, other);
-		RB_INSERT(toolmap_tree, &toolmap_tree, cur);
+		RB_REMOVE(toolmap_tree, &m->tree, other);
+		RB_INSERT(toolmap_tree, &m->tree, cur);
 		attempt = toolent_attempt(other) + 1;
 		cur = other;
 	}
 }
 
 void
-toolmap_init(void)
+namemap_init(struct namemap *m)
 {
-	RB_INIT(&toolmap_tree);
-	TAILQ_INIT(&toolmap_list);
-	toolmap_n = 0;
-	toolmap_localord = 0;
-	toolmap_dirty = 1;
+	RB_INIT(&m->tree);
+	TAILQ_INIT(&m->list);
+	m->n = 0;
+	m->localord = 0;
+	m->dirty = 1;
 }
 
 /* The mesh's own tools go; peers' are freed with their peers. */
 void
-toolmap_clear(void)
+namemap_clear(struct namemap *m)
 {
 	struct toolent	*ent;
 
-	while ((ent = TAILQ_FIRST(&toolmap_list)) != NULL) {
-		TAILQ_REMOVE(&toolmap_list, ent, entry);
+	while ((ent = TAILQ_FIRST(&m->list)) != NULL) {
+		TAILQ_REMOVE(&m->list, ent, entry);
 		ent->indexed = 0;
 		if (ent->peer == NULL)
 			toolent_free(ent);
 	}
-	free(toolmap_cache);
-	toolmap_cache = NULL;
-	toolmap_cachelen = toolmap_cachecap = 0;
-	toolmap_init();
+	free(m->cache);
+	m->cache = NULL;
+	m->cachelen = m->cachecap = 0;
+	namemap_init(m);
 }
 
 void
-toolmap_add_local(struct json_object *def)
+namemap_add_local(struct namemap *m, struct json_object *def)
 {
 	struct toolent	*ent, *pos;
 	struct json_object *v;
@@ -396,22 +423,22 @@ toolmap_add_local(struct json_object *def)
 	    !toolmap_valid_name(name))
 		fatalx("%s: bad local tool definition", __func__);
 
-	ent = toolent_new(NULL, name, def, NULL, toolmap_localord++);
+	ent = toolent_new(NULL, name, def, NULL, m->localord++);
 	strlcpy(ent->exposed, name, sizeof(ent->exposed));
 	ent->indexed = 1;
 
 	/* The mesh's own tools come first, in the order added. */
-	TAILQ_FOREACH(pos, &toolmap_list, entry) {
+	TAILQ_FOREACH(pos, &m->list, entry) {
 		if (pos->peer != NULL)
 			break;
 	}
 	if (pos != NULL)
 		TAILQ_INSERT_BEFORE(pos, ent, entry);
 	else
-		TAILQ_INSERT_TAIL(&toolmap_list, ent, entry);
-	toolmap_n++;
-	toolmap_dirty = 1;
-	toolmap_place(ent);
+		TAILQ_INSERT_TAIL(&m->list, ent, entry);
+	m->n++;
+	m->dirty = 1;
+	nm_place(m, ent);
 }
 
 /*
@@ -419,11 +446,11 @@ toolmap_add_local(struct json_object *def)
  * in order, so the search starts from the end.
  */
 static struct toolent *
-toolmap_anchor(const struct peer *p)
+nm_anchor(struct namemap *m, const struct peer *p)
 {
 	struct toolent	*pos;
 
-	TAILQ_FOREACH_REVERSE(pos, &toolmap_list, toolmap_list, entry) {
+	TAILQ_FOREACH_REVERSE(pos, &m->list, toolmap_list, entry) {
 		if (pos->peer == NULL || pos->peer->index < p->index ||
 		    (pos->peer->index == p->index &&
 		    strcmp(pos->peer->name, p->name) <= 0))
@@ -486,7 +513,7 @@ toolmap_path_meta(struct json_object *def, const char *node, const char **why)
 }
 
 static struct toolent *
-toolmap_newent(struct peer *p, struct json_object *tool, int ord)
+nm_newent(struct namemap *m, struct peer *p, struct json_object *tool, int ord)
 {
 	struct toolent		*ent;
 	struct json_object	*v = NULL, *meta = NULL;
@@ -498,22 +525,22 @@ toolmap_newent(struct peer *p, struct json_object *tool, int ord)
 	    json_object_is_type(v, json_type_string))
 		name = json_object_get_string(v);
 	if (name == NULL || *name == '\0') {
-		log_warnx("peer %s: tool %d without a name skipped", p->name,
-		    ord);
+		log_warnx("peer %s: %s %d without a name skipped", p->name,
+		    m->what, ord);
 		return (NULL);
 	}
 	if (strlen(name) != (size_t)json_object_get_string_len(v)) {
 		log_escape(esc, sizeof(esc), name,
 		    (size_t)json_object_get_string_len(v));
-		log_warnx("peer %s: tool \"%s\" with a NUL in its name skipped",
-		    p->name, esc);
+		log_warnx("peer %s: %s \"%s\" with a NUL in its name skipped",
+		    p->name, m->what, esc);
 		return (NULL);
 	}
 	if (p->bridged && toolmap_node[0] != '\0' &&
 	    (meta = toolmap_path_meta(tool, toolmap_node, &why)) == NULL) {
 		log_escape(esc, sizeof(esc), name, strlen(name));
-		log_debug("peer %s: tool \"%s\" not taken: %s", p->name, esc,
-		    why);
+		log_debug("peer %s: %s \"%s\" not taken: %s", p->name,
+		    m->what, esc, why);
 		return (NULL);
 	}
 	ent = toolent_new(p, name, tool, meta, ord);
@@ -521,9 +548,9 @@ toolmap_newent(struct peer *p, struct json_object *tool, int ord)
 	return (ent);
 }
 
-/* The peer's usable tools, in its order, at most UPSTREAM_TOOLS_MAX. */
+/* The peer's usable items, in its order, at most m->max. */
 static unsigned
-toolmap_collect(struct peer *p, struct json_object *tools,
+nm_collect(struct namemap *m, struct peer *p, struct json_object *tools,
     struct toolent **ents)
 {
 	struct toolent	*ent;
@@ -532,12 +559,12 @@ toolmap_collect(struct peer *p, struct json_object *tools,
 
 	n = json_object_array_length(tools);
 	for (i = 0; i < n; i++) {
-		if (k == UPSTREAM_TOOLS_MAX) {
-			log_warnx("peer %s: %zu tools, only the first %d kept",
-			    p->name, n, UPSTREAM_TOOLS_MAX);
+		if (k == m->max) {
+			log_warnx("peer %s: %zu %ss, only the first %zu kept",
+			    p->name, n, m->what, m->max);
 			break;
 		}
-		ent = toolmap_newent(p, json_object_array_get_idx(tools, i),
+		ent = nm_newent(m, p, json_object_array_get_idx(tools, i),
 		    (int)i);
 		if (ent != NULL)
 			ents[k++] = ent;
@@ -559,7 +586,7 @@ toolmap_sortcmp(const void *a, const void *b)
 
 /* Drop later tools with the name of an earlier one; keep the order. */
 static unsigned
-toolmap_dedup(struct peer *p, struct toolent **ents, unsigned n)
+nm_dedup(struct namemap *m, struct peer *p, struct toolent **ents, unsigned n)
 {
 	struct toolent	**sorted;
 	char		  esc[TOOLMAP_LOGNAME_MAX];
@@ -575,7 +602,7 @@ toolmap_dedup(struct peer *p, struct toolent **ents, unsigned n)
 			continue;
 		log_escape(esc, sizeof(esc), sorted[i]->tool,
 		    strlen(sorted[i]->tool));
-		log_warnx("peer %s: duplicate tool \"%s\" dropped", p->name,
+		log_warnx("peer %s: duplicate %s \"%s\" dropped", p->name, m->what,
 		    esc);
 		sorted[i]->ord = -1;	/* mark: ents[] still owns it */
 	}
@@ -591,42 +618,42 @@ toolmap_dedup(struct peer *p, struct toolent **ents, unsigned n)
 
 /* A bridged peer's entries go into the index, in the peer order. */
 static void
-toolmap_index_peer(struct peer *p, struct toolent **ents, unsigned n)
+nm_index_peer(struct namemap *m, struct peer *p, struct toolent **ents, unsigned n)
 {
 	struct toolent	*anchor;
 	unsigned	 i;
 
-	anchor = toolmap_anchor(p);
+	anchor = nm_anchor(m, p);
 	for (i = 0; i < n; i++) {
 		if (anchor == NULL)
-			TAILQ_INSERT_HEAD(&toolmap_list, ents[i], entry);
+			TAILQ_INSERT_HEAD(&m->list, ents[i], entry);
 		else
-			TAILQ_INSERT_AFTER(&toolmap_list, anchor, ents[i],
+			TAILQ_INSERT_AFTER(&m->list, anchor, ents[i],
 			    entry);
 		anchor = ents[i];
 		ents[i]->indexed = 1;
-		toolmap_n++;
+		m->n++;
 	}
 	/* Placing may take entries (of p or others) out again. */
 	for (i = 0; i < n; i++)
-		toolmap_place(ents[i]);
-	toolmap_dirty = 1;
+		nm_place(m, ents[i]);
+	m->dirty = 1;
 }
 
 /* Out of the index (if in it) and off p's list onto old. */
 static void
-toolmap_detach_peer(struct peer *p, struct toolent_list *old)
+nm_detach_peer(struct namemap *m, struct peer *p, struct toolent_list *old)
 {
 	struct toolent	*ent;
 
-	while ((ent = TAILQ_FIRST(&p->tools)) != NULL) {
-		TAILQ_REMOVE(&p->tools, ent, pentry);
-		/* Its indexed flag stays: toolmap_differs() compares it. */
+	while ((ent = TAILQ_FIRST(nm_plist(m, p))) != NULL) {
+		TAILQ_REMOVE(nm_plist(m, p), ent, pentry);
+		/* Its indexed flag stays: nm_differs() compares it. */
 		if (ent->indexed) {
-			TAILQ_REMOVE(&toolmap_list, ent, entry);
-			RB_REMOVE(toolmap_tree, &toolmap_tree, ent);
-			toolmap_n--;
-			toolmap_dirty = 1;
+			TAILQ_REMOVE(&m->list, ent, entry);
+			RB_REMOVE(toolmap_tree, &m->tree, ent);
+			m->n--;
+			m->dirty = 1;
 		}
 		TAILQ_INSERT_TAIL(old, ent, pentry);
 	}
@@ -650,11 +677,11 @@ toolmap_free_list(struct toolent_list *l)
  * list_changed again, or two meshes would ping-pong for ever.
  */
 static int
-toolmap_differs(struct toolent_list *old, struct peer *p)
+nm_differs(struct namemap *m, struct toolent_list *old, struct peer *p)
 {
 	struct toolent	*a, *b;
 
-	for (a = TAILQ_FIRST(old), b = TAILQ_FIRST(&p->tools);
+	for (a = TAILQ_FIRST(old), b = TAILQ_FIRST(nm_plist(m, p));
 	    a != NULL && b != NULL;
 	    a = TAILQ_NEXT(a, pentry), b = TAILQ_NEXT(b, pentry)) {
 		if (a->indexed != b->indexed || a->bodylen != b->bodylen ||
@@ -667,30 +694,31 @@ toolmap_differs(struct toolent_list *old, struct peer *p)
 }
 
 int
-toolmap_set_peer(struct peer *p, struct json_object *tools, int *changed)
+namemap_set_peer(struct namemap *m, struct peer *p, struct json_object *tools,
+    int *changed)
 {
 	struct toolent_list	  old = TAILQ_HEAD_INITIALIZER(old);
 	struct toolent		**ents, *ent;
 	unsigned		  i, n = 0;
 	int			  kept = 0;
 
-	toolmap_detach_peer(p, &old);
+	nm_detach_peer(m, p, &old);
 	if (tools != NULL && json_object_is_type(tools, json_type_array) &&
 	    json_object_array_length(tools) > 0) {
 		ents = xreallocarray(NULL, json_object_array_length(tools),
 		    sizeof(*ents));
-		n = toolmap_collect(p, tools, ents);
-		n = toolmap_dedup(p, ents, n);
+		n = nm_collect(m, p, tools, ents);
+		n = nm_dedup(m, p, ents, n);
 		for (i = 0; i < n; i++)
-			TAILQ_INSERT_TAIL(&p->tools, ents[i], pentry);
+			TAILQ_INSERT_TAIL(nm_plist(m, p), ents[i], pentry);
 		if (p->bridged)
-			toolmap_index_peer(p, ents, n);
+			nm_index_peer(m, p, ents, n);
 		free(ents);
 	}
 	if (changed != NULL)
-		*changed = toolmap_differs(&old, p);
+		*changed = nm_differs(m, &old, p);
 	toolmap_free_list(&old);
-	TAILQ_FOREACH(ent, &p->tools, pentry) {
+	TAILQ_FOREACH(ent, nm_plist(m, p), pentry) {
 		if (ent->indexed || !p->bridged)
 			kept++;
 	}
@@ -698,17 +726,17 @@ toolmap_set_peer(struct peer *p, struct json_object *tools, int *changed)
 }
 
 void
-toolmap_remove_peer(struct peer *p)
+namemap_remove_peer(struct namemap *m, struct peer *p)
 {
 	struct toolent_list	old = TAILQ_HEAD_INITIALIZER(old);
 
-	toolmap_detach_peer(p, &old);
+	nm_detach_peer(m, p, &old);
 	toolmap_free_list(&old);
 }
 
 /* A name with a NUL inside, or too long, names no tool. */
 struct toolent *
-toolmap_lookup(const char *exposed, size_t len)
+namemap_lookup(struct namemap *m, const char *exposed, size_t len)
 {
 	struct toolent	key;
 
@@ -716,13 +744,13 @@ toolmap_lookup(const char *exposed, size_t len)
 		return (NULL);
 	memcpy(key.exposed, exposed, len);
 	key.exposed[len] = '\0';
-	return (RB_FIND(toolmap_tree, &toolmap_tree, &key));
+	return (RB_FIND(toolmap_tree, &m->tree, &key));
 }
 
 struct toolent *
-toolmap_first(void)
+namemap_first(struct namemap *m)
 {
-	return (TAILQ_FIRST(&toolmap_list));
+	return (TAILQ_FIRST(&m->list));
 }
 
 struct toolent *
@@ -732,9 +760,9 @@ toolmap_next(struct toolent *ent)
 }
 
 unsigned
-toolmap_count(void)
+namemap_count(struct namemap *m)
 {
-	return (toolmap_n);
+	return (m->n);
 }
 
 /*
@@ -764,38 +792,38 @@ toolmap_def(struct toolent *ent)
  * once; reallocated only when it grows or would be less than half used.
  */
 static void
-toolmap_rebuild(void)
+nm_rebuild(struct namemap *m)
 {
 	struct toolent	*ent;
 	size_t		 need = sizeof("[]");	/* and the NUL */
 
-	TAILQ_FOREACH(ent, &toolmap_list, entry)
+	TAILQ_FOREACH(ent, &m->list, entry)
 		need += toolent_textlen(ent) + 1;	/* and a comma */
-	if (need > toolmap_cachecap || need < toolmap_cachecap / 2) {
-		toolmap_cache = xreallocarray(toolmap_cache, 1, need);
-		toolmap_cachecap = need;
+	if (need > m->cachecap || need < m->cachecap / 2) {
+		m->cache = xreallocarray(m->cache, 1, need);
+		m->cachecap = need;
 	}
-	toolmap_cachelen = 0;
-	toolmap_cache[toolmap_cachelen++] = '[';
-	TAILQ_FOREACH(ent, &toolmap_list, entry) {
-		if (ent != TAILQ_FIRST(&toolmap_list))
-			toolmap_cache[toolmap_cachelen++] = ',';
-		toolmap_cachelen += toolent_text(ent,
-		    toolmap_cache + toolmap_cachelen);
+	m->cachelen = 0;
+	m->cache[m->cachelen++] = '[';
+	TAILQ_FOREACH(ent, &m->list, entry) {
+		if (ent != TAILQ_FIRST(&m->list))
+			m->cache[m->cachelen++] = ',';
+		m->cachelen += toolent_text(ent,
+		    m->cache + m->cachelen);
 	}
-	toolmap_cache[toolmap_cachelen++] = ']';
-	toolmap_cache[toolmap_cachelen] = '\0';
-	toolmap_dirty = 0;
+	m->cache[m->cachelen++] = ']';
+	m->cache[m->cachelen] = '\0';
+	m->dirty = 0;
 }
 
 const char *
-toolmap_json(size_t *len)
+namemap_json(struct namemap *m, size_t *len)
 {
-	if (toolmap_dirty)
-		toolmap_rebuild();
+	if (m->dirty)
+		nm_rebuild(m);
 	if (len != NULL)
-		*len = toolmap_cachelen;
-	return (toolmap_cache);
+		*len = m->cachelen;
+	return (m->cache);
 }
 
 /*
@@ -803,7 +831,7 @@ toolmap_json(size_t *len)
  * on demand, rare.  Those names come from the peer and are escaped.
  */
 char *
-toolmap_peer_json(const struct peer *p, size_t *lenp)
+namemap_peer_json(struct namemap *m, const struct peer *p, size_t *lenp)
 {
 	struct toolent		*ent;
 	struct json_object	*name;
@@ -811,13 +839,13 @@ toolmap_peer_json(const struct peer *p, size_t *lenp)
 	char			*out;
 	size_t			 need = sizeof("[]"), len = 0, n;
 
-	TAILQ_FOREACH(ent, &p->tools, pentry)
+	TAILQ_FOREACH(ent, nm_plist(m, p), pentry)
 		need += sizeof("{\"name\":,}") + 6 * strlen(ent->tool) + 2 +
 		    ent->bodylen;
 	out = xmalloc(need);
 	out[len++] = '[';
-	TAILQ_FOREACH(ent, &p->tools, pentry) {
-		if (ent != TAILQ_FIRST(&p->tools))
+	TAILQ_FOREACH(ent, nm_plist(m, p), pentry) {
+		if (ent != TAILQ_FIRST(nm_plist(m, p)))
 			out[len++] = ',';
 		name = json_object_new_string(ent->tool);
 		s = json_object_to_json_string_length(name, TOOLMAP_JSON_FLAGS,
@@ -833,4 +861,66 @@ toolmap_peer_json(const struct peer *p, size_t *lenp)
 	out[len] = '\0';
 	*lenp = len;
 	return (out);
+}
+
+/* --- the tools' map, as most callers want it ----------------------------- */
+
+void
+toolmap_init(void)
+{
+	namemap_init(namemap_tools);
+}
+
+void
+toolmap_clear(void)
+{
+	namemap_clear(namemap_tools);
+}
+
+void
+toolmap_add_local(struct json_object *def)
+{
+	namemap_add_local(namemap_tools, def);
+}
+
+int
+toolmap_set_peer(struct peer *p, struct json_object *tools, int *changed)
+{
+	return (namemap_set_peer(namemap_tools, p, tools, changed));
+}
+
+void
+toolmap_remove_peer(struct peer *p)
+{
+	namemap_remove_peer(namemap_tools, p);
+}
+
+struct toolent *
+toolmap_lookup(const char *exposed, size_t len)
+{
+	return (namemap_lookup(namemap_tools, exposed, len));
+}
+
+struct toolent *
+toolmap_first(void)
+{
+	return (namemap_first(namemap_tools));
+}
+
+unsigned
+toolmap_count(void)
+{
+	return (namemap_count(namemap_tools));
+}
+
+const char *
+toolmap_json(size_t *len)
+{
+	return (namemap_json(namemap_tools, len));
+}
+
+char *
+toolmap_peer_json(const struct peer *p, size_t *len)
+{
+	return (namemap_peer_json(namemap_tools, p, len));
 }

@@ -32,7 +32,8 @@ static int	 worker_msg_fail(struct worker *, struct msg *);
 static int	 worker_msg_response(struct worker *, struct msg *);
 static int	 worker_msg_callfail(struct worker *, struct msg *);
 static int	 worker_msg_notify(struct worker *, struct msg *);
-static int	 worker_msg_tools(struct worker *, struct msg *);
+static int	 worker_msg_lists(struct worker *, struct msg *);
+static int	 worker_msg_srequest(struct worker *, struct msg *);
 static int	 worker_msg_pong(struct worker *, struct msg *);
 static int	 worker_msg_log(struct worker *, struct msg *);
 
@@ -44,7 +45,8 @@ static const struct worker_handler worker_handlers[] = {
 	{ MSG_RESPONSE,	ST(WS_READY) | ST(WS_STOPPING),	worker_msg_response },
 	{ MSG_CALLFAIL,	ST(WS_READY) | ST(WS_STOPPING),	worker_msg_callfail },
 	{ MSG_NOTIFY_UP, ST(WS_READY) | ST(WS_STOPPING), worker_msg_notify },
-	{ MSG_TOOLS,	ST(WS_READY),			worker_msg_tools },
+	{ MSG_LISTS,	ST(WS_READY),			worker_msg_lists },
+	{ MSG_SREQUEST,	ST(WS_READY) | ST(WS_STOPPING),	worker_msg_srequest },
 	{ MSG_PONG,	ST(WS_STARTING) | ST(WS_READY) | ST(WS_STOPPING),
 							worker_msg_pong },
 	{ MSG_LOG,	ST(WS_STARTING) | ST(WS_READY) | ST(WS_STOPPING),
@@ -57,13 +59,43 @@ static const struct worker_handler worker_handlers[] = {
 static void
 worker_want_write(struct worker *w, int on)
 {
-	short	ev = EV_READ | EV_PERSIST | (on ? EV_WRITE : 0);
+	short	ev = (w->read_paused ? 0 : EV_READ) | EV_PERSIST |
+		    (on ? EV_WRITE : 0);
 
 	if (event_get_events(w->ev) == ev)
 		return;
 	event_del(w->ev);
 	event_assign(w->ev, ev_base, w->fd, ev, worker_io, w);
-	event_add(w->ev, NULL);
+	if (ev != EV_PERSIST)
+		event_add(w->ev, NULL);
+}
+
+static void
+worker_read_resume(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+
+	w->read_paused = 0;
+	if (w->fd != -1)
+		worker_want_write(w, msg_queued(&w->mb) > 0);
+}
+
+/*
+ * A worker that sends more than is taken from it (over its log budget,
+ * tool lists faster than they are applied) is read ms later: one that
+ * floods as fast as it can costs the supervisor one read per pause, not
+ * a CPU's worth of reading and dropping.
+ */
+static void
+worker_read_pause(struct worker *w, uint64_t ms)
+{
+	struct timeval	tv = ms_tv(ms);
+
+	w->read_paused = 1;
+	worker_want_write(w, msg_queued(&w->mb) > 0);
+	if (w->read_timer == NULL)
+		w->read_timer = evtimer_new(ev_base, worker_read_resume, w);
+	evtimer_add(w->read_timer, &tv);
 }
 
 /* Write what the socket takes; remember when it last took something. */
@@ -155,6 +187,10 @@ worker_read(struct worker *w)
 		w->shrink = 0;
 		msgbuf_shrink(&w->mb);
 	}
+	if (w->log_over && w->fd != -1) {
+		w->log_over = 0;
+		worker_read_pause(w, WORKER_LOG_PAUSE_MS);
+	}
 }
 
 void
@@ -220,6 +256,8 @@ worker_send_config(struct worker *w)
 	    json_object_new_int64(UPSTREAM_CONNECT_TIMEOUT_MS));
 	json_object_object_add(cfg, "verbose",
 	    json_object_new_int(log_getverbose()));
+	json_object_object_add(cfg, "client_capabilities",
+	    relay_client_caps());
 	s = jsonrpc_string(cfg, &len);
 	worker_send(w, MSG_CONFIG, 0, s, len);
 	json_object_put(cfg);
@@ -297,11 +335,16 @@ worker_msg_ready(struct worker *w, struct msg *m)
 	peer_set_info(p, o);
 	w->ever_ready = 1;
 	w->ready_since_ms = now_ms();
-	w->tools_applied_ms = w->ready_since_ms;
 	w->cause[0] = '\0';
 	worker_set_state(w, WS_READY);
-	n = peer_set_tools(p, tools);
+	peer_set_lists(p, o);
+	/* A new worker has a new upstream session: what it was asked. */
+	mcp_resources_peer_ready(p);
+	mcp_logging_peer_ready(p);
+	n = p->ntools;
 	json_object_put(o);
+	w->tools_applied_ms = now_ms();
+	w->tools_cost_ms = w->tools_applied_ms - w->ready_since_ms;
 	log_info("peer %s: ready (%d tools, protocol %s, pid %d)", p->name, n,
 	    p->protocol_version, (int)w->pid);
 	worker_timer_arm(w, WORKER_PING_INTERVAL_MS);
@@ -357,68 +400,104 @@ worker_msg_notify(struct worker *w, struct msg *m)
 	return (w->fd == -1 ? -1 : 0);
 }
 
-/* Parse and apply a TOOLS payload. */
+/* Parse and apply a LISTS payload. */
 static int
-worker_tools_apply(struct worker *w, const char *data, size_t len)
+worker_lists_apply(struct worker *w, const char *data, size_t len)
 {
-	struct json_object	*o, *tools;
+	struct json_object	*o;
 	const char		*why;
-	int			 n;
+	uint64_t		 start = now_ms();
 
-	if ((o = jsonrpc_parse(data, len, JSON_DEPTH_MAX, &why)) == NULL) {
-		w->violation = 1;
-		worker_kill(w, "worker sent bad JSON in TOOLS: %s", why);
-		return (-1);
-	}
-	if ((tools = worker_tools_of(w, o, "TOOLS")) == NULL) {
+	if ((o = jsonrpc_parse(data, len, JSON_DEPTH_MAX, &why)) == NULL ||
+	    !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
+		worker_violation(w, "worker sent bad JSON in LISTS: %s",
+		    o == NULL ? why : "not an object");
 		return (-1);
 	}
-	w->tools_applied_ms = now_ms();
-	n = peer_set_tools(w->peer, tools);
+	peer_set_lists(w->peer, o);
 	json_object_put(o);
-	log_info("peer %s: tool list changed (%d tools)", w->peer->name, n);
+	w->tools_applied_ms = now_ms();
+	w->tools_cost_ms = w->tools_applied_ms - start;
+	log_info("peer %s: lists changed (%d tools, %d prompts)",
+	    w->peer->name, w->peer->ntools, w->peer->nprompts);
+	log_debug("peer %s: lists applied in %llu ms", w->peer->name,
+	    (unsigned long long)w->tools_cost_ms);
 	w->shrink = 1;
 	return (0);
 }
 
 static void
-worker_tools_due(evutil_socket_t fd, short events, void *arg)
+worker_lists_due(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
 	char		*text = w->tools_pending;
 
 	w->tools_pending = NULL;
 	if (text != NULL && w->state == WS_READY)
-		worker_tools_apply(w, text, w->tools_pending_len);
+		worker_lists_apply(w, text, w->tools_pending_len);
 	free(text);
 }
 
 /*
- * A new tool list.  A peer that sends them without pause would have the
- * mesh re-index and every client re-list all the time: at most one per
- * WORKER_TOOLS_APPLY_MS, and of a burst only the newest is applied.
+ * Which list a LISTS payload is (its first key, as the worker prints it):
+ * one held back is replaced only by a newer one of the same list.
  */
 static int
-worker_msg_tools(struct worker *w, struct msg *m)
+worker_lists_same(const char *a, size_t alen, const char *b, size_t blen)
 {
-	uint64_t	now = now_ms(), due;
+	size_t	n = sizeof("{\"resources\"") - 1;
+
+	return (alen >= n && blen >= n && memcmp(a, b, n) == 0);
+}
+
+/*
+ * A list changed.  A peer that sends them without pause would have the
+ * mesh re-index and every client re-list all the time: at most one per
+ * WORKER_TOOLS_APPLY_MS, or WORKER_TOOLS_APPLY_FACTOR times what the
+ * last one took (applying 10,000 tools takes a while), and of a burst
+ * only the newest is applied (one of another list held back is applied
+ * first: none is lost); the worker is read again when it is due.
+ */
+static int
+worker_msg_lists(struct worker *w, struct msg *m)
+{
+	uint64_t	now = now_ms(), due, gap;
 	struct timeval	tv;
 
-	due = w->tools_applied_ms + WORKER_TOOLS_APPLY_MS;
+	gap = w->tools_cost_ms * WORKER_TOOLS_APPLY_FACTOR;
+	if (gap < WORKER_TOOLS_APPLY_MS)
+		gap = WORKER_TOOLS_APPLY_MS;
+	due = w->tools_applied_ms + gap;
 	if (now >= due && w->tools_pending == NULL)
-		return (worker_tools_apply(w, m->data, m->hdr.len));
+		return (worker_lists_apply(w, m->data, m->hdr.len));
+	if (w->tools_pending != NULL && !worker_lists_same(w->tools_pending,
+	    w->tools_pending_len, m->data, m->hdr.len)) {
+		worker_lists_due(-1, 0, w);
+		if (w->fd == -1)
+			return (-1);
+	}
 	free(w->tools_pending);
 	w->tools_pending = xmalloc(m->hdr.len + 1);
 	memcpy(w->tools_pending, m->data, m->hdr.len);
 	w->tools_pending_len = m->hdr.len;
 	if (w->tools_timer == NULL)
-		w->tools_timer = evtimer_new(ev_base, worker_tools_due, w);
+		w->tools_timer = evtimer_new(ev_base, worker_lists_due, w);
 	if (!evtimer_pending(w->tools_timer, NULL)) {
 		tv = ms_tv(due > now ? due - now : 0);
 		evtimer_add(w->tools_timer, &tv);
 	}
+	if (due > now)
+		worker_read_pause(w, due - now);
 	return (0);
+}
+
+/* A request of the peer's for a client (sampling, elicitation, roots). */
+static int
+worker_msg_srequest(struct worker *w, struct msg *m)
+{
+	relay_request(w->peer, m->hdr.id, m->data, m->hdr.len);
+	return (w->fd == -1 ? -1 : 0);
 }
 
 static int
@@ -445,6 +524,7 @@ worker_log_take(struct worker *w, size_t len)
 	if (len > w->log_tokens) {
 		w->log_dropped++;
 		w->log_dropped_bytes += len;
+		w->log_over = 1;
 		return (0);
 	}
 	w->log_tokens -= len;
@@ -480,11 +560,12 @@ worker_msg_log(struct worker *w, struct msg *m)
 	/* Bound the line and the level: a worker cannot shout as an error. */
 	if (level < LOG_LVL_WARNING)
 		level = LOG_LVL_WARNING;
-	if (level == LOG_LVL_DEBUG && log_getverbose() == 0)
-		return (0);
 	if (len - 1 > WORKER_LOG_LINE_MAX)
 		len = WORKER_LOG_LINE_MAX + 1;
+	/* Lines not shown count too: a flood of them costs as much. */
 	if (!worker_log_take(w, len))
+		return (0);
+	if (level == LOG_LVL_DEBUG && log_getverbose() == 0)
 		return (0);
 	log_escape(esc, sizeof(esc), m->data + 1, len - 1);
 	log_emit(level, "peer %s: %s", w->peer->name, esc);

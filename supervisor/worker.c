@@ -143,6 +143,9 @@ worker_reset(struct worker *w)
 	w->ping_sent_ms = 0;
 	w->log_dropped = 0;
 	w->log_dropped_bytes = 0;
+	w->log_over = w->read_paused = 0;
+	if (w->read_timer != NULL)
+		evtimer_del(w->read_timer);
 	free(w->tools_pending);
 	w->tools_pending = NULL;
 }
@@ -252,6 +255,7 @@ worker_close(struct worker *w)
 	msgbuf_clear(&w->mb);
 	worker_log_report(w);
 	router_fail_all(w->peer, w->cause);
+	relay_peer_gone(w->peer);
 }
 
 /*
@@ -577,6 +581,8 @@ worker_free(struct worker *w)
 		event_free(w->timer);
 	if (w->tools_timer != NULL)
 		event_free(w->tools_timer);
+	if (w->read_timer != NULL)
+		event_free(w->read_timer);
 	free(w->tools_pending);
 	free(w);
 }

@@ -186,7 +186,7 @@ call_message(struct xfer *x, const char *data, size_t len)
 		return;
 	}
 	if (kind == JSONRPC_REQUEST)
-		client_server_request(x->session, m);
+		client_server_request(x->id, x->session, m, data, len);
 	else if (kind == JSONRPC_NOTIFICATION) {
 		if (!x->answered)
 			sup_send(MSG_NOTIFY_UP, x->id, data, len);

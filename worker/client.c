@@ -1,11 +1,14 @@
 /*
  * The MCP client: the upstream session and what it takes to keep it.
- * initialize, notifications/initialized, then the tool list (listing.c),
+ * initialize, notifications/initialized, then the lists (listing.c),
  * sent to the supervisor as READY; a new session when the gateway
- * forgets ours (HTTP 404 on a call, call.c), the held requests sent once
- * it is there; the standalone GET stream, which is how the gateway says
- * notifications/tools/list_changed; and the gateway's own requests,
- * which we answer ourselves.
+ * forgets ours (HTTP 404 on a call, call.c) or when clients can do more
+ * than the session declared (CAPS), the held requests sent once it is
+ * there; the standalone GET stream, which is how the gateway says
+ * list_changed and sends notifications outside any call; and the
+ * gateway's own requests: ping answered here, the others (sampling,
+ * elicitation, roots) relayed to the supervisor, whose answer comes back
+ * as SRESPONSE.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -28,6 +31,8 @@ static struct {
 	struct up_session	 session;	/* the one there is, today */
 	unsigned		 nextid;
 	int			 ready;		/* READY sent */
+	struct json_object	*caps;		/* client capabilities to declare */
+	struct json_object	*declared;	/* ... declared by this session */
 } cl;
 
 static void	 client_message(struct xfer *, const char *, size_t);
@@ -38,6 +43,7 @@ static void	 client_reinit_done(struct up_session *);
 static void	 client_post_done(struct xfer *, CURLcode);
 static void	 client_get_start(struct up_session *);
 static void	 client_get_done(struct xfer *, CURLcode);
+static struct json_object *client_caps_now(void);
 
 struct up_session *
 client_session(void)
@@ -79,12 +85,9 @@ client_message(struct xfer *x, const char *data, size_t len)
 		return;
 	}
 	if (kind == JSONRPC_REQUEST)
-		client_server_request(x->session, m);
+		client_server_request(0, x->session, m, data, len);
 	else if (kind == JSONRPC_NOTIFICATION && x->kind == XFER_GET) {
-		if (strcmp(jsonrpc_method(m),
-		    "notifications/tools/list_changed") == 0)
-			listing_changed(x->session);
-		else
+		if (!listing_changed(x->session, jsonrpc_method(m)))
 			sup_send(MSG_NOTIFY_UP, 0, data, len);
 	} else if (kind == JSONRPC_RESPONSE && x->result == NULL &&
 	    (mid = jsonrpc_id(m)) != NULL &&
@@ -211,7 +214,11 @@ client_init_start(struct up_session *s)
 	p = json_object_new_object();
 	json_object_object_add(p, "protocolVersion",
 	    json_object_new_string(mcp_version_newest(MCP_ERA_LEGACY)->name));
-	json_object_object_add(p, "capabilities", json_object_new_object());
+	/* What the clients we relay to can do (CONFIG, then CAPS). */
+	json_object_put(cl.declared);
+	cl.declared = json_object_get(client_caps_now());
+	json_object_object_add(p, "capabilities",
+	    json_object_get(cl.declared));
 	ci = json_object_new_object();
 	json_object_object_add(ci, "name", json_object_new_string("mcp-mesh"));
 	json_object_object_add(ci, "version",
@@ -300,15 +307,78 @@ client_initialized_done(struct xfer *x, CURLcode rc)
 		listing_start(s);
 }
 
+/* A new session, the requests held meanwhile (s->waiting). */
+static void
+client_renew(struct up_session *s, const char *why)
+{
+	if (s->reinit)
+		return;
+	log_info("%s, initializing again", why);
+	s->reinit = 1;
+	client_init_start(s);
+}
+
 /* A call found the session gone (HTTP 404): initialize again, once. */
 void
 client_reinit(struct up_session *s)
 {
-	if (s->reinit)
+	client_renew(s, "session expired");
+}
+
+/* The client capabilities to declare: CONFIG's until CAPS says more. */
+static struct json_object *
+client_caps_now(void)
+{
+	const char	*why;
+
+	if (cl.caps == NULL && worker_conf.client_caps != NULL &&
+	    (cl.caps = jsonrpc_parse(worker_conf.client_caps,
+	    strlen(worker_conf.client_caps), JSON_DEPTH_MAX, &why)) == NULL)
+		log_warnx("client capabilities in CONFIG: %s", why);
+	if (cl.caps == NULL)
+		cl.caps = json_object_new_object();
+	return (cl.caps);
+}
+
+/* Has want a capability (a member) that have lacks? */
+static int
+client_caps_more(struct json_object *want, struct json_object *have)
+{
+	json_object_object_foreach(want, key, val) {
+		(void)val;
+		if (!json_object_object_get_ex(have, key, NULL))
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * MSG_CAPS: what the mesh's clients can do now.  When that is more than
+ * the session declared, a gateway would never ask it of us (sampling,
+ * say): a new session declares it.  Less is not worth a new session: a
+ * request a client cannot serve is refused, clearly, by the supervisor.
+ */
+void
+client_caps(const char *buf, size_t len)
+{
+	struct json_object	*o, *c;
+	const char		*why;
+
+	if ((o = jsonrpc_parse(buf, len, JSON_DEPTH_MAX, &why)) == NULL ||
+	    !json_object_object_get_ex(o, "capabilities", &c) ||
+	    !json_object_is_type(c, json_type_object)) {
+		log_warnx("CAPS from the supervisor: %s", o == NULL ? why :
+		    "no capabilities object");
+		worker_exit(EX_SOFTWARE);
+	}
+	json_object_put(cl.caps);
+	cl.caps = json_object_get(c);
+	json_object_put(o);
+	if (!cl.ready || cl.declared == NULL ||
+	    !client_caps_more(cl.caps, cl.declared))
 		return;
-	log_info("session expired, initializing again");
-	s->reinit = 1;
-	client_init_start(s);
+	client_renew(&cl.session, "clients can do more than this session "
+	    "declared");
 }
 
 /* The new session is there: send what waited for it. */
@@ -321,6 +391,19 @@ client_reinit_done(struct up_session *s)
 	log_info("new session established");
 	while ((x = TAILQ_FIRST(&s->waiting)) != NULL)
 		xfer_post(x, xfer_timeout(x));
+	/*
+	 * The GET stream belonged to the old session: what the gateway
+	 * sends the new one outside any call (a sampling request of a tool
+	 * that gave no related request, a list_changed) goes to a stream of
+	 * the new one.
+	 */
+	if ((x = s->get) != NULL) {
+		s->get = NULL;
+		xfer_detach(x);
+		xfer_put(x);
+	}
+	if (cl.ready)
+		client_get_start(s);
 }
 
 static void
@@ -351,31 +434,35 @@ client_post_text(struct up_session *s, const char *buf, size_t len)
 }
 
 /*
- * The gateway asks us something on an SSE stream.  ping is answered
- * here; sampling, elicitation and roots are not relayed (yet): saying so
- * beats leaving the tool call hanging.
+ * The gateway asks us something on an SSE stream, during call id (0: on
+ * the GET stream, during none).  ping is answered here; sampling,
+ * elicitation and roots are the client's to answer: relayed to the
+ * supervisor, which finds the client of that call (SREQUEST), and whose
+ * answer comes back as SRESPONSE.
  */
 void
-client_server_request(struct up_session *s, struct json_object *m)
+client_server_request(uint64_t id, struct up_session *s, struct json_object *m,
+    const char *data, size_t len)
 {
 	struct json_object	*a;
-	const char		*method = jsonrpc_method(m), *str;
-	char			 msg[128], esc[64];
-	size_t			 len;
+	const char		*str;
+	size_t			 alen;
 
-	if (strcmp(method, "ping") == 0)
-		a = jsonrpc_result(jsonrpc_id(m), json_object_new_object());
-	else {
-		log_escape(esc, sizeof(esc), method, strlen(method));
-		snprintf(msg, sizeof(msg), "mcp-mesh does not relay %s yet",
-		    esc);
-		log_info("refused %s from the gateway", esc);
-		a = jsonrpc_error(jsonrpc_id(m), JSONRPC_METHOD_NOT_FOUND, msg,
-		    NULL);
+	if (strcmp(jsonrpc_method(m), "ping") != 0) {
+		sup_send(MSG_SREQUEST, id, data, len);
+		return;
 	}
-	str = jsonrpc_string(a, &len);
-	client_post_text(s, str, len);
+	a = jsonrpc_result(jsonrpc_id(m), json_object_new_object());
+	str = jsonrpc_string(a, &alen);
+	client_post_text(s, str, alen);
 	json_object_put(a);
+}
+
+/* MSG_SRESPONSE: a client's answer (the gateway's own id in it). */
+void
+client_answer_gateway(const char *buf, size_t len)
+{
+	client_post_text(&cl.session, buf, len);
 }
 
 /* The standalone GET stream: how the gateway says list_changed. */
@@ -401,6 +488,12 @@ client_get_done(struct xfer *x, CURLcode rc)
 	char			 reason[WORKER_REASON_MAX];
 
 	s->get = NULL;
+	if (rc == CURLE_OK && x->status == 404 && s->id[0] != '\0') {
+		/* The session is gone, not the stream: a new one has one. */
+		xfer_put(x);
+		client_reinit(s);
+		return;
+	}
 	if (rc == CURLE_OK && (x->status == 405 || x->status == 404 ||
 	    x->status == 400)) {
 		log_debug("no GET stream offered (HTTP %ld)", x->status);
@@ -459,5 +552,8 @@ client_free(void)
 	s->hdrs = NULL;
 	json_object_put(s->init);
 	s->init = NULL;
+	json_object_put(cl.caps);
+	json_object_put(cl.declared);
+	cl.caps = cl.declared = NULL;
 	listing_free();
 }

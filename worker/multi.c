@@ -75,6 +75,8 @@ const struct transport_ops transport_streamable_http = {
 	.request = call_request,
 	.notify = call_notify,
 	.cancel = call_cancel,
+	.answer = client_answer_gateway,
+	.caps = client_caps,
 	.shutdown = upstream_shutdown,
 	.free = upstream_free,
 };

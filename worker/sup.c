@@ -54,6 +54,8 @@ static void	 sup_dispatch(struct msg *);
 static void	 sup_request(struct msg *);
 static void	 sup_notify(struct msg *);
 static void	 sup_cancel(struct msg *);
+static void	 sup_sresponse(struct msg *);
+static void	 sup_caps(struct msg *);
 static void	 sup_ping(struct msg *);
 static void	 sup_shutdown(struct msg *);
 
@@ -61,6 +63,8 @@ static const struct sup_handler sup_handlers[] = {
 	{ MSG_REQUEST,		1, sup_request },
 	{ MSG_NOTIFY_DOWN,	1, sup_notify },
 	{ MSG_CANCEL,		1, sup_cancel },
+	{ MSG_SRESPONSE,	1, sup_sresponse },
+	{ MSG_CAPS,		0, sup_caps },
 	{ MSG_PING,		0, sup_ping },
 	{ MSG_SHUTDOWN,		0, sup_shutdown },
 };
@@ -259,6 +263,24 @@ static void
 sup_cancel(struct msg *m)
 {
 	worker_conf.transport->cancel(m->hdr.id);
+}
+
+/* A client's answer to a request of the gateway's, for the gateway. */
+static void
+sup_sresponse(struct msg *m)
+{
+	if (m->hdr.len == 0) {
+		log_warnx("SRESPONSE without payload");
+		worker_exit(EX_SOFTWARE);
+	}
+	worker_conf.transport->answer(m->data, m->hdr.len);
+}
+
+/* What clients can do now: the next handshake declares it. */
+static void
+sup_caps(struct msg *m)
+{
+	worker_conf.transport->caps(m->data, m->hdr.len);
 }
 
 static void

@@ -44,6 +44,10 @@ struct transport_ops {
 	void			(*request)(uint64_t id, const char *, size_t);
 	void			(*notify)(const char *, size_t);
 	void			(*cancel)(uint64_t id);
+	/* MSG_SRESPONSE: a client's answer to a request of the gateway's. */
+	void			(*answer)(const char *, size_t);
+	/* MSG_CAPS: the client capabilities to declare upstream. */
+	void			(*caps)(const char *, size_t);
 	/* MSG_SHUTDOWN: end the session politely, in bounded time. */
 	void			(*shutdown)(void);
 	void			(*free)(void);	/* everything, at exit */

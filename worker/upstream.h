@@ -102,8 +102,6 @@ struct list_kind {
 	const char	*key;		/* "tools": the result's array */
 	size_t		 max;		/* items taken, the rest ignored */
 	size_t		 pages_max;	/* pages followed */
-	/* The whole list (the callee's reference). */
-	void		(*listed)(struct up_session *, struct json_object *);
 };
 
 struct lister {
@@ -209,15 +207,17 @@ void		 client_ready(struct up_session *);
 int		 client_timeout(uint64_t now);
 void		 client_run(uint64_t now);
 void		 client_post_text(struct up_session *, const char *, size_t);
-void		 client_server_request(struct up_session *,
-		    struct json_object *);
+void		 client_answer_gateway(const char *, size_t);
+void		 client_caps(const char *, size_t);
+void		 client_server_request(uint64_t, struct up_session *,
+		    struct json_object *, const char *, size_t);
 void		 client_reinit(struct up_session *);
 struct up_session *client_session(void);
 void		 client_free(void);
 
 /* listing.c */
 void		 listing_start(struct up_session *);
-void		 listing_changed(struct up_session *);
+int		 listing_changed(struct up_session *, const char *method);
 void		 listing_failed(struct xfer *, const char *);
 int		 listing_timeout(uint64_t);
 void		 listing_run(struct up_session *, uint64_t);

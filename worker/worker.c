@@ -54,6 +54,7 @@ worker_exit(int status)
 	free(worker_conf.url);
 	free(worker_conf.node_name);
 	free(worker_conf.mesh_version);
+	free(worker_conf.client_caps);
 	memset(&worker_conf, 0, sizeof(worker_conf));
 	exit(status);
 }
@@ -169,6 +170,22 @@ worker_name_valid(const char *name)
 	return (1);
 }
 
+/*
+ * "client_capabilities": what the clients the mesh relays to can do, to
+ * be declared to the gateway; kept as text until the handshake.  A bad
+ * one is no capability at all.
+ */
+static void
+worker_conf_caps(struct json_object *o)
+{
+	struct json_object	*v;
+
+	if (json_object_object_get_ex(o, "client_capabilities", &v) &&
+	    json_object_is_type(v, json_type_object))
+		worker_conf.client_caps = xstrdup(json_object_to_json_string_ext(
+		    v, JSON_C_TO_STRING_PLAIN));
+}
+
 /* CONFIG is the answer to HELLO and the only source of configuration. */
 static void
 worker_configure(void)
@@ -203,6 +220,7 @@ worker_configure(void)
 	worker_conf.node_name = xstrdup(node);
 	worker_conf.mesh_version = xstrdup(*ver != '\0' ? ver : PACKAGE_VERSION);
 	worker_conf_numbers(o);
+	worker_conf_caps(o);
 	json_object_put(o);
 	worker_conf_check(badname, badtp);
 	log_init(worker_conf.verbose);

@@ -30,6 +30,7 @@ struct worker_config {
 	long		 memory_mb;		/* RLIMIT_AS; 0: none */
 	long		 uid, gid;		/* -2: absent, keep ours (not root) */
 	int		 sandbox_debug;		/* trap and report */
+	char		*client_caps;		/* JSON object text to declare */
 	int		 verbose;
 };
 

@@ -76,14 +76,7 @@ Test(session_id, refused)
 
 /* --- a paged list -------------------------------------------------------- */
 
-static void
-listed(struct up_session *s, struct json_object *items)
-{
-	json_object_put(items);
-}
-
-static const struct list_kind kind = { "things/list", "things", 5, 4,
-    listed };
+static const struct list_kind kind = { "things/list", "things", 5, 4 };
 
 /* A page: n items starting at first, and the cursor (NULL: none). */
 static struct json_object *

@@ -1,0 +1,131 @@
+/*
+ * prompts/list and prompts/get over every bridged peer, prompts named as
+ * tools are (<prefix>_<prompt>, the same rules and collisions: toolmap.c's
+ * prompts index), and completion/complete routed by its reference: a
+ * prompt by its exposed name, a resource template by its own text.
+ */
+#include <string.h>
+
+#include "log.h"
+#include "mesh.h"
+
+#define PROMPTS_LIST_HEAD	"{\"prompts\":"
+#define PROMPTS_LIST_TAIL	"}"
+
+static void
+mcp_prompts_list_answer(struct call *c)
+{
+	struct iovec	iov[3];
+	size_t		len;
+
+	iov[0].iov_base = (void *)PROMPTS_LIST_HEAD;
+	iov[0].iov_len = sizeof(PROMPTS_LIST_HEAD) - 1;
+	iov[1].iov_base = (void *)namemap_json(namemap_prompts, &len);
+	iov[1].iov_len = len;
+	iov[2].iov_base = (void *)PROMPTS_LIST_TAIL;
+	iov[2].iov_len = sizeof(PROMPTS_LIST_TAIL) - 1;
+	call_result_iov(c, iov, 3);
+}
+
+void
+mcp_prompts_list(struct call *c, struct json_object *req)
+{
+	struct json_object	*params = jsonrpc_params(req), *v;
+
+	if (params != NULL && json_object_is_type(params, json_type_object) &&
+	    json_object_object_get_ex(params, "cursor", &v)) {
+		call_error(c, JSONRPC_INVALID_PARAMS, "prompts/list: invalid "
+		    "cursor (this server returns every prompt in one page)");
+		return;
+	}
+	if (!peer_settled())
+		router_park(c, req, mcp_prompts_list_answer);
+	else
+		mcp_prompts_list_answer(c);
+}
+
+/* The prompt an exposed name stands for, or NULL and c answered. */
+static struct toolent *
+mcp_prompt_find(struct call *c, const char *name, const char *method)
+{
+	struct toolent	*te;
+	char		 esc[TOOL_NAME_MAX * 4 + 1];
+
+	if ((te = namemap_lookup(namemap_prompts, name, strlen(name))) != NULL &&
+	    te->peer != NULL)
+		return (te);
+	log_escape(esc, sizeof(esc), name, strnlen(name, TOOL_NAME_MAX + 1));
+	call_error(c, JSONRPC_INVALID_PARAMS, "%s: unknown prompt: %s", method,
+	    esc);
+	return (NULL);
+}
+
+static void
+mcp_prompts_get_now(struct call *c, struct json_object *req)
+{
+	struct toolent	*te;
+	const char	*name;
+
+	if ((name = jsonrpc_get_str(jsonrpc_params(req), "name")) == NULL) {
+		call_error(c, JSONRPC_INVALID_PARAMS, "prompts/get: params.name "
+		    "(a string) is required");
+		return;
+	}
+	if ((te = mcp_prompt_find(c, name, "prompts/get")) != NULL)
+		router_route(c, te->peer, te->exposed, te->tool, req);
+}
+
+static void
+mcp_prompts_get_resume(struct call *c)
+{
+	mcp_prompts_get_now(c, c->req);
+}
+
+void
+mcp_prompts_get(struct call *c, struct json_object *req)
+{
+	if (!peer_settled())
+		router_park(c, req, mcp_prompts_get_resume);
+	else
+		mcp_prompts_get_now(c, req);
+}
+
+/* completion/complete: its ref says which peer, and under which name. */
+void
+mcp_completion_complete(struct call *c, struct json_object *req)
+{
+	struct json_object	*ref;
+	struct toolent		*te;
+	struct peer		*p;
+	const char		*type, *s;
+
+	if (!json_object_object_get_ex(jsonrpc_params(req), "ref", &ref) ||
+	    (type = jsonrpc_get_str(ref, "type")) == NULL) {
+		call_error(c, JSONRPC_INVALID_PARAMS, "completion/complete: "
+		    "params.ref with a type is required");
+		return;
+	}
+	if (strcmp(type, "ref/prompt") == 0 &&
+	    (s = jsonrpc_get_str(ref, "name")) != NULL) {
+		if ((te = mcp_prompt_find(c, s, "completion/complete")) == NULL)
+			return;
+		/* The prompt's own name, on its peer. */
+		json_object_object_add(ref, "name",
+		    json_object_new_string(te->tool));
+		router_route(c, te->peer, te->exposed, NULL, req);
+		return;
+	}
+	if (strcmp(type, "ref/resource") == 0 &&
+	    (s = jsonrpc_get_str(ref, "uri")) != NULL) {
+		if ((p = resources_template_peer(s)) == NULL) {
+			call_error(c, JSONRPC_INVALID_PARAMS, "completion/"
+			    "complete: no peer has the template or resource "
+			    "%.200s", s);
+			return;
+		}
+		router_route(c, p, "completion/complete", NULL, req);
+		return;
+	}
+	call_error(c, JSONRPC_INVALID_PARAMS, "completion/complete: ref must "
+	    "be a ref/prompt with a name or a ref/resource with a uri");
+}
