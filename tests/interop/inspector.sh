@@ -110,10 +110,22 @@ check() {
 	local args=() a
 	for a in "$@"; do args+=("${a//\{P\}/$p}"); done
 	pattern=${pattern//\{P\}/$p}
-	insp "$target" "${args[@]}"
-	rc=$?
+	# A stdio mesh is new for each run: its first request may come
+	# before the bridged peer's lists are in (seen once in a CI run:
+	# resources/templates/list empty).  Two more tries, shown as such.
+	local try=1 tries=1
+	[ "$target" = mesh-stdio ] && tries=3
+	while :; do
+		insp "$target" "${args[@]}"
+		rc=$?
+		{ [ "$rc" -eq "$want" ] && grep -qF -- "$pattern" "$work/out"; } && break
+		[ "$try" -ge "$tries" ] && break
+		try=$((try + 1))
+		sleep 0.5
+	done
 	if [ "$rc" -eq "$want" ] && grep -qF -- "$pattern" "$work/out"; then
 		verdict=pass
+		[ "$try" -gt 1 ] && { verdict="pass"; cause="on try $try: the stdio mesh answered before its peer's lists were in"; }
 		passed=$((passed + 1))
 	else
 		if [ "$rc" -eq "$want" ]; then
