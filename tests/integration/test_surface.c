@@ -245,7 +245,7 @@ MESH_TEST(surface, get_stream_resumes, .timeout = T_TIMEOUT)
 	char			 url[128], gwurl[128], *s;
 	int			 port, gport;
 
-	gw = gateway_start("late", &gport, NULL);
+	gw = gateway_start("late", &gport, "--tools-only", NULL);
 	cr_assert_not_null(gw);
 	url_of(gport, gwurl, sizeof(gwurl));
 	mesh = mesh_start(&port, "--name", "surface", "--allow-peer",
@@ -307,7 +307,7 @@ MESH_TEST(surface, get_stream_replay_window, .timeout = T_TIMEOUT)
 	char			 url[128], gwurl[128], id[32], *s, *p;
 	int			 port, gport, i, n;
 
-	gw = gateway_start("late", &gport, NULL);
+	gw = gateway_start("late", &gport, "--tools-only", NULL);
 	cr_assert_not_null(gw);
 	url_of(gport, gwurl, sizeof(gwurl));
 	mesh = mesh_start(&port, "--name", "surface", "--allow-peer",
