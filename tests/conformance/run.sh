@@ -26,11 +26,14 @@ export MCP_MESH_WORKER="$MESH_WORKER_BIN"
 READY_S=${READY_S:-30}
 SUITE_TIMEOUT_S=${SUITE_TIMEOUT_S:-300}
 
-# Scenarios of conformance 0.1.16 that need nothing of the fixture: the
-# handshake, ping, the lists (empty lists pass), setLevel and subscribe
-# (answered by the server itself), concurrent POSTs, the Host/Origin guard.
-ALONE="server-initialize ping tools-list logging-set-level resources-list
-	resources-subscribe resources-unsubscribe prompts-list
+# Scenarios of conformance 0.1.16 that a server can pass with nothing of
+# the fixture: the handshake, ping, the tool list (the mesh's own tools),
+# setLevel (the mesh relays its peers' logs, so it has logging itself),
+# concurrent POSTs, the Host/Origin guard.  Not among them:
+# resources-list, prompts-list, resources-subscribe and -unsubscribe: a
+# mesh with no peer offering resources or prompts does not declare them
+# and answers -32601, as a server without the capability must.
+ALONE="server-initialize ping tools-list logging-set-level
 	server-sse-multiple-streams dns-rebinding-protection"
 
 if [ -n "${CONFORMANCE_OUT:-}" ]; then
