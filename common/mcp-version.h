@@ -25,6 +25,8 @@ enum mcp_era {
 #define MCP_VF_BATCH		0x01	/* JSON-RPC batches (2025-03-26 only) */
 #define MCP_VF_STRUCTURED	0x02	/* structuredContent, outputSchema */
 #define MCP_VF_ELICITATION	0x04	/* elicitation/create */
+#define MCP_VF_SSE_PRIMING	0x08	/* an SSE stream may open with an
+					   event of an id and no data */
 
 #define MCP_VERSION_LEN_MAX	16	/* "YYYY-MM-DD" and room */
 /* An HTTP request without MCP-Protocol-Version: the spec says assume this. */

@@ -45,6 +45,12 @@
 #define UPSTREAM_XFER_KEEP_MAX		(64 * 1024)	/* buffer kept by an idle transfer */
 #define UPSTREAM_GET_RETRY_MS		5000	/* reopen a dropped GET stream */
 #define UPSTREAM_SESSION_ID_MAX		256	/* Mcp-Session-Id accepted */
+#define UPSTREAM_EVENT_ID_MAX		256	/* an SSE id: kept to resume */
+#define UPSTREAM_RESUME_MAX		3	/* resumes of a call's stream in
+						   a row that brought nothing */
+#define UPSTREAM_RESUME_DELAY_MS	1000	/* when the gateway gave no
+						   retry: */
+#define UPSTREAM_RESUME_DELAY_MAX_MS	30000	/* a retry: longer is cut */
 #define UPSTREAM_DEADLINE_GRACE_MS	1000	/* curl's timeout of a non-call POST
 						   after the deadline */
 #define UPSTREAM_CONNECT_FAILS_MAX	3	/* calls in a row not connecting:
@@ -74,6 +80,10 @@
 							   all HTTP clients */
 #define HTTP_SSE_KEEPALIVE_MS	15000	/* ':' comment on open GET streams */
 #define HTTP_SSE_QUEUE_MAX	(4 * 1024 * 1024) /* bytes queued to one GET stream */
+#define HTTP_SSE_REPLAY_MAX	64	/* a session's last GET-stream events
+					   kept for Last-Event-ID */
+#define HTTP_SSE_REPLAY_BYTES	(256 * 1024)	/* and their bytes at most */
+#define HTTP_SSE_RETRY_MS	1000	/* retry: on a GET stream's priming */
 #define HTTP_PORT_DEFAULT	45679
 /*
  * MHD's per-connection pool (request headers, response headers).  It is

@@ -34,7 +34,10 @@ http_session_new(void)
 	hs = xcalloc(1, sizeof(*hs));
 	hs->s = session_new(0);
 	hs->s->frontend = hs;
+	/* Kept while no GET stream is open, for the one that comes. */
+	hs->s->push = http_push;
 	TAILQ_INIT(&hs->conns);
+	TAILQ_INIT(&hs->replay);
 	http_nsessions++;
 	return (hs);
 }
@@ -67,6 +70,7 @@ http_session_end(struct hsess *hs)
 	hs->s->frontend = NULL;
 	hs->s->push = NULL;
 	session_free(hs->s);
+	http_replay_free(hs);
 	free(hs);
 	http_nsessions--;
 }

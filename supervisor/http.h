@@ -24,11 +24,24 @@
 
 struct hconn;
 
+/* One event of the GET stream, kept to be sent again (Last-Event-ID). */
+struct hevent {
+	TAILQ_ENTRY(hevent)	 entry;
+	uint64_t		 id;
+	size_t			 len;
+	char			 json[];
+};
+TAILQ_HEAD(hevents, hevent);
+
 /* Our side of one HTTP session: who is waiting on it. */
 struct hsess {
 	struct session		*s;
 	TAILQ_HEAD(, hconn)	 conns;		/* POSTs waiting for answers */
 	struct hconn		*stream;	/* the GET stream, or NULL */
+	uint64_t		 last_event;	/* id of its newest event */
+	struct hevents		 replay;	/* the last ones, oldest first */
+	unsigned		 nreplay;
+	size_t			 replay_bytes;
 };
 
 /* One request of a POST (one of a batch) that is owed an answer. */
@@ -140,6 +153,8 @@ enum MHD_Result		 http_events_open(struct hconn *, const char *sid);
 enum MHD_Result		 http_get(struct hconn *);
 void			 http_stream_close(struct hconn *);
 void			 http_events_wake(struct hconn *);
+void			 http_replay_free(struct hsess *);
+void			 http_push(struct session *, const char *, size_t);
 enum MHD_Result		 http_delete(struct hconn *);
 
 #endif

@@ -38,10 +38,7 @@ mcp_prompts_list(struct call *c, struct json_object *req)
 		    "cursor (this server returns every prompt in one page)");
 		return;
 	}
-	if (!peer_settled())
-		router_park(c, req, mcp_prompts_list_answer);
-	else
-		mcp_prompts_list_answer(c);
+	mcp_prompts_list_answer(c);
 }
 
 /* The prompt an exposed name stands for, or NULL and c answered. */
@@ -60,8 +57,8 @@ mcp_prompt_find(struct call *c, const char *name, const char *method)
 	return (NULL);
 }
 
-static void
-mcp_prompts_get_now(struct call *c, struct json_object *req)
+void
+mcp_prompts_get(struct call *c, struct json_object *req)
 {
 	struct toolent	*te;
 	const char	*name;
@@ -75,20 +72,6 @@ mcp_prompts_get_now(struct call *c, struct json_object *req)
 		router_route(c, te->peer, te->exposed, te->tool, req);
 }
 
-static void
-mcp_prompts_get_resume(struct call *c)
-{
-	mcp_prompts_get_now(c, c->req);
-}
-
-void
-mcp_prompts_get(struct call *c, struct json_object *req)
-{
-	if (!peer_settled())
-		router_park(c, req, mcp_prompts_get_resume);
-	else
-		mcp_prompts_get_now(c, req);
-}
 
 /* completion/complete: its ref says which peer, and under which name. */
 void

@@ -123,40 +123,23 @@ mcp_res_list(struct call *c, struct json_object *req, int templates)
 	resources_page(c, templates, cursor);
 }
 
-static void
-mcp_res_list_resume(struct call *c)
-{
-	mcp_res_list(c, c->req, 0);
-}
-
-static void
-mcp_tpl_list_resume(struct call *c)
-{
-	mcp_res_list(c, c->req, 1);
-}
-
+/* (mcp.c has awaited the peers still starting, as for every method here.) */
 void
 mcp_resources_list(struct call *c, struct json_object *req)
 {
-	if (!peer_settled())
-		router_park(c, req, mcp_res_list_resume);
-	else
-		mcp_res_list(c, req, 0);
+	mcp_res_list(c, req, 0);
 }
 
 void
 mcp_resources_templates_list(struct call *c, struct json_object *req)
 {
-	if (!peer_settled())
-		router_park(c, req, mcp_tpl_list_resume);
-	else
-		mcp_res_list(c, req, 1);
+	mcp_res_list(c, req, 1);
 }
 
 /* --- read ----------------------------------------------------------------- */
 
-static void
-mcp_res_read(struct call *c, struct json_object *req)
+void
+mcp_resources_read(struct call *c, struct json_object *req)
 {
 	struct peer	*p;
 	const char	*uri;
@@ -170,20 +153,6 @@ mcp_res_read(struct call *c, struct json_object *req)
 	router_route(c, p, "resources/read", NULL, req);
 }
 
-static void
-mcp_res_read_resume(struct call *c)
-{
-	mcp_res_read(c, c->req);
-}
-
-void
-mcp_resources_read(struct call *c, struct json_object *req)
-{
-	if (!peer_settled())
-		router_park(c, req, mcp_res_read_resume);
-	else
-		mcp_res_read(c, req);
-}
 
 /* --- subscriptions -------------------------------------------------------- */
 

@@ -25,6 +25,10 @@ struct mcp_method {
 	unsigned	 flags;		/* MCP_M_* */
 	unsigned	 eras;		/* MCP_ERA_* it exists in */
 	void		(*fn)(struct call *, struct json_object *req);
+	/* Served only while a bridged peer offers this capability (and,
+	 * when sub is set, its sub: true): otherwise -32601. */
+	const char	*cap;
+	const char	*sub;
 };
 
 struct mcp_notice {
@@ -33,30 +37,40 @@ struct mcp_notice {
 };
 
 static void	 mcp_initialize(struct call *, struct json_object *);
+static void	 mcp_initialize_answer(struct call *);
+static void	 mcp_dispatch_resume(struct call *);
 static void	 mcp_ping(struct call *, struct json_object *);
 static void	 mcp_initialized(struct origin *, struct json_object *);
 static void	 mcp_cancelled(struct origin *, struct json_object *);
 static void	 mcp_roots_changed(struct origin *, struct json_object *);
 
 static const struct mcp_method mcp_methods[] = {
-	{ "initialize",	0,		MCP_ERA_LEGACY,	mcp_initialize },
-	{ "ping",	0,		MCP_ERA_ALL,	mcp_ping },
-	{ "tools/list",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_list },
-	{ "tools/call",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_call },
-	{ "resources/list", MCP_M_INIT,	MCP_ERA_ALL,	mcp_resources_list },
+	{ "initialize",	0,		MCP_ERA_LEGACY,	mcp_initialize,
+	    NULL, NULL },
+	{ "ping",	0,		MCP_ERA_ALL,	mcp_ping, NULL, NULL },
+	{ "tools/list",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_list,
+	    NULL, NULL },
+	{ "tools/call",	MCP_M_INIT,	MCP_ERA_ALL,	mcp_tools_call,
+	    NULL, NULL },
+	{ "resources/list", MCP_M_INIT,	MCP_ERA_ALL,	mcp_resources_list,
+	    "resources", NULL },
 	{ "resources/templates/list", MCP_M_INIT, MCP_ERA_ALL,
-	    mcp_resources_templates_list },
-	{ "resources/read", MCP_M_INIT,	MCP_ERA_ALL,	mcp_resources_read },
+	    mcp_resources_templates_list, "resources", NULL },
+	{ "resources/read", MCP_M_INIT,	MCP_ERA_ALL,	mcp_resources_read,
+	    "resources", NULL },
 	{ "resources/subscribe", MCP_M_INIT, MCP_ERA_LEGACY,
-	    mcp_resources_subscribe },
+	    mcp_resources_subscribe, "resources", "subscribe" },
 	{ "resources/unsubscribe", MCP_M_INIT, MCP_ERA_LEGACY,
-	    mcp_resources_unsubscribe },
-	{ "prompts/list", MCP_M_INIT,	MCP_ERA_ALL,	mcp_prompts_list },
-	{ "prompts/get", MCP_M_INIT,	MCP_ERA_ALL,	mcp_prompts_get },
+	    mcp_resources_unsubscribe, "resources", "subscribe" },
+	{ "prompts/list", MCP_M_INIT,	MCP_ERA_ALL,	mcp_prompts_list,
+	    "prompts", NULL },
+	{ "prompts/get", MCP_M_INIT,	MCP_ERA_ALL,	mcp_prompts_get,
+	    "prompts", NULL },
 	{ "completion/complete", MCP_M_INIT, MCP_ERA_ALL,
-	    mcp_completion_complete },
+	    mcp_completion_complete, "completions", NULL },
+	/* The mesh's own: it relays its peers' logs, whoever they are. */
 	{ "logging/setLevel", MCP_M_INIT, MCP_ERA_LEGACY,
-	    mcp_logging_set_level },
+	    mcp_logging_set_level, NULL, NULL },
 };
 
 static const struct mcp_notice mcp_notices[] = {
@@ -115,30 +129,41 @@ mcp_origin_eras(const struct origin *o)
 
 /* --- lifecycle ----------------------------------------------------------- */
 
+/*
+ * What the mesh offers: tools (its own, and its peers') and logging (it
+ * relays its peers' logs) always; prompts, resources (subscribe too) and
+ * completions when a bridged peer offers them, as the peers are once they
+ * have started (initialize waits for that, as tools/list does).  The
+ * lists say listChanged: the mesh says when peers come and go.
+ */
 static struct json_object *
 mcp_capabilities(void)
 {
 	struct json_object	*caps, *v;
 
-	/*
-	 * All of them, whatever the peers now: peers come and go during a
-	 * session and capabilities are said once.  A list with no peer
-	 * behind it is empty; a read or completion nobody serves is an
-	 * error naming why.
-	 */
 	caps = json_object_new_object();
 	v = json_object_new_object();
 	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
 	json_object_object_add(caps, "tools", v);
-	v = json_object_new_object();
-	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
-	json_object_object_add(caps, "prompts", v);
-	v = json_object_new_object();
-	json_object_object_add(v, "listChanged", json_object_new_boolean(1));
-	json_object_object_add(v, "subscribe", json_object_new_boolean(1));
-	json_object_object_add(caps, "resources", v);
+	if (resources_offered("prompts", NULL)) {
+		v = json_object_new_object();
+		json_object_object_add(v, "listChanged",
+		    json_object_new_boolean(1));
+		json_object_object_add(caps, "prompts", v);
+	}
+	if (resources_offered("resources", NULL)) {
+		v = json_object_new_object();
+		json_object_object_add(v, "listChanged",
+		    json_object_new_boolean(1));
+		if (resources_offered("resources", "subscribe"))
+			json_object_object_add(v, "subscribe",
+			    json_object_new_boolean(1));
+		json_object_object_add(caps, "resources", v);
+	}
 	json_object_object_add(caps, "logging", json_object_new_object());
-	json_object_object_add(caps, "completions", json_object_new_object());
+	if (resources_offered("completions", NULL))
+		json_object_object_add(caps, "completions",
+		    json_object_new_object());
 	return (caps);
 }
 
@@ -158,7 +183,7 @@ static void
 mcp_initialize(struct call *c, struct json_object *req)
 {
 	struct session			*s = c->origin->session;
-	struct json_object		*params = jsonrpc_params(req), *v, *res;
+	struct json_object		*params = jsonrpc_params(req), *v;
 	const struct mcp_version	*ver;
 
 	if (s == NULL) {
@@ -191,6 +216,19 @@ mcp_initialize(struct call *c, struct json_object *req)
 		s->client_caps = json_object_get(v);
 	s->initialized = 1;
 	relay_session_caps(s->client_caps, 1);
+	log_info("%s: initialized, protocol %s", c->origin->name, s->version);
+	/* What it can do depends on the peers: those starting are awaited. */
+	if (!peer_settled())
+		router_park(c, req, mcp_initialize_answer);
+	else
+		mcp_initialize_answer(c);
+}
+
+static void
+mcp_initialize_answer(struct call *c)
+{
+	struct session		*s = c->origin->session;
+	struct json_object	*res;
 
 	res = json_object_new_object();
 	json_object_object_add(res, "protocolVersion",
@@ -201,7 +239,6 @@ mcp_initialize(struct call *c, struct json_object *req)
 	    "mcp-mesh bridges several MCP servers. A tool named <peer>_<tool> "
 	    "runs <tool> on that peer; mesh_node_info describes this node and "
 	    "its peers."));
-	log_info("%s: initialized, protocol %s", c->origin->name, s->version);
 	call_result(c, res);
 }
 
@@ -274,7 +311,29 @@ mcp_dispatch(struct call *c, struct json_object *req)
 	}
 	if (s != NULL && s->initialized)
 		s->used = 1;
+	if (m->cap != NULL) {
+		/* Whether a peer offers it is known once they have started. */
+		if (!peer_settled() && !c->waited) {
+			router_park(c, req, mcp_dispatch_resume);
+			return;
+		}
+		if (!resources_offered(m->cap, m->sub)) {
+			call_error(c, JSONRPC_METHOD_NOT_FOUND, "Method not "
+			    "found: no peer of this mesh offers %s%s%s", m->cap,
+			    m->sub != NULL ? " with " : "",
+			    m->sub != NULL ? m->sub : "");
+			return;
+		}
+	}
 	m->fn(c, req);
+}
+
+/* Once: after LIST_WAIT_MS the peers still starting are not awaited. */
+static void
+mcp_dispatch_resume(struct call *c)
+{
+	c->waited = 1;
+	mcp_dispatch(c, c->req);
 }
 
 static struct call *

@@ -241,6 +241,7 @@ struct call {
 	struct json_object	*req;		/* a parked request, owned */
 	call_resume_fn		 resume;	/* routes or answers it then */
 	int			 parked;
+	int			 waited;	/* parked once already */
 	char			 what[TOOL_NAME_MAX + 1]; /* for errors */
 	struct event		*timer;		/* deadline or park timeout */
 	uint64_t		 ceiling_ms;	/* whatever the progress */

@@ -23,6 +23,7 @@
 #include "jsonscan.h"
 #include "mesh-proto.h"
 #include "upstream.h"
+#include "util.h"
 
 RB_HEAD(call_tree, xfer);
 
@@ -30,7 +31,9 @@ static struct {
 	struct call_tree	 tree;		/* by the supervisor's id */
 	size_t			 n;
 	int			 connect_fails;	/* calls in a row */
-} calls = { RB_INITIALIZER(&calls.tree), 0, 0 };
+	struct xferq		 resuming;	/* waiting for their retry: */
+} calls = { RB_INITIALIZER(&calls.tree), 0, 0,
+    TAILQ_HEAD_INITIALIZER(calls.resuming) };
 
 static int	 call_cmp(struct xfer *, struct xfer *);
 RB_PROTOTYPE_STATIC(call_tree, xfer, node, call_cmp);
@@ -212,6 +215,84 @@ call_no_answer(struct xfer *x, CURLcode rc, char *reason, size_t len)
 		snprintf(reason, len, "HTTP %ld without a response", x->status);
 }
 
+/*
+ * The gateway ended a call's SSE stream before its answer, having given
+ * an event id (SEP-1699: a server may close a stream at any time and
+ * expects the client to GET the rest with Last-Event-ID, after the retry
+ * it said).  1 when x waits to do that; resumes that bring nothing new
+ * are counted, and past UPSTREAM_RESUME_MAX the call fails.
+ */
+static int
+call_resume(struct xfer *x, CURLcode rc)
+{
+	const char	*id = sse_lastid(&x->sse);
+	long		 retry = sse_retry(&x->sse);
+
+	if (x->answered || rc != CURLE_OK || x->status != 200 ||
+	    x->body_kind != BODY_SSE)
+		return (0);
+	if (id[0] != '\0' && strcmp(id, x->lastid) != 0) {
+		if (strlen(id) > UPSTREAM_EVENT_ID_MAX)
+			return (0);
+		strlcpy(x->lastid, id, sizeof(x->lastid));
+		x->resumes = 0;
+	} else if (x->lastid[0] == '\0' || ++x->resumes > UPSTREAM_RESUME_MAX)
+		return (0);
+	if (retry < 0)
+		retry = UPSTREAM_RESUME_DELAY_MS;
+	if (retry > UPSTREAM_RESUME_DELAY_MAX_MS)
+		retry = UPSTREAM_RESUME_DELAY_MAX_MS;
+	/*
+	 * The first time at once, whatever the retry: a server that closes
+	 * a call's stream to make us poll may finish the call meanwhile,
+	 * and some (the TypeScript SDK's, 1.2x) keep its answer only for a
+	 * stream that is there to take it.  Later resumes wait as asked.
+	 */
+	if (!x->resumed)
+		retry = 0;
+	x->resumed = 1;
+	log_debug("request %llu: stream closed before the answer, resuming "
+	    "after event %s in %ld ms", (unsigned long long)x->id, x->lastid,
+	    retry);
+	x->resume_at = now_ms() + (uint64_t)retry;
+	xq_move(x, &calls.resuming);
+	return (1);
+}
+
+/* ms until the next resume is due, -1 when none waits. */
+int
+call_timeout(uint64_t now)
+{
+	struct xfer	*x;
+	int		 t = -1, w;
+
+	TAILQ_FOREACH(x, &calls.resuming, entry) {
+		w = x->resume_at <= now ? 0 : (int)(x->resume_at - now);
+		if (t == -1 || w < t)
+			t = w;
+	}
+	return (t);
+}
+
+void
+call_run(uint64_t now)
+{
+	struct xfer	*x, *next;
+
+	for (x = TAILQ_FIRST(&calls.resuming); x != NULL; x = next) {
+		next = TAILQ_NEXT(x, entry);
+		if (x->resume_at > now)
+			continue;
+		if (x->session->reinit || x->gen != x->session->gen) {
+			/* Its session is gone: the stream with it. */
+			call_abort(x, "the gateway closed the call's stream and "
+			    "the session it belonged to ended");
+			continue;
+		}
+		xfer_reconnect(x, x->lastid);
+	}
+}
+
 static void
 call_done(struct xfer *x, CURLcode rc)
 {
@@ -228,8 +309,13 @@ call_done(struct xfer *x, CURLcode rc)
 			xfer_post(x, xfer_timeout(x));
 		return;
 	}
+	if (call_resume(x, rc))
+		return;
 	if (!x->answered) {
 		call_no_answer(x, rc, reason, sizeof(reason));
+		if (x->lastid[0] != '\0' && reason[0] != '\0')
+			strlcat(reason, " (resumed after its last event)",
+			    sizeof(reason));
 		if (reason[0] == '\0')
 			call_answer(x, x->resp.p, x->resp.len);
 		else
@@ -263,6 +349,7 @@ call_count_connect(CURLcode rc)
 void
 call_free(void)
 {
+	xfer_free_queue(&calls.resuming);
 	RB_INIT(&calls.tree);
 	calls.n = 0;
 }

@@ -526,6 +526,8 @@ client_timeout(uint64_t now)
 		    INT32_MAX);
 	if ((w = listing_timeout(now)) != -1 && (t == -1 || w < t))
 		t = w;
+	if ((w = call_timeout(now)) != -1 && (t == -1 || w < t))
+		t = w;
 	return (t);
 }
 
@@ -537,6 +539,7 @@ client_run(uint64_t now)
 	if (s->get_retry_at != 0 && now >= s->get_retry_at)
 		client_get_start(s);
 	listing_run(s, now);
+	call_run(now);
 }
 
 /* At exit: the transfers themselves are freed with their queues. */

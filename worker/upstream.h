@@ -144,6 +144,10 @@ struct xfer {
 	long			 status;
 	int			 answered;
 	int			 reinits;
+	int			 resumes;	/* in a row, nothing new */
+	int			 resumed;	/* ever: the first is at once */
+	uint64_t		 resume_at;	/* reconnect then (call.c) */
+	char			 lastid[UPSTREAM_EVENT_ID_MAX + 1];
 	int			 had_session;	/* posted with a session id */
 	int			 paused;	/* its write callback said so */
 	unsigned		 gen;		/* of the session, when posted */
@@ -182,6 +186,7 @@ void		 xfer_put(struct xfer *);
 long		 xfer_timeout(const struct xfer *);
 void		 xfer_post(struct xfer *, long);
 void		 xfer_stream(struct xfer *);
+void		 xfer_reconnect(struct xfer *, const char *lastid);
 void		 xfer_detach(struct xfer *);
 void		 xfer_unpaused(struct xfer *);
 void		 xfer_resume(void);
@@ -242,5 +247,7 @@ void		 call_notify(const char *, size_t);
 void		 call_cancel(uint64_t id);
 void		 call_abort(struct xfer *, const char *);
 void		 call_free(void);
+int		 call_timeout(uint64_t now);
+void		 call_run(uint64_t now);
 
 #endif

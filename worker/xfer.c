@@ -169,6 +169,10 @@ xfer_trim(struct xbuf *b)
 void
 xfer_put(struct xfer *x)
 {
+	/* A GET (a stream, a call resumed) changed its method and headers:
+	 * not worth undoing. */
+	int	reuse = x->kind != XFER_GET && x->own_hdrs == NULL;
+
 	xq_move(x, NULL);
 	xfer_hdrs_unref(x->hdrs);
 	x->hdrs = NULL;
@@ -179,8 +183,10 @@ xfer_put(struct xfer *x)
 		x->result = NULL;
 	}
 	x->session = NULL;
-	/* The GET transfer changed its method: not worth undoing. */
-	if (x->kind != XFER_GET && xs.npool < UPSTREAM_XFER_POOL_MAX &&
+	x->resumes = x->resumed = 0;
+	x->resume_at = 0;
+	x->lastid[0] = '\0';
+	if (reuse && xs.npool < UPSTREAM_XFER_POOL_MAX &&
 	    xs.multi != NULL) {
 		xfer_trim(&x->resp);
 		xfer_trim(&x->body);
@@ -235,14 +241,30 @@ xfer_post(struct xfer *x, long timeout_ms)
 	xq_move(x, &xs.pending);
 }
 
-/* Make x its session's standalone GET stream: no body, no timeout. */
-void
-xfer_stream(struct xfer *x)
+/*
+ * GET with the session's own headers (and Last-Event-ID: lastid, unless
+ * NULL): the standalone stream, or a call's stream resumed.  No body, no
+ * timeout (a call's is the supervisor's deadline).
+ */
+static void
+xfer_get_stream(struct xfer *x, const char *lastid)
 {
 	struct up_session	*s = x->session;
 	struct curl_slist	*l = NULL;
-	char			 line[64 + UPSTREAM_SESSION_ID_MAX];
+	char			 line[64 + UPSTREAM_SESSION_ID_MAX +
+				    UPSTREAM_EVENT_ID_MAX];
 
+	curl_slist_free_all(x->own_hdrs);
+	x->own_hdrs = NULL;
+	x->body_kind = BODY_NONE;
+	x->status = 0;
+	x->resp.len = 0;
+	x->reason[0] = x->errbuf[0] = '\0';
+	sse_reset(&x->sse);
+	if (lastid != NULL) {
+		snprintf(line, sizeof(line), "Last-Event-ID: %s", lastid);
+		l = curl_slist_append(l, line);
+	}
 	l = curl_slist_append(l, "Accept: text/event-stream");
 	if (s->id[0] != '\0') {
 		snprintf(line, sizeof(line), "Mcp-Session-Id: %s", s->id);
@@ -256,6 +278,19 @@ xfer_stream(struct xfer *x)
 	curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, 0L);
 	xq_move(x, &xs.pending);
+}
+
+void
+xfer_stream(struct xfer *x)
+{
+	xfer_get_stream(x, NULL);
+}
+
+/* A call's stream ended before its answer: ask for the rest (SEP-1699). */
+void
+xfer_reconnect(struct xfer *x, const char *lastid)
+{
+	xfer_get_stream(x, lastid);
 }
 
 /* Out of the multi handle and every queue (not the tree). */

@@ -10,6 +10,11 @@
  *
  * Misbehaviour for the fault-isolation tests is one row of modes[]: a
  * function answering tools/call and/or one building the tools table.
+ *
+ * Beyond tools (off with --tools-only): resources, templates, prompts,
+ * completions, logging, subscriptions with events on the GET stream, and
+ * tools that stream (log, progress) or ask the client (sample, elicit,
+ * roots); see "resources, prompts, completions" below and README.md.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -67,6 +72,18 @@
 #define BAD_LONG_NAME		200
 #define EXTRA_TOOLS_MAX		100000
 #define READER_BLOCK		(32 * 1024)
+#define CLIENT_TIMEOUT_MS	10000	/* sample, elicit, roots: the client's answer */
+#define CLIENT_TIMEOUT_MAX	3600000
+#define LOG_COUNT_MAX		10000	/* log: messages of one call */
+#define PROGRESS_STEPS_MAX	1000
+#define PROGRESS_MS_MAX		60000
+#define EVQ_MAX			10000	/* GET-stream events waiting, all sessions */
+#define EXTRA_RESOURCES_MAX	100000
+#define EXTRA_PROMPTS_MAX	100000
+#define COMPLETION_MAX		100	/* values of one completion/complete */
+#define CLIENT_SAMPLING		0x1	/* capabilities a client declared */
+#define CLIENT_ELICITATION	0x2
+#define CLIENT_ROOTS		0x4
 #define JSON_FLAGS \
 	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -110,6 +127,8 @@ struct session {
 	char		 id[SESSION_ID_BYTES * 2 + 1];
 	const char	*version;
 	struct session	*next;
+	unsigned int	 caps;		/* CLIENT_* the client declared */
+	int		 log_level;	/* logging/setLevel: index in levels[] */
 };
 
 enum req_state {
@@ -160,9 +179,12 @@ struct huge {
 	uint64_t	 total;
 };
 
+struct live;
+
 struct timer_ent {
 	uint64_t		 due;
 	struct MHD_Connection	*conn;
+	struct live		*live;	/* its live stream, or NULL */
 	struct timer_ent	*next;
 };
 
@@ -195,6 +217,13 @@ static atomic_uint_fast64_t storm_changes;	/* list-storm: list_changed sent */
 static atomic_uint_fast64_t storm_until;	/* its end; 0: not begun */
 
 static struct MHD_Response *resp_202;
+
+/* The MCP surface beyond tools (see "resources, prompts, ..." below). */
+static int		 tools_only;	/* --tools-only: tools, nothing else */
+static char		*uri_prefix;	/* --uri-prefix, default test://NAME/ */
+static unsigned int	 client_timeout_ms = CLIENT_TIMEOUT_MS;
+
+static void		 live_unarmed(struct live *);
 
 static volatile sig_atomic_t got_signal;
 
@@ -237,6 +266,7 @@ timer_add(struct MHD_Connection *conn, uint64_t due)
 	t = xmalloc(sizeof(*t));
 	t->due = due;
 	t->conn = conn;
+	t->live = NULL;
 	for (pp = &timer_head; *pp != NULL && (*pp)->due <= due;
 	    pp = &(*pp)->next)
 		;
@@ -260,6 +290,8 @@ timer_main(void *arg)
 		now = now_ms();
 		if (t != NULL && (timer_stopping || t->due <= now)) {
 			timer_head = t->next;
+			if (t->live != NULL)
+				live_unarmed(t->live);
 			/* MHD takes its own locks: not under ours. */
 			pthread_mutex_unlock(&timer_mtx);
 			MHD_resume_connection(t->conn);
@@ -1436,6 +1468,1685 @@ mode_hooks_find(void)
 			hooks = mode_hooks[i];
 }
 
+/*
+ * ---- resources, prompts, completions, logging, progress, and requests
+ * to the client
+ *
+ * Everything here is off with --tools-only.  Streams that wait (the GET
+ * stream, progress, a request to the client awaiting its answer) are
+ * "live": a content reader that asks its step function for more bytes,
+ * under timer_mtx, and otherwise suspends its connection with a timer
+ * entry; live_kick() moves that entry to now, so whatever feeds a stream
+ * wakes it at once.  Only the timer thread resumes connections, once per
+ * entry, so a connection is never resumed twice or after it is gone.
+ */
+
+static const char *const log_levels[] = {	/* least severe first */
+	"debug", "info", "notice", "warning", "error", "critical", "alert",
+	"emergency",
+};
+#define NLOG_LEVELS	(sizeof(log_levels) / sizeof(log_levels[0]))
+
+struct live;
+typedef void (*live_step_fn)(struct live *, uint64_t);
+
+struct srvreq;
+
+struct live {
+	struct MHD_Connection	*conn;
+	char			*buf;		/* made, not yet handed to MHD */
+	size_t			 len;
+	size_t			 cap;
+	uint64_t		 base;		/* stream offset of buf[0] */
+	int			 done;		/* nothing more after buf */
+	uint64_t		 due;		/* when step wants to be asked */
+	live_step_fn		 step;		/* under timer_mtx */
+	struct timer_ent	*entry;		/* while suspended */
+	char			*call_id;	/* the call's JSON-RPC id, as text */
+	/* GET stream */
+	int			 is_get;
+	char			 sid[SESSION_ID_BYTES * 2 + 1];
+	uint64_t		 next_ka;
+	struct live		*gprev, *gnext;
+	/* progress */
+	char			*token;		/* progressToken as text, or NULL */
+	unsigned int		 steps, sent, ms;
+	uint64_t		 t0;
+	/* a request to the client */
+	struct srvreq		*sr;
+	uint64_t		 deadline;
+};
+
+/* A request we sent to the client, waiting for its response. */
+struct srvreq {
+	int64_t			 id;
+	char			 sid[SESSION_ID_BYTES * 2 + 1];
+	const char		*method;
+	char			*response;	/* the client's, whole */
+	struct live		*live;
+	struct srvreq		*next;
+};
+
+/* An event for a session's GET stream. */
+struct evq_ent {
+	char			 sid[SESSION_ID_BYTES * 2 + 1];
+	char			*text;		/* a whole SSE event */
+	struct evq_ent		*next;
+};
+
+struct subscription {
+	char			 sid[SESSION_ID_BYTES * 2 + 1];
+	char			*uri;
+	struct subscription	*next;
+};
+
+/* All under timer_mtx. */
+static struct live		*get_streams;
+static struct srvreq		*srvreqs;
+static struct evq_ent		*evq_head, *evq_tail;
+static size_t			 evq_len;
+static struct subscription	*subs;
+static int64_t			 srvreq_seq;
+
+struct resource {
+	char		*uri;
+	char		*name;
+	char		*desc;
+	const char	*mime;
+	char		*text;		/* or NULL: blob */
+	const char	*blob;		/* base64 */
+	int		 watched;	/* text made from the version */
+};
+
+struct prompt_arg {
+	const char	*name;
+	const char	*desc;
+	int		 required;
+};
+
+struct prompt {
+	char			*name;
+	char			*desc;
+	const struct prompt_arg	*args;
+	size_t			 nargs;
+	int			 kind;		/* PROMPT_* */
+};
+
+enum { PROMPT_SIMPLE, PROMPT_GREET, PROMPT_RESOURCE, PROMPT_EXTRA };
+
+/* Pre-serialised pages of one list (resources, templates, prompts). */
+struct plist {
+	char		**pages;
+	size_t		 npages;
+};
+
+static struct resource	*resources;
+static size_t		 nresources;
+static char		*template_uri;		/* PREFIX items/{id} */
+static struct prompt	*prompts;
+static size_t		 nprompts;
+static struct plist	 res_pages, tmpl_pages, prompt_pages;
+static atomic_uint	 watched_version = 1;
+
+static const char blob_b64[] = "AAECAwQFBgcICQoLDA0ODw==";	/* 0x00..0x0f */
+
+static const struct prompt_arg greet_args[] = {
+	{ "name", "Who to greet (completion: alice, bob, carol, dave)", 1 },
+	{ "style", "How (completion: casual, cheerful, formal, friendly, "
+	    "funny)", 0 },
+};
+static const struct prompt_arg resource_args[] = {
+	{ "uri", "A resource of this gateway, embedded in the message", 1 },
+};
+static const struct prompt_arg extra_args[] = {
+	{ "text", "Text to put in the message", 0 },
+};
+
+static const char *const complete_names[] = { "alice", "bob", "carol",
+    "dave" };
+static const char *const complete_styles[] = { "casual", "cheerful",
+    "formal", "friendly", "funny" };
+static const char *const complete_ids[] = { "apple", "apricot", "banana",
+    "blueberry", "cherry" };
+
+/* ---- live streams */
+
+static void
+live_append(struct live *l, const char *s, size_t n)
+{
+	if (l->len + n > l->cap) {
+		l->cap = l->cap == 0 ? 1024 : l->cap;
+		while (l->cap < l->len + n)
+			l->cap *= 2;
+		l->buf = xreallocarray(l->buf, 1, l->cap);
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+/* One SSE event "message" carrying msg. */
+static void
+live_event(struct live *l, const char *msg)
+{
+	static const char	 head[] = "event: message\ndata: ";
+
+	live_append(l, head, sizeof(head) - 1);
+	live_append(l, msg, strlen(msg));
+	live_append(l, "\n\n", 2);
+}
+
+static void
+live_priming(struct live *l)
+{
+	char	 buf[64];
+
+	snprintf(buf, sizeof(buf), "id: %" PRIuFAST64 "\ndata: \n\n",
+	    atomic_fetch_add(&event_seq, 1) + 1);
+	live_append(l, buf, strlen(buf));
+}
+
+/* The timer thread took l's entry (timer_mtx held). */
+static void
+live_unarmed(struct live *l)
+{
+	l->entry = NULL;
+}
+
+static void
+timer_unlink_locked(struct timer_ent *t)
+{
+	struct timer_ent	**pp;
+
+	for (pp = &timer_head; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			return;
+		}
+}
+
+static void
+timer_insert_locked(struct timer_ent *t)
+{
+	struct timer_ent	**pp;
+
+	for (pp = &timer_head; *pp != NULL && (*pp)->due <= t->due;
+	    pp = &(*pp)->next)
+		;
+	t->next = *pp;
+	*pp = t;
+	if (timer_head == t)
+		pthread_cond_signal(&timer_cv);
+}
+
+/* Wake l now if it sleeps (timer_mtx held). */
+static void
+live_kick(struct live *l)
+{
+	struct timer_ent	*t = l->entry;
+
+	if (t == NULL)
+		return;		/* awake: it asks its step before sleeping */
+	timer_unlink_locked(t);
+	t->due = 0;
+	timer_insert_locked(t);
+}
+
+static ssize_t
+live_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct live		*l = cls;
+	struct timer_ent	*t;
+	size_t			 n;
+
+	pthread_mutex_lock(&timer_mtx);
+	if (pos > l->base) {		/* MHD has sent these */
+		n = pos - l->base;
+		if (n > l->len)
+			n = l->len;
+		memmove(l->buf, l->buf + n, l->len - n);
+		l->len -= n;
+		l->base += n;
+	}
+	if (l->len == 0 && !l->done && !timer_stopping &&
+	    !atomic_load(&stopping))
+		l->step(l, now_ms());
+	if (l->len > 0) {
+		n = l->len < max ? l->len : max;
+		memcpy(out, l->buf, n);
+		pthread_mutex_unlock(&timer_mtx);
+		return (n);
+	}
+	if (l->done || timer_stopping || atomic_load(&stopping)) {
+		n = l->done || l->is_get;
+		pthread_mutex_unlock(&timer_mtx);
+		return (n ? MHD_CONTENT_READER_END_OF_STREAM :
+		    MHD_CONTENT_READER_END_WITH_ERROR);
+	}
+	/* Nothing yet: sleep until due or kicked. */
+	MHD_suspend_connection(l->conn);
+	t = xmalloc(sizeof(*t));
+	t->due = l->due;
+	t->conn = l->conn;
+	t->live = l;
+	l->entry = t;
+	timer_insert_locked(t);
+	pthread_mutex_unlock(&timer_mtx);
+	return (0);
+}
+
+static void
+srvreq_unlink_locked(struct srvreq *sr)
+{
+	struct srvreq	**pp;
+
+	for (pp = &srvreqs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == sr) {
+			*pp = sr->next;
+			break;
+		}
+	free(sr->response);
+	free(sr);
+}
+
+static void
+live_free(void *cls)
+{
+	struct live	*l = cls;
+
+	pthread_mutex_lock(&timer_mtx);
+	if (l->entry != NULL) {		/* not expected: MHD stops after us */
+		timer_unlink_locked(l->entry);
+		free(l->entry);
+	}
+	if (l->is_get) {
+		if (l->gprev != NULL)
+			l->gprev->gnext = l->gnext;
+		else
+			get_streams = l->gnext;
+		if (l->gnext != NULL)
+			l->gnext->gprev = l->gprev;
+	}
+	if (l->sr != NULL)
+		srvreq_unlink_locked(l->sr);
+	pthread_mutex_unlock(&timer_mtx);
+	free(l->buf);
+	free(l->call_id);
+	free(l->token);
+	free(l);
+}
+
+static struct live *
+live_new(struct MHD_Connection *conn, live_step_fn step,
+    struct json_object *id)
+{
+	struct live	*l;
+
+	l = xcalloc(1, sizeof(*l));
+	l->conn = conn;
+	l->step = step;
+	if (id != NULL)
+		l->call_id = xstrdup(id_str(id));
+	return (l);
+}
+
+static enum MHD_Result
+queue_live(struct MHD_Connection *conn, struct live *l)
+{
+	struct MHD_Response	*resp;
+
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+	    READER_BLOCK, live_read, l, live_free);
+	if (resp == NULL) {
+		live_free(l);
+		return (MHD_NO);
+	}
+	return (queue(conn, MHD_HTTP_OK, resp, "text/event-stream", NULL));
+}
+
+/* The call's answer as the last event (res is consumed); then the end. */
+static void
+live_finish(struct live *l, struct json_object *res)
+{
+	char	*msg;
+
+	xasprintf(&msg, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s}",
+	    l->call_id, json_object_to_json_string_ext(res, JSON_FLAGS));
+	json_object_put(res);
+	live_event(l, msg);
+	free(msg);
+	l->done = 1;
+}
+
+/* ---- the GET stream: keepalives and the session's events */
+
+static void
+evq_push_locked(const char *sid, const char *msg)
+{
+	struct evq_ent	*e;
+	struct live	*l;
+
+	if (evq_len >= EVQ_MAX && (e = evq_head) != NULL) {
+		evq_head = e->next;	/* the oldest goes */
+		if (evq_head == NULL)
+			evq_tail = NULL;
+		evq_len--;
+		free(e->text);
+		free(e);
+	}
+	e = xcalloc(1, sizeof(*e));
+	strlcpy(e->sid, sid, sizeof(e->sid));
+	xasprintf(&e->text, "event: message\ndata: %s\n\n", msg);
+	if (evq_tail != NULL)
+		evq_tail->next = e;
+	else
+		evq_head = e;
+	evq_tail = e;
+	evq_len++;
+	for (l = get_streams; l != NULL; l = l->gnext)
+		if (strcmp(l->sid, sid) == 0)
+			live_kick(l);
+}
+
+static void
+get_step(struct live *l, uint64_t now)
+{
+	struct evq_ent	*e, *prev = NULL, *next;
+
+	for (e = evq_head; e != NULL; e = next) {
+		next = e->next;
+		if (strcmp(e->sid, l->sid) != 0) {
+			prev = e;
+			continue;
+		}
+		if (prev != NULL)
+			prev->next = next;
+		else
+			evq_head = next;
+		if (evq_tail == e)
+			evq_tail = prev;
+		evq_len--;
+		live_append(l, e->text, strlen(e->text));
+		free(e->text);
+		free(e);
+		if (l->len >= READER_BLOCK)
+			break;
+	}
+	if (l->len > 0)
+		return;
+	if (now >= l->next_ka) {
+		live_append(l, ": keepalive\n\n", 13);
+		l->next_ka = now + KEEPALIVE_MS;
+		return;
+	}
+	l->due = l->next_ka;
+}
+
+static enum MHD_Result
+get_live(struct MHD_Connection *conn, const char *sid)
+{
+	struct live	*l;
+
+	l = live_new(conn, get_step, NULL);
+	l->is_get = 1;
+	strlcpy(l->sid, sid, sizeof(l->sid));
+	pthread_mutex_lock(&timer_mtx);
+	l->gnext = get_streams;
+	if (get_streams != NULL)
+		get_streams->gprev = l;
+	get_streams = l;
+	pthread_mutex_unlock(&timer_mtx);
+	return (queue_live(conn, l));
+}
+
+/* Every session now known, for events to all. */
+static char **
+sess_ids(size_t *n)
+{
+	struct session	*s;
+	char		**ids;
+	size_t		 i, k = 0;
+
+	pthread_mutex_lock(&sess_mtx);
+	ids = xcalloc(nsessions + 1, sizeof(*ids));
+	for (i = 0; i < SESSION_BUCKETS; i++)
+		for (s = sess_tab[i]; s != NULL; s = s->next)
+			ids[k++] = xstrdup(s->id);
+	pthread_mutex_unlock(&sess_mtx);
+	*n = k;
+	return (ids);
+}
+
+/* ---- per-session state: what the client declared, its log level */
+
+static void
+sess_set_caps(const char *sid, unsigned int caps)
+{
+	struct session	**pp;
+
+	pthread_mutex_lock(&sess_mtx);
+	if ((pp = sess_find_locked(sid)) != NULL)
+		(*pp)->caps = caps;
+	pthread_mutex_unlock(&sess_mtx);
+}
+
+/* -1: no such session. */
+static int
+sess_get(const char *sid, unsigned int *caps, int *level)
+{
+	struct session	**pp;
+	int		 found = 0;
+
+	pthread_mutex_lock(&sess_mtx);
+	if (sid != NULL && (pp = sess_find_locked(sid)) != NULL) {
+		if (caps != NULL)
+			*caps = (*pp)->caps;
+		if (level != NULL)
+			*level = (*pp)->log_level;
+		found = 1;
+	}
+	pthread_mutex_unlock(&sess_mtx);
+	return (found ? 0 : -1);
+}
+
+static unsigned int
+client_caps(struct json_object *params)
+{
+	struct json_object	*c, *v;
+	unsigned int		 caps = 0;
+
+	if (!json_object_object_get_ex(params, "capabilities", &c) ||
+	    !json_object_is_type(c, json_type_object))
+		return (0);
+	if (json_object_object_get_ex(c, "sampling", &v))
+		caps |= CLIENT_SAMPLING;
+	if (json_object_object_get_ex(c, "elicitation", &v))
+		caps |= CLIENT_ELICITATION;
+	if (json_object_object_get_ex(c, "roots", &v))
+		caps |= CLIENT_ROOTS;
+	return (caps);
+}
+
+static int
+log_level_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name != NULL && i < NLOG_LEVELS; i++)
+		if (strcmp(name, log_levels[i]) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+static const char *
+req_sid(struct MHD_Connection *conn)
+{
+	return (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    "Mcp-Session-Id"));
+}
+
+/* ---- resources and prompts: the tables, the pages */
+
+static void
+resource_add(const char *rel, const char *name, const char *desc,
+    const char *mime, const char *text, const char *blob, int watched)
+{
+	struct resource	*r;
+
+	resources = xreallocarray(resources, nresources + 1,
+	    sizeof(*resources));
+	r = &resources[nresources++];
+	xasprintf(&r->uri, "%s%s", uri_prefix, rel);
+	r->name = xstrdup(name);
+	r->desc = xstrdup(desc);
+	r->mime = mime;
+	r->text = text == NULL ? NULL : xstrdup(text);
+	r->blob = blob;
+	r->watched = watched;
+}
+
+static void
+prompt_add(const char *name, const char *desc, const struct prompt_arg *args,
+    size_t nargs, int kind)
+{
+	struct prompt	*p;
+
+	prompts = xreallocarray(prompts, nprompts + 1, sizeof(*prompts));
+	p = &prompts[nprompts++];
+	p->name = xstrdup(name);
+	p->desc = xstrdup(desc);
+	p->args = args;
+	p->nargs = nargs;
+	p->kind = kind;
+}
+
+/* Pages of PAGE_SIZE items under key; the cursor is "page-<index>". */
+static void
+plist_build(struct plist *pl, const char *key, struct json_object **items,
+    size_t n)
+{
+	struct json_object	*page, *arr;
+	char			 cursor[32];
+	size_t			 i, p;
+
+	pl->npages = n == 0 ? 1 : (n + PAGE_SIZE - 1) / PAGE_SIZE;
+	pl->pages = xcalloc(pl->npages, sizeof(*pl->pages));
+	for (p = 0; p < pl->npages; p++) {
+		page = json_object_new_object();
+		arr = json_object_new_array();
+		for (i = p * PAGE_SIZE; i < n && i < (p + 1) * PAGE_SIZE; i++)
+			json_object_array_add(arr, json_object_get(items[i]));
+		json_object_object_add(page, key, arr);
+		if (p + 1 < pl->npages) {
+			snprintf(cursor, sizeof(cursor), "page-%zu", p + 1);
+			json_object_object_add(page, "nextCursor",
+			    json_object_new_string(cursor));
+		}
+		pl->pages[p] = xstrdup(json_object_to_json_string_ext(page,
+		    JSON_FLAGS));
+		json_object_put(page);
+	}
+}
+
+static void
+plist_free(struct plist *pl)
+{
+	size_t	 i;
+
+	for (i = 0; i < pl->npages; i++)
+		free(pl->pages[i]);
+	free(pl->pages);
+}
+
+static struct json_object *
+jstr(const char *s)
+{
+	return (json_object_new_string(s));
+}
+
+static void
+surface_build(unsigned int extra_res, unsigned int extra_prompts)
+{
+	struct json_object	**items, *o, *args, *a;
+	char			 rel[32], name[32], desc[96], *text;
+	size_t			 i, k, n;
+
+	if (uri_prefix == NULL)
+		xasprintf(&uri_prefix, "test://%s/", srv_name);
+	xasprintf(&text, "Hello from %s.", srv_name);
+	resource_add("text", "text", "A text resource.", "text/plain", text,
+	    NULL, 0);
+	free(text);
+	resource_add("binary", "binary", "A binary resource: bytes 0x00 to "
+	    "0x0f.", "application/octet-stream", NULL, blob_b64, 0);
+	resource_add("watched", "watched", "Its text names a version that "
+	    "the tool touch_resource increments.", "text/plain", "", NULL, 1);
+	for (i = 1; i <= extra_res; i++) {
+		snprintf(rel, sizeof(rel), "res/%04zu", i);
+		snprintf(name, sizeof(name), "res_%04zu", i);
+		snprintf(desc, sizeof(desc), "Extra resource %zu.", i);
+		xasprintf(&text, "resource %zu of %s", i, srv_name);
+		resource_add(rel, name, desc, "text/plain", text, NULL, 0);
+		free(text);
+	}
+	xasprintf(&template_uri, "%sitems/{id}", uri_prefix);
+
+	prompt_add("simple", "A prompt without arguments.", NULL, 0,
+	    PROMPT_SIMPLE);
+	prompt_add("greet", "A greeting for name, in a style.", greet_args,
+	    2, PROMPT_GREET);
+	prompt_add("with_resource", "A message embedding the resource at "
+	    "uri.", resource_args, 1, PROMPT_RESOURCE);
+	for (i = 1; i <= extra_prompts; i++) {
+		snprintf(name, sizeof(name), "prompt_%04zu", i);
+		snprintf(desc, sizeof(desc), "Extra prompt %zu.", i);
+		prompt_add(name, desc, extra_args, 1, PROMPT_EXTRA);
+	}
+
+	n = nresources > nprompts ? nresources : nprompts;
+	items = xcalloc(n + 1, sizeof(*items));
+	for (i = 0; i < nresources; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "uri", jstr(resources[i].uri));
+		json_object_object_add(o, "name", jstr(resources[i].name));
+		json_object_object_add(o, "description",
+		    jstr(resources[i].desc));
+		json_object_object_add(o, "mimeType", jstr(resources[i].mime));
+		items[i] = o;
+	}
+	plist_build(&res_pages, "resources", items, nresources);
+	for (i = 0; i < nresources; i++)
+		json_object_put(items[i]);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "uriTemplate", jstr(template_uri));
+	json_object_object_add(o, "name", jstr("item"));
+	json_object_object_add(o, "description", jstr("An item by id "
+	    "(completion of id: apple, apricot, banana, blueberry, cherry)."));
+	json_object_object_add(o, "mimeType", jstr("text/plain"));
+	items[0] = o;
+	plist_build(&tmpl_pages, "resourceTemplates", items, 1);
+	json_object_put(o);
+
+	for (i = 0; i < nprompts; i++) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name", jstr(prompts[i].name));
+		json_object_object_add(o, "description",
+		    jstr(prompts[i].desc));
+		args = json_object_new_array();
+		for (k = 0; k < prompts[i].nargs; k++) {
+			a = json_object_new_object();
+			json_object_object_add(a, "name",
+			    jstr(prompts[i].args[k].name));
+			json_object_object_add(a, "description",
+			    jstr(prompts[i].args[k].desc));
+			json_object_object_add(a, "required",
+			    json_object_new_boolean(prompts[i].args[k].required));
+			json_object_array_add(args, a);
+		}
+		json_object_object_add(o, "arguments", args);
+		items[i] = o;
+	}
+	plist_build(&prompt_pages, "prompts", items, nprompts);
+	for (i = 0; i < nprompts; i++)
+		json_object_put(items[i]);
+	free(items);
+}
+
+static void
+surface_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nresources; i++) {
+		free(resources[i].uri);
+		free(resources[i].name);
+		free(resources[i].desc);
+		free(resources[i].text);
+	}
+	free(resources);
+	for (i = 0; i < nprompts; i++) {
+		free(prompts[i].name);
+		free(prompts[i].desc);
+	}
+	free(prompts);
+	plist_free(&res_pages);
+	plist_free(&tmpl_pages);
+	plist_free(&prompt_pages);
+	free(template_uri);
+	free(uri_prefix);
+}
+
+/* The contents item of uri: a resource, or the template's; NULL if none. */
+static struct json_object *
+resource_contents(const char *uri)
+{
+	struct json_object	*c;
+	const char		*id;
+	char			*text = NULL;
+	size_t			 i, plen = strlen(template_uri) -
+				    strlen("{id}");
+
+	for (i = 0; i < nresources; i++)
+		if (strcmp(resources[i].uri, uri) == 0)
+			break;
+	if (i < nresources) {
+		c = json_object_new_object();
+		json_object_object_add(c, "uri", jstr(uri));
+		json_object_object_add(c, "mimeType", jstr(resources[i].mime));
+		if (resources[i].blob != NULL) {
+			json_object_object_add(c, "blob",
+			    jstr(resources[i].blob));
+			return (c);
+		}
+		if (resources[i].watched)
+			xasprintf(&text, "watched resource of %s, version %u",
+			    srv_name, atomic_load(&watched_version));
+		json_object_object_add(c, "text", jstr(text != NULL ? text :
+		    resources[i].text));
+		free(text);
+		return (c);
+	}
+	if (strncmp(uri, template_uri, plen) != 0)
+		return (NULL);
+	id = uri + plen;
+	if (*id == '\0' || strspn(id, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(id))
+		return (NULL);
+	c = json_object_new_object();
+	json_object_object_add(c, "uri", jstr(uri));
+	json_object_object_add(c, "mimeType", jstr("text/plain"));
+	xasprintf(&text, "item %s of %s", id, srv_name);
+	json_object_object_add(c, "text", jstr(text));
+	free(text);
+	return (c);
+}
+
+static struct prompt *
+prompt_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; name != NULL && i < nprompts; i++)
+		if (strcmp(prompts[i].name, name) == 0)
+			return (&prompts[i]);
+	return (NULL);
+}
+
+/* ---- methods */
+
+static char *
+result_of(struct json_object *id, struct json_object *res)
+{
+	char	*msg;
+
+	msg = rpc_result(id, json_object_to_json_string_ext(res, JSON_FLAGS));
+	json_object_put(res);
+	return (msg);
+}
+
+static enum MHD_Result
+answer_obj(struct MHD_Connection *conn, struct req *r, struct json_object *id,
+    struct json_object *res)
+{
+	return (answer(conn, r, result_of(id, res), NULL, 0, NULL));
+}
+
+/* The page the request's cursor names, or -32602. */
+static enum MHD_Result
+do_plist(struct MHD_Connection *conn, struct req *r, struct json_object *id,
+    struct json_object *params, const struct plist *pl)
+{
+	struct json_object	*c;
+	const char		*cursor;
+	char			*end;
+	unsigned long		 p = 0;
+
+	if (json_object_object_get_ex(params, "cursor", &c) &&
+	    !json_object_is_type(c, json_type_null)) {
+		cursor = json_object_get_string(c);
+		if (!json_object_is_type(c, json_type_string) ||
+		    strncmp(cursor, "page-", 5) != 0 ||
+		    cursor[5] < '0' || cursor[5] > '9' ||
+		    (p = strtoul(cursor + 5, &end, 10)) >= pl->npages ||
+		    *end != '\0')
+			return (answer_error(conn, r, id,
+			    -32602, "Invalid cursor"));
+	}
+	return (answer(conn, r, rpc_result(id, pl->pages[p]), NULL, 0, NULL));
+}
+
+static enum MHD_Result
+answer_error_data(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, int code, const char *text,
+    struct json_object *data)
+{
+	struct json_object	*o, *err;
+	char			*s;
+
+	err = json_object_new_object();
+	json_object_object_add(err, "code", json_object_new_int(code));
+	json_object_object_add(err, "message", jstr(text));
+	json_object_object_add(err, "data", data);
+	o = json_object_new_object();
+	json_object_object_add(o, "jsonrpc", jstr("2.0"));
+	json_object_object_add(o, "id", json_object_get(id));
+	json_object_object_add(o, "error", err);
+	s = xstrdup(json_object_to_json_string_ext(o, JSON_FLAGS));
+	json_object_put(o);
+	return (answer(conn, r, s, NULL, 0, NULL));
+}
+
+static enum MHD_Result
+do_resources_read(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *params)
+{
+	struct json_object	*u, *c, *res, *arr, *data;
+	const char		*uri;
+
+	if (!json_object_object_get_ex(params, "uri", &u) ||
+	    !json_object_is_type(u, json_type_string))
+		return (answer_error(conn, r, id, -32602,
+		    "resources/read: 'uri' must be a string"));
+	uri = json_object_get_string(u);
+	if ((c = resource_contents(uri)) == NULL) {
+		data = json_object_new_object();
+		json_object_object_add(data, "uri", jstr(uri));
+		return (answer_error_data(conn, r, id, -32002,
+		    "Resource not found", data));
+	}
+	arr = json_object_new_array();
+	json_object_array_add(arr, c);
+	res = json_object_new_object();
+	json_object_object_add(res, "contents", arr);
+	return (answer_obj(conn, r, id, res));
+}
+
+static enum MHD_Result
+do_subscribe(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *params, int on)
+{
+	struct json_object	*u;
+	struct subscription	**pp, *s;
+	const char		*uri, *sid = req_sid(conn);
+
+	if (!json_object_object_get_ex(params, "uri", &u) ||
+	    !json_object_is_type(u, json_type_string))
+		return (answer_error(conn, r, id, -32602,
+		    "resources/subscribe: 'uri' must be a string"));
+	uri = json_object_get_string(u);
+	pthread_mutex_lock(&timer_mtx);
+	for (pp = &subs; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->sid, sid) == 0 &&
+		    strcmp((*pp)->uri, uri) == 0)
+			break;
+	if (on && *pp == NULL) {
+		s = xcalloc(1, sizeof(*s));
+		strlcpy(s->sid, sid, sizeof(s->sid));
+		s->uri = xstrdup(uri);
+		s->next = subs;
+		subs = s;
+	} else if (!on && (s = *pp) != NULL) {
+		*pp = s->next;
+		free(s->uri);
+		free(s);
+	}
+	pthread_mutex_unlock(&timer_mtx);
+	return (answer(conn, r, rpc_result(id, "{}"), NULL, 0, NULL));
+}
+
+static void
+subs_free(void)
+{
+	struct subscription	*s;
+	struct evq_ent		*e;
+
+	while ((s = subs) != NULL) {
+		subs = s->next;
+		free(s->uri);
+		free(s);
+	}
+	while ((e = evq_head) != NULL) {
+		evq_head = e->next;
+		free(e->text);
+		free(e);
+	}
+	evq_tail = NULL;
+	evq_len = 0;
+}
+
+/* The string argument key of a prompt, or NULL. */
+static const char *
+prompt_arg(struct json_object *args, const char *key)
+{
+	return (args == NULL ? NULL : arg_string(args, key));
+}
+
+static struct json_object *
+message(const char *role, struct json_object *content)
+{
+	struct json_object	*m = json_object_new_object();
+
+	json_object_object_add(m, "role", jstr(role));
+	json_object_object_add(m, "content", content);
+	return (m);
+}
+
+static struct json_object *
+text_content(const char *text)
+{
+	struct json_object	*c = json_object_new_object();
+
+	json_object_object_add(c, "type", jstr("text"));
+	json_object_object_add(c, "text", jstr(text));
+	return (c);
+}
+
+static enum MHD_Result
+do_prompts_get(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *params)
+{
+	struct json_object	*n, *args = NULL, *msgs, *res, *c, *rc;
+	struct prompt		*p;
+	const char		*a, *b;
+	char			*text = NULL, *err;
+	size_t			 i;
+	enum MHD_Result		 rv;
+
+	if (!json_object_object_get_ex(params, "name", &n) ||
+	    !json_object_is_type(n, json_type_string))
+		return (answer_error(conn, r, id, -32602,
+		    "prompts/get: 'name' must be a string"));
+	if ((p = prompt_find(json_object_get_string(n))) == NULL) {
+		xasprintf(&err, "Unknown prompt: %s", json_object_get_string(n));
+		rv = answer_error(conn, r, id, -32602, err);
+		free(err);
+		return (rv);
+	}
+	if (json_object_object_get_ex(params, "arguments", &args) &&
+	    !json_object_is_type(args, json_type_object) &&
+	    !json_object_is_type(args, json_type_null))
+		return (answer_error(conn, r, id, -32602,
+		    "prompts/get: 'arguments' must be an object"));
+	for (i = 0; i < p->nargs; i++)
+		if (p->args[i].required &&
+		    prompt_arg(args, p->args[i].name) == NULL) {
+			xasprintf(&err, "prompts/get %s: argument '%s' is "
+			    "required", p->name, p->args[i].name);
+			rv = answer_error(conn, r, id, -32602, err);
+			free(err);
+			return (rv);
+		}
+	msgs = json_object_new_array();
+	switch (p->kind) {
+	case PROMPT_SIMPLE:
+		xasprintf(&text, "Say hello to %s.", srv_name);
+		json_object_array_add(msgs, message("user",
+		    text_content(text)));
+		break;
+	case PROMPT_GREET:
+		a = prompt_arg(args, "name");
+		if ((b = prompt_arg(args, "style")) == NULL)
+			b = "friendly";
+		xasprintf(&text, "Greet %s in a %s way.", a, b);
+		json_object_array_add(msgs, message("user",
+		    text_content(text)));
+		break;
+	case PROMPT_RESOURCE:
+		a = prompt_arg(args, "uri");
+		if ((rc = resource_contents(a)) == NULL) {
+			json_object_put(msgs);
+			xasprintf(&err, "prompts/get %s: no resource %s",
+			    p->name, a);
+			rv = answer_error(conn, r, id, -32602, err);
+			free(err);
+			return (rv);
+		}
+		c = json_object_new_object();
+		json_object_object_add(c, "type", jstr("resource"));
+		json_object_object_add(c, "resource", rc);
+		json_object_array_add(msgs, message("user", c));
+		json_object_array_add(msgs, message("user",
+		    text_content("Summarise the resource above.")));
+		break;
+	default:
+		a = prompt_arg(args, "text");
+		xasprintf(&text, "%s: %s", p->name, a != NULL ? a : "no text");
+		json_object_array_add(msgs, message("user",
+		    text_content(text)));
+		break;
+	}
+	free(text);
+	res = json_object_new_object();
+	json_object_object_add(res, "description", jstr(p->desc));
+	json_object_object_add(res, "messages", msgs);
+	return (answer_obj(conn, r, id, res));
+}
+
+static enum MHD_Result
+do_complete(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *params)
+{
+	struct json_object	*ref, *arg, *t, *v, *vals, *comp, *res;
+	const char		*type, *aname, *value = "";
+	const char *const	*cands = NULL;
+	size_t			 ncands = 0, i, n = 0;
+
+	if (!json_object_object_get_ex(params, "ref", &ref) ||
+	    !json_object_object_get_ex(ref, "type", &t) ||
+	    !json_object_object_get_ex(params, "argument", &arg) ||
+	    (aname = arg_string(arg, "name")) == NULL)
+		return (answer_error(conn, r, id, -32602, "completion/complete:"
+		    " 'ref' {type} and 'argument' {name, value} are required"));
+	if (json_object_object_get_ex(arg, "value", &v) &&
+	    json_object_is_type(v, json_type_string))
+		value = json_object_get_string(v);
+	type = json_object_get_string(t);
+	if (strcmp(type, "ref/prompt") == 0) {
+		if (prompt_find(arg_string(ref, "name")) == NULL)
+			return (answer_error(conn, r, id, -32602,
+			    "completion/complete: no such prompt"));
+		if (strcmp(arg_string(ref, "name"), "greet") == 0 &&
+		    strcmp(aname, "name") == 0) {
+			cands = complete_names;
+			ncands = sizeof(complete_names) / sizeof(cands[0]);
+		} else if (strcmp(arg_string(ref, "name"), "greet") == 0 &&
+		    strcmp(aname, "style") == 0) {
+			cands = complete_styles;
+			ncands = sizeof(complete_styles) / sizeof(cands[0]);
+		}
+	} else if (strcmp(type, "ref/resource") == 0) {
+		if (arg_string(ref, "uri") == NULL ||
+		    strcmp(arg_string(ref, "uri"), template_uri) != 0)
+			return (answer_error(conn, r, id, -32602,
+			    "completion/complete: no such resource template"));
+		if (strcmp(aname, "id") == 0) {
+			cands = complete_ids;
+			ncands = sizeof(complete_ids) / sizeof(cands[0]);
+		}
+	} else
+		return (answer_error(conn, r, id, -32602,
+		    "completion/complete: unknown ref type"));
+	vals = json_object_new_array();
+	for (i = 0; i < ncands && n < COMPLETION_MAX; i++)
+		if (strncmp(cands[i], value, strlen(value)) == 0) {
+			json_object_array_add(vals, jstr(cands[i]));
+			n++;
+		}
+	comp = json_object_new_object();
+	json_object_object_add(comp, "values", vals);
+	json_object_object_add(comp, "total", json_object_new_int64(n));
+	json_object_object_add(comp, "hasMore", json_object_new_boolean(0));
+	res = json_object_new_object();
+	json_object_object_add(res, "completion", comp);
+	return (answer_obj(conn, r, id, res));
+}
+
+static enum MHD_Result
+do_set_level(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *params)
+{
+	struct session	**pp;
+	const char	*sid = req_sid(conn);
+	int		 level;
+
+	if ((level = log_level_find(arg_string(params, "level"))) == -1)
+		return (answer_error(conn, r, id, -32602,
+		    "logging/setLevel: 'level' must be one of debug, info, "
+		    "notice, warning, error, critical, alert, emergency"));
+	pthread_mutex_lock(&sess_mtx);
+	if ((pp = sess_find_locked(sid)) != NULL)
+		(*pp)->log_level = level;
+	pthread_mutex_unlock(&sess_mtx);
+	return (answer(conn, r, rpc_result(id, "{}"), NULL, 0, NULL));
+}
+
+/* The new methods; -1: not one of them. */
+static int
+surface_dispatch(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, const char *method, struct json_object *params,
+    enum MHD_Result *rv)
+{
+	if (tools_only)
+		return (-1);
+	if (strcmp(method, "resources/list") == 0)
+		*rv = do_plist(conn, r, id, params, &res_pages);
+	else if (strcmp(method, "resources/templates/list") == 0)
+		*rv = do_plist(conn, r, id, params, &tmpl_pages);
+	else if (strcmp(method, "resources/read") == 0)
+		*rv = do_resources_read(conn, r, id, params);
+	else if (strcmp(method, "resources/subscribe") == 0)
+		*rv = do_subscribe(conn, r, id, params, 1);
+	else if (strcmp(method, "resources/unsubscribe") == 0)
+		*rv = do_subscribe(conn, r, id, params, 0);
+	else if (strcmp(method, "prompts/list") == 0)
+		*rv = do_plist(conn, r, id, params, &prompt_pages);
+	else if (strcmp(method, "prompts/get") == 0)
+		*rv = do_prompts_get(conn, r, id, params);
+	else if (strcmp(method, "completion/complete") == 0)
+		*rv = do_complete(conn, r, id, params);
+	else if (strcmp(method, "logging/setLevel") == 0)
+		*rv = do_set_level(conn, r, id, params);
+	else
+		return (-1);
+	return (0);
+}
+
+/* A response from the client: to the request of ours it answers. */
+static void
+surface_response(struct MHD_Connection *conn, struct json_object *msg,
+    struct json_object *id)
+{
+	struct srvreq	*sr;
+	const char	*sid = req_sid(conn);
+
+	if (!json_object_is_type(id, json_type_int) || sid == NULL)
+		return;
+	pthread_mutex_lock(&timer_mtx);
+	for (sr = srvreqs; sr != NULL; sr = sr->next)
+		if (sr->id == json_object_get_int64(id) &&
+		    strcmp(sr->sid, sid) == 0 && sr->response == NULL) {
+			sr->response = xstrdup(json_object_to_json_string_ext(
+			    msg, JSON_FLAGS));
+			if (sr->live != NULL)
+				live_kick(sr->live);
+			break;
+		}
+	pthread_mutex_unlock(&timer_mtx);
+}
+
+static void
+surface_forget(const char *sid)
+{
+	struct subscription	**pp, *s;
+	struct evq_ent		*e, *prev = NULL, *next;
+
+	pthread_mutex_lock(&timer_mtx);
+	for (pp = &subs; (s = *pp) != NULL; ) {
+		if (strcmp(s->sid, sid) == 0) {
+			*pp = s->next;
+			free(s->uri);
+			free(s);
+		} else
+			pp = &s->next;
+	}
+	for (e = evq_head; e != NULL; e = next) {
+		next = e->next;
+		if (strcmp(e->sid, sid) != 0) {
+			prev = e;
+			continue;
+		}
+		if (prev != NULL)
+			prev->next = next;
+		else
+			evq_head = next;
+		if (evq_tail == e)
+			evq_tail = prev;
+		evq_len--;
+		free(e->text);
+		free(e);
+	}
+	pthread_mutex_unlock(&timer_mtx);
+}
+
+/* ---- tools of the surface */
+
+static char *
+notification(const char *method, struct json_object *params)
+{
+	struct json_object	*o = json_object_new_object();
+	char			*s;
+
+	json_object_object_add(o, "jsonrpc", jstr("2.0"));
+	json_object_object_add(o, "method", jstr(method));
+	if (params != NULL)
+		json_object_object_add(o, "params", params);
+	s = xstrdup(json_object_to_json_string_ext(o, JSON_FLAGS));
+	json_object_put(o);
+	return (s);
+}
+
+/* touch_resource {uri}: notifications/resources/updated to subscribers. */
+static struct json_object *
+tool_touch(struct call *c, struct json_object *args)
+{
+	struct subscription	*s;
+	struct json_object	*p;
+	const char		*uri;
+	char			*msg, buf[128];
+	size_t			 i, n = 0;
+
+	if ((uri = arg_string(args, "uri")) == NULL)
+		return (text_result("touch_resource: 'uri' must be a string",
+		    1));
+	for (i = 0; i < nresources; i++)
+		if (resources[i].watched && strcmp(resources[i].uri, uri) == 0)
+			atomic_fetch_add(&watched_version, 1);
+	p = json_object_new_object();
+	json_object_object_add(p, "uri", jstr(uri));
+	msg = notification("notifications/resources/updated", p);
+	pthread_mutex_lock(&timer_mtx);
+	for (s = subs; s != NULL; s = s->next)
+		if (strcmp(s->uri, uri) == 0) {
+			evq_push_locked(s->sid, msg);
+			n++;
+		}
+	pthread_mutex_unlock(&timer_mtx);
+	free(msg);
+	snprintf(buf, sizeof(buf), "notified %zu subscription%s", n,
+	    n == 1 ? "" : "s");
+	return (text_result(buf, 0));
+}
+
+/* notify_list_changed {list}: list_changed on every session's GET stream. */
+static struct json_object *
+tool_list_changed(struct call *c, struct json_object *args)
+{
+	const char	*list;
+	char		*method, *msg, **ids, buf[128];
+	size_t		 i, n;
+
+	if ((list = arg_string(args, "list")) == NULL ||
+	    (strcmp(list, "tools") != 0 && strcmp(list, "resources") != 0 &&
+	    strcmp(list, "prompts") != 0))
+		return (text_result("notify_list_changed: 'list' must be "
+		    "tools, resources or prompts", 1));
+	xasprintf(&method, "notifications/%s/list_changed", list);
+	msg = notification(method, NULL);
+	ids = sess_ids(&n);
+	pthread_mutex_lock(&timer_mtx);
+	for (i = 0; i < n; i++)
+		evq_push_locked(ids[i], msg);
+	pthread_mutex_unlock(&timer_mtx);
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	free(msg);
+	free(method);
+	snprintf(buf, sizeof(buf), "%s list_changed to %zu session%s", list,
+	    n, n == 1 ? "" : "s");
+	return (text_result(buf, 0));
+}
+
+/* Listed like the others; never called (stream_tools answer them). */
+static struct json_object *
+tool_streamed(struct call *c, struct json_object *args)
+{
+	return (text_result("internal: a streamed tool without a handler", 1));
+}
+
+typedef enum MHD_Result (*stream_tool_fn)(struct MHD_Connection *,
+	    struct req *, struct json_object *, struct json_object *,
+	    struct json_object *);
+
+static enum MHD_Result
+answer_tool_error(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, const char *text)
+{
+	return (answer(conn, r, result_of(id, text_result(text, 1)), NULL, 0,
+	    NULL));
+}
+
+/* An optional integer argument in [min, max]; -1 if bad. */
+static int
+arg_int(struct json_object *args, const char *key, int64_t def, int64_t min,
+    int64_t max, int64_t *out)
+{
+	struct json_object	*v;
+
+	*out = def;
+	if (!json_object_object_get_ex(args, key, &v))
+		return (0);
+	if (!json_object_is_type(v, json_type_int) ||
+	    (*out = json_object_get_int64(v)) < min || *out > max)
+		return (-1);
+	return (0);
+}
+
+static int
+arg_bool(struct json_object *args, const char *key)
+{
+	struct json_object	*v;
+
+	return (json_object_object_get_ex(args, key, &v) &&
+	    json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v));
+}
+
+/* log {level, text, count}: notifications/message on the call's stream. */
+static enum MHD_Result
+stool_log(struct MHD_Connection *conn, struct req *r, struct json_object *id,
+    struct json_object *args, struct json_object *token)
+{
+	struct live		 l;
+	struct json_object	*p, *res;
+	const char		*lname, *text;
+	char			*msg, buf[160];
+	int64_t			 count, i, sent = 0;
+	int			 level, min = 0;
+
+	memset(&l, 0, sizeof(l));
+	if ((lname = arg_string(args, "level")) == NULL)
+		lname = "info";
+	if ((level = log_level_find(lname)) == -1)
+		return (answer_tool_error(conn, r, id, "log: 'level' must be a "
+		    "logging level (debug .. emergency)"));
+	if ((text = arg_string(args, "text")) == NULL)
+		text = "log message";
+	if (arg_int(args, "count", 1, 0, LOG_COUNT_MAX, &count) == -1)
+		return (answer_tool_error(conn, r, id, "log: 'count' must be an "
+		    "integer in 0..10000"));
+	sess_get(req_sid(conn), NULL, &min);
+	live_priming(&l);
+	for (i = 1; i <= count; i++) {
+		if (level < min)
+			continue;
+		p = json_object_new_object();
+		json_object_object_add(p, "level", jstr(log_levels[level]));
+		json_object_object_add(p, "logger", jstr(srv_name));
+		if (count == 1)
+			json_object_object_add(p, "data", jstr(text));
+		else {
+			snprintf(buf, sizeof(buf), " (%" PRId64 "/%" PRId64 ")",
+			    i, count);
+			xasprintf(&msg, "%s%s", text, buf);
+			json_object_object_add(p, "data", jstr(msg));
+			free(msg);
+		}
+		msg = notification("notifications/message", p);
+		live_event(&l, msg);
+		free(msg);
+		sent++;
+	}
+	snprintf(buf, sizeof(buf), "sent %" PRId64 " of %" PRId64 " messages "
+	    "at %s (session level %s)", sent, count, log_levels[level],
+	    log_levels[min]);
+	res = text_result(buf, 0);
+	msg = result_of(id, res);
+	live_event(&l, msg);
+	free(msg);
+	return (queue_buf(conn, MHD_HTTP_OK, l.buf, l.len, "text/event-stream",
+	    NULL));
+}
+
+static void
+progress_step(struct live *l, uint64_t now)
+{
+	struct json_object	*p;
+	char			*msg, buf[96];
+	uint64_t		 due;
+
+	for (;;) {
+		if (l->sent == l->steps) {
+			snprintf(buf, sizeof(buf), "%u steps of %u ms%s",
+			    l->steps, l->ms, l->token != NULL ? "" :
+			    " (no progressToken: no progress sent)");
+			live_finish(l, text_result(buf, 0));
+			return;
+		}
+		due = l->t0 + (uint64_t)(l->sent + 1) * l->ms;
+		if (now < due) {
+			l->due = due;
+			return;
+		}
+		l->sent++;
+		if (l->token == NULL)
+			continue;
+		p = json_object_new_object();
+		json_object_object_add(p, "progressToken",
+		    json_tokener_parse(l->token));
+		json_object_object_add(p, "progress",
+		    json_object_new_int64(l->sent));
+		json_object_object_add(p, "total",
+		    json_object_new_int64(l->steps));
+		snprintf(buf, sizeof(buf), "step %u of %u", l->sent, l->steps);
+		json_object_object_add(p, "message", jstr(buf));
+		msg = notification("notifications/progress", p);
+		live_event(l, msg);
+		free(msg);
+	}
+}
+
+/* progress {steps, ms}: a notifications/progress every ms, then the answer. */
+static enum MHD_Result
+stool_progress(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *args,
+    struct json_object *token)
+{
+	struct live	*l;
+	int64_t		 steps, ms;
+
+	if (arg_int(args, "steps", 3, 0, PROGRESS_STEPS_MAX, &steps) == -1 ||
+	    arg_int(args, "ms", 100, 0, PROGRESS_MS_MAX, &ms) == -1)
+		return (answer_tool_error(conn, r, id, "progress: 'steps' must "
+		    "be an integer in 0..1000, 'ms' in 0..60000"));
+	l = live_new(conn, progress_step, id);
+	l->steps = (unsigned int)steps;
+	l->ms = (unsigned int)ms;
+	l->t0 = now_ms();
+	if (token != NULL)
+		l->token = xstrdup(id_str(token));
+	live_priming(l);
+	return (queue_live(conn, l));
+}
+
+static void
+srv_step(struct live *l, uint64_t now)
+{
+	struct srvreq		*sr = l->sr;
+	struct json_object	*resp, *v, *res, *msg;
+	char			*text, *note;
+
+	if (sr->response != NULL) {
+		resp = json_tokener_parse(sr->response);
+		if (json_object_object_get_ex(resp, "result", &v)) {
+			res = text_result(json_object_to_json_string_ext(v,
+			    JSON_FLAGS), 0);
+			if (json_object_is_type(v, json_type_object))
+				json_object_object_add(res, "structuredContent",
+				    json_object_get(v));
+		} else {
+			json_object_object_get_ex(resp, "error", &v);
+			msg = NULL;
+			json_object_object_get_ex(v, "message", &msg);
+			xasprintf(&text, "the client refused %s: %s",
+			    sr->method, msg != NULL ?
+			    json_object_get_string(msg) :
+			    json_object_to_json_string_ext(v, JSON_FLAGS));
+			res = text_result(text, 1);
+			free(text);
+		}
+		json_object_put(resp);
+	} else if (now >= l->deadline) {
+		/* Tell the client to stop, then answer. */
+		v = json_object_new_object();
+		json_object_object_add(v, "requestId",
+		    json_object_new_int64(sr->id));
+		json_object_object_add(v, "reason", jstr("timeout"));
+		note = notification("notifications/cancelled", v);
+		live_event(l, note);
+		free(note);
+		xasprintf(&text, "no answer to %s from the client within %"
+		    PRIu64 " ms", sr->method, l->deadline - l->t0);
+		res = text_result(text, 1);
+		free(text);
+	} else {
+		l->due = l->deadline;
+		return;
+	}
+	srvreq_unlink_locked(sr);
+	l->sr = NULL;
+	live_finish(l, res);
+}
+
+/*
+ * A request to the client on the call's SSE stream (params consumed);
+ * the call's answer is the client's answer.  A client that did not
+ * declare cap is not asked unless force.
+ */
+static enum MHD_Result
+srv_request(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *args, const char *method,
+    struct json_object *params, unsigned int cap, const char *capname)
+{
+	struct json_object	*o;
+	struct srvreq		*sr;
+	struct live		*l;
+	const char		*sid = req_sid(conn);
+	unsigned int		 caps = 0;
+	int64_t			 timeout;
+	char			*text;
+	enum MHD_Result		 rv;
+
+	if (arg_int(args, "timeout_ms", client_timeout_ms, 10,
+	    CLIENT_TIMEOUT_MAX, &timeout) == -1) {
+		json_object_put(params);
+		return (answer_tool_error(conn, r, id, "'timeout_ms' must be an "
+		    "integer in 10..3600000"));
+	}
+	sess_get(sid, &caps, NULL);
+	if ((caps & cap) == 0 && !arg_bool(args, "force")) {
+		json_object_put(params);
+		xasprintf(&text, "the client did not declare %s: %s not sent "
+		    "(force: true sends it anyway)", capname, method);
+		rv = answer_tool_error(conn, r, id, text);
+		free(text);
+		return (rv);
+	}
+	l = live_new(conn, srv_step, id);
+	l->t0 = now_ms();
+	l->deadline = l->t0 + (uint64_t)timeout;
+	sr = xcalloc(1, sizeof(*sr));
+	strlcpy(sr->sid, sid, sizeof(sr->sid));
+	sr->method = method;
+	sr->live = l;
+	l->sr = sr;
+	pthread_mutex_lock(&timer_mtx);
+	sr->id = ++srvreq_seq;
+	sr->next = srvreqs;
+	srvreqs = sr;
+	pthread_mutex_unlock(&timer_mtx);
+	o = json_object_new_object();
+	json_object_object_add(o, "jsonrpc", jstr("2.0"));
+	json_object_object_add(o, "id", json_object_new_int64(sr->id));
+	json_object_object_add(o, "method", jstr(method));
+	if (params != NULL)
+		json_object_object_add(o, "params", params);
+	live_priming(l);
+	live_event(l, json_object_to_json_string_ext(o, JSON_FLAGS));
+	json_object_put(o);
+	return (queue_live(conn, l));
+}
+
+/* sample {prompt, max_tokens?, force?, timeout_ms?} */
+static enum MHD_Result
+stool_sample(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *args,
+    struct json_object *token)
+{
+	struct json_object	*p, *msgs, *m, *c;
+	const char		*prompt;
+	int64_t			 max;
+
+	if ((prompt = arg_string(args, "prompt")) == NULL ||
+	    arg_int(args, "max_tokens", 100, 1, 1000000, &max) == -1)
+		return (answer_tool_error(conn, r, id, "sample: 'prompt' must "
+		    "be a string, 'max_tokens' a positive integer"));
+	c = json_object_new_object();
+	json_object_object_add(c, "type", jstr("text"));
+	json_object_object_add(c, "text", jstr(prompt));
+	m = json_object_new_object();
+	json_object_object_add(m, "role", jstr("user"));
+	json_object_object_add(m, "content", c);
+	msgs = json_object_new_array();
+	json_object_array_add(msgs, m);
+	p = json_object_new_object();
+	json_object_object_add(p, "messages", msgs);
+	json_object_object_add(p, "maxTokens", json_object_new_int64(max));
+	return (srv_request(conn, r, id, args, "sampling/createMessage", p,
+	    CLIENT_SAMPLING, "sampling"));
+}
+
+/* elicit {message, force?, timeout_ms?} */
+static enum MHD_Result
+stool_elicit(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *args,
+    struct json_object *token)
+{
+	struct json_object	*p, *schema, *props, *ans, *req;
+	const char		*message;
+
+	if ((message = arg_string(args, "message")) == NULL)
+		return (answer_tool_error(conn, r, id, "elicit: 'message' must "
+		    "be a string"));
+	ans = json_object_new_object();
+	json_object_object_add(ans, "type", jstr("string"));
+	json_object_object_add(ans, "description", jstr("Your answer"));
+	props = json_object_new_object();
+	json_object_object_add(props, "answer", ans);
+	req = json_object_new_array();
+	json_object_array_add(req, jstr("answer"));
+	schema = json_object_new_object();
+	json_object_object_add(schema, "type", jstr("object"));
+	json_object_object_add(schema, "properties", props);
+	json_object_object_add(schema, "required", req);
+	p = json_object_new_object();
+	json_object_object_add(p, "message", jstr(message));
+	json_object_object_add(p, "requestedSchema", schema);
+	return (srv_request(conn, r, id, args, "elicitation/create", p,
+	    CLIENT_ELICITATION, "elicitation"));
+}
+
+/* roots {force?, timeout_ms?} */
+static enum MHD_Result
+stool_roots(struct MHD_Connection *conn, struct req *r,
+    struct json_object *id, struct json_object *args,
+    struct json_object *token)
+{
+	return (srv_request(conn, r, id, args, "roots/list", NULL,
+	    CLIENT_ROOTS, "roots"));
+}
+
+static const struct {
+	const char	*name;
+	const char	*desc;
+	const char	*input;
+	tool_fn		 fn;		/* or NULL: stream */
+	stream_tool_fn	 stream;
+} surface_tools[] = {
+	{ "touch_resource", "Send notifications/resources/updated for uri "
+	    "to every session subscribed to it (the watched resource's "
+	    "version goes up).",
+	    "{\"type\":\"object\",\"properties\":{\"uri\":{\"type\":"
+	    "\"string\"}},\"required\":[\"uri\"]}", tool_touch, NULL },
+	{ "notify_list_changed", "Send notifications/<list>/list_changed on "
+	    "every session's GET stream.",
+	    "{\"type\":\"object\",\"properties\":{\"list\":{\"type\":"
+	    "\"string\",\"enum\":[\"tools\",\"resources\",\"prompts\"]}},"
+	    "\"required\":[\"list\"]}", tool_list_changed, NULL },
+	{ "log", "Send count notifications/message at level on the call's "
+	    "SSE stream (those below the session's logging/setLevel are not "
+	    "sent), then answer.",
+	    "{\"type\":\"object\",\"properties\":{\"level\":{\"type\":"
+	    "\"string\",\"enum\":[\"debug\",\"info\",\"notice\",\"warning\","
+	    "\"error\",\"critical\",\"alert\",\"emergency\"]},\"text\":{"
+	    "\"type\":\"string\"},\"count\":{\"type\":\"integer\",\"minimum\":"
+	    "0,\"maximum\":10000}}}", NULL, stool_log },
+	{ "progress", "Every ms milliseconds send notifications/progress "
+	    "(when the call has a progressToken), steps times, then answer.",
+	    "{\"type\":\"object\",\"properties\":{\"steps\":{\"type\":"
+	    "\"integer\",\"minimum\":0,\"maximum\":1000},\"ms\":{\"type\":"
+	    "\"integer\",\"minimum\":0,\"maximum\":60000}}}", NULL,
+	    stool_progress },
+	{ "sample", "Ask the client sampling/createMessage with prompt; "
+	    "answer with its answer (isError if it refuses or does not "
+	    "answer within timeout_ms).",
+	    "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":"
+	    "\"string\"},\"max_tokens\":{\"type\":\"integer\",\"minimum\":1},"
+	    "\"force\":{\"type\":\"boolean\",\"description\":\"Ask even if "
+	    "the client did not declare sampling\"},\"timeout_ms\":{\"type\":"
+	    "\"integer\",\"minimum\":10}},\"required\":[\"prompt\"]}", NULL,
+	    stool_sample },
+	{ "elicit", "Ask the client elicitation/create with message and a "
+	    "one-string form; answer with its answer (isError if it refuses "
+	    "or does not answer within timeout_ms).",
+	    "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":"
+	    "\"string\"},\"force\":{\"type\":\"boolean\"},\"timeout_ms\":{"
+	    "\"type\":\"integer\",\"minimum\":10}},\"required\":[\"message\"]}",
+	    NULL, stool_elicit },
+	{ "roots", "Ask the client roots/list; answer with its answer "
+	    "(isError if it refuses or does not answer within timeout_ms).",
+	    "{\"type\":\"object\",\"properties\":{\"force\":{\"type\":"
+	    "\"boolean\"},\"timeout_ms\":{\"type\":\"integer\",\"minimum\":"
+	    "10}}}", NULL, stool_roots },
+};
+#define NSURFACE_TOOLS	(sizeof(surface_tools) / sizeof(surface_tools[0]))
+
+static void
+tools_surface(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < NSURFACE_TOOLS; i++)
+		tool_add_def(surface_tools[i].name, surface_tools[i].desc,
+		    surface_tools[i].input, NULL, surface_tools[i].fn != NULL ?
+		    surface_tools[i].fn : tool_streamed);
+}
+
+static stream_tool_fn
+stream_tool_find(const char *name)
+{
+	size_t	 i;
+
+	if (tools_only)
+		return (NULL);
+	for (i = 0; i < NSURFACE_TOOLS; i++)
+		if (surface_tools[i].stream != NULL &&
+		    strcmp(surface_tools[i].name, name) == 0)
+			return (surface_tools[i].stream);
+	return (NULL);
+}
+
+
 /* ---- MCP methods */
 
 static const char *
@@ -1465,10 +3176,14 @@ do_initialize(struct MHD_Connection *conn, struct req *r,
 	if (sess_new(version, sid, sizeof(sid)) == -1)
 		return (http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
 		    -32000, "Too many sessions"));
+	sess_set_caps(sid, client_caps(params));
 	v = json_object_new_string(srv_name);
 	xasprintf(&res, "{\"protocolVersion\":\"%s\",\"capabilities\":"
-	    "{\"tools\":{\"listChanged\":true}},\"serverInfo\":{\"name\":%s,"
-	    "\"version\":\"%s\"}}", version,
+	    "{\"tools\":{\"listChanged\":true}%s},\"serverInfo\":{\"name\":%s,"
+	    "\"version\":\"%s\"}}", version, tools_only ? "" :
+	    ",\"resources\":{\"subscribe\":true,\"listChanged\":true},"
+	    "\"prompts\":{\"listChanged\":true},\"completions\":{},"
+	    "\"logging\":{}",
 	    json_object_to_json_string_ext(v, JSON_FLAGS), PACKAGE_VERSION);
 	json_object_put(v);
 	msg = rpc_result(id, res);
@@ -1509,6 +3224,7 @@ do_tools_call(struct MHD_Connection *conn, struct req *r,
 	struct json_object	*n, *args = NULL, *meta, *token = NULL, *res;
 	struct tool		*t;
 	struct call		 c;
+	stream_tool_fn		 st;
 	char			*msg, *s;
 
 	if (mode->call != NULL)
@@ -1533,6 +3249,8 @@ do_tools_call(struct MHD_Connection *conn, struct req *r,
 		    "tools/call: 'arguments' must be an object"));
 	if (json_object_object_get_ex(params, "_meta", &meta))
 		json_object_object_get_ex(meta, "progressToken", &token);
+	if ((st = stream_tool_find(c.name)) != NULL)
+		return (st(conn, r, id, args, token));
 	res = t->fn(&c, args);
 	msg = rpc_result(id, json_object_to_json_string_ext(res, JSON_FLAGS));
 	json_object_put(res);
@@ -1680,6 +3398,10 @@ static enum MHD_Result
 dispatch(struct MHD_Connection *conn, struct req *r, struct json_object *id,
     const char *method, struct json_object *params)
 {
+	enum MHD_Result	 rv;
+
+	if (surface_dispatch(conn, r, id, method, params, &rv) == 0)
+		return (rv);
 	if (strcmp(method, "tools/call") == 0)
 		return (do_tools_call(conn, r, id, params));
 	if (strcmp(method, "tools/list") == 0)
@@ -1715,6 +3437,8 @@ do_post_msg(struct MHD_Connection *conn, struct req *r,
 	if (session_check(conn, &rv) == NULL)
 		return (rv);
 	if (k != K_REQUEST) {
+		if (k == K_RESPONSE && !tools_only)
+			surface_response(conn, msg, id);
 		MHD_queue_response(conn, MHD_HTTP_ACCEPTED, resp_202);
 		return (MHD_YES);
 	}
@@ -1760,16 +3484,19 @@ static enum MHD_Result
 do_get(struct MHD_Connection *conn, struct req *r)
 {
 	struct pstream	*ps;
+	const char	*sid;
 	enum MHD_Result	 rv;
 
 	if (!contains_ci(header(conn, MHD_HTTP_HEADER_ACCEPT),
 	    "text/event-stream"))
 		return (http_error(conn, MHD_HTTP_NOT_ACCEPTABLE, NULL, -32000,
 		    "Not Acceptable: Client must accept text/event-stream"));
-	if (session_check(conn, &rv) == NULL)
+	if ((sid = session_check(conn, &rv)) == NULL)
 		return (rv);
 	if (hooks.get != NULL)
 		return (hooks.get(conn));
+	if (!tools_only)	/* keepalives and the session's events */
+		return (get_live(conn, sid));
 	ps = pstream_new(conn, NULL, 0, 0);
 	ps->keepalive = 1;		/* first comment at once: headers out */
 	return (queue_pstream(conn, MHD_HTTP_OK, ps, MHD_SIZE_UNKNOWN,
@@ -1784,6 +3511,8 @@ do_delete(struct MHD_Connection *conn)
 
 	if ((sid = session_check(conn, &rv)) == NULL)
 		return (rv);
+	if (!tools_only)
+		surface_forget(sid);
 	sess_delete(sid);
 	return (queue_text(conn, MHD_HTTP_OK, "", NULL));
 }
@@ -1903,7 +3632,9 @@ usage(void)
 
 	fprintf(stderr, "usage: mcp-test-gateway [-v] [--port N] [--name NAME] "
 	    "[--tools N] [--sse]\n\t[--mode MODE] [--listen ADDR] "
-	    "[--threads N] [--exit-on-stdin-eof]\nmodes:\n");
+	    "[--threads N] [--exit-on-stdin-eof]\n\t[--resources N] "
+	    "[--prompts N] [--uri-prefix PREFIX] [--client-timeout MS]\n\t"
+	    "[--tools-only]\nmodes:\n");
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		fprintf(stderr, "\t%-12s %s\n", modes[i].name, modes[i].what);
 	exit(2);
@@ -2024,6 +3755,11 @@ main(int argc, char *argv[])
 		{ "threads", required_argument, NULL, 'T' },
 		{ "exit-on-stdin-eof", no_argument, NULL, 'e' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "resources", required_argument, NULL, 'R' },
+		{ "prompts", required_argument, NULL, 'P' },
+		{ "uri-prefix", required_argument, NULL, 'U' },
+		{ "client-timeout", required_argument, NULL, 'C' },
+		{ "tools-only", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_storage	 ss;
@@ -2033,6 +3769,7 @@ main(int argc, char *argv[])
 	const union MHD_DaemonInfo *info;
 	const char		*addr = "127.0.0.1";
 	unsigned int		 flags, extra = 0, threads = THREADS_DEFAULT;
+	unsigned int		 extra_res = 0, extra_prompts = 0;
 	int			 ch, port = 0, watch_stdin = 0, verbose = 0;
 	pthread_t		 timer;
 
@@ -2069,6 +3806,25 @@ main(int argc, char *argv[])
 		case 'v':
 			verbose++;
 			break;
+		case 'R':
+			extra_res = num_arg(optarg, 0, EXTRA_RESOURCES_MAX,
+			    "--resources");
+			break;
+		case 'P':
+			extra_prompts = num_arg(optarg, 0, EXTRA_PROMPTS_MAX,
+			    "--prompts");
+			break;
+		case 'U':
+			free(uri_prefix);
+			uri_prefix = xstrdup(optarg);
+			break;
+		case 'C':
+			client_timeout_ms = num_arg(optarg, 10,
+			    CLIENT_TIMEOUT_MAX, "--client-timeout");
+			break;
+		case 'O':
+			tools_only = 1;
+			break;
 		default:
 			usage();
 		}
@@ -2080,6 +3836,10 @@ main(int argc, char *argv[])
 
 	mode_hooks_find();
 	tools_builtin();
+	if (!tools_only) {
+		surface_build(extra_res, extra_prompts);
+		tools_surface();
+	}
 	if (mode->tools != NULL)
 		mode->tools();
 	tools_extra(extra);
@@ -2119,6 +3879,9 @@ main(int argc, char *argv[])
 	fflush(stdout);
 	log_info("%s listening on %s, mode %s, %zu tools%s", srv_name, addr,
 	    mode->name, ntools, use_sse ? ", SSE answers" : "");
+	if (!tools_only)
+		log_info("%zu resources under %s, %zu prompts", nresources,
+		    uri_prefix, nprompts);
 
 	wait_for_end(watch_stdin, &old);
 
@@ -2128,5 +3891,8 @@ main(int argc, char *argv[])
 	MHD_destroy_response(resp_202);
 	sess_clear();
 	tools_free();
+	if (!tools_only)
+		surface_free();
+	subs_free();
 	return (0);
 }

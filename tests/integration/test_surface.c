@@ -1,0 +1,350 @@
+/*
+ * The MCP surface beyond tools, end to end over Streamable HTTP: what the
+ * mesh says it can do, resources, prompts and completion with nobody
+ * behind them (-32601, saying why), logging, and the GET stream's event
+ * ids, priming and replay after Last-Event-ID.
+ *
+ * The same surface with a peer behind it (a gateway's resources, prompts,
+ * templates, subscriptions, logging, sampling) is proven with the official
+ * conformance suite's fixture server through the mesh (make conformance,
+ * tests/conformance/).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "mesh-limits.h"
+#include "jsonrpc.h"
+#include "integration/harness.h"
+
+#define T_TIMEOUT	60	/* seconds, any one test */
+#define STREAM_CUT_MS	700	/* a GET stream is read this long */
+
+/* A session of protocol version (not the harness's default). */
+static void
+open_version(struct mcp_client *c, const char *url, const char *version)
+{
+	struct http_req		 q;
+	struct http_resp	 r;
+	struct mcp_hdrbuf	 hb;
+	char			 body[512];
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->url, sizeof(c->url), "%s", url);
+	c->nextid = 1;
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
+	    "\"initialize\",\"params\":{\"protocolVersion\":\"%s\","
+	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"surface\","
+	    "\"version\":\"1\"}}}", version);
+	memset(&q, 0, sizeof(q));
+	q.url = c->url;
+	q.body = body;
+	q.headers[0] = MCP_ACCEPT;
+	q.headers[1] = MCP_CTYPE;
+	http_do(&q, &r);
+	cr_assert_eq(r.status, 200, "initialize %s: HTTP %ld %s", version,
+	    r.status, r.body ? r.body : "");
+	cr_assert_not_null(r.session);
+	cr_assert_str_eq(json_path_str(r.json, "result.protocolVersion"),
+	    version);
+	c->session = strdup(r.session);
+	snprintf(c->version, sizeof(c->version), "%s", version);
+	http_resp_free(&r);
+	memset(&q, 0, sizeof(q));
+	q.url = c->url;
+	q.body = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
+	mcp_headers(c, &q, &hb);
+	http_do(&q, &r);
+	cr_assert_eq(r.status, 202);
+	http_resp_free(&r);
+}
+
+/* A request whose answer must be a JSON-RPC error code; its message. */
+static char *
+expect_error(struct mcp_client *c, const char *method, const char *params,
+    int code)
+{
+	struct http_resp	 r;
+	struct json_object	*m;
+	const char		*msg;
+	char			*out;
+
+	m = mcp_request(c, method, params, &r);
+	cr_assert_not_null(m, "%s: no JSON answer", method);
+	cr_assert_null(json_path(m, "result"), "%s %s: want error %d, got %s",
+	    method, params ? params : "", code, r.body);
+	cr_assert_eq(http_error_code(&r), code, "%s %s: want %d: %s", method,
+	    params ? params : "", code, r.body);
+	msg = http_error_message(&r);
+	out = strdup(msg != NULL ? msg : "");
+	http_resp_free(&r);
+	return (out);
+}
+
+/* A request whose result must print exactly as want. */
+static void
+expect_result(struct mcp_client *c, const char *method, const char *params,
+    const char *want)
+{
+	struct http_resp	 r;
+	struct json_object	*m, *res, *w;
+
+	m = mcp_request(c, method, params, &r);
+	cr_assert_not_null(m, "%s: no JSON answer", method);
+	res = json_path(m, "result");
+	cr_assert_not_null(res, "%s: no result: %s", method, r.body);
+	w = json_tokener_parse(want);
+	cr_assert_not_null(w);
+	cr_assert(json_object_equal(res, w), "%s %s: want %s, got %s", method,
+	    params ? params : "", want, json_object_to_json_string(res));
+	json_object_put(w);
+	http_resp_free(&r);
+}
+
+/* Read the session's GET stream for STREAM_CUT_MS; the text, owned. */
+static char *
+read_stream(struct mcp_client *c, const char *last_event_id)
+{
+	struct http_req		 q;
+	struct http_resp	 r;
+	struct mcp_hdrbuf	 hb;
+	char			 lh[96];
+	char			*out;
+	int			 i;
+
+	memset(&q, 0, sizeof(q));
+	q.method = "GET";
+	q.url = c->url;
+	q.timeout_ms = STREAM_CUT_MS;
+	mcp_headers(c, &q, &hb);
+	q.headers[0] = "Accept: text/event-stream";
+	if (last_event_id != NULL) {
+		for (i = 0; q.headers[i] != NULL; i++)
+			;
+		snprintf(lh, sizeof(lh), "Last-Event-ID: %s", last_event_id);
+		q.headers[i] = lh;
+		q.headers[i + 1] = NULL;
+	}
+	http_do(&q, &r);
+	cr_assert_eq(r.status, 200, "GET stream: HTTP %ld", r.status);
+	cr_assert_eq(r.curlcode, CURLE_OPERATION_TIMEDOUT,
+	    "GET stream ended by the server (curl %d)", r.curlcode);
+	out = strdup(r.body != NULL ? r.body : "");
+	http_resp_free(&r);
+	return (out);
+}
+
+/* --- what the mesh says it is --------------------------------------------- */
+
+MESH_TEST(surface, initialize_capabilities, .timeout = T_TIMEOUT)
+{
+	struct proc		*mesh;
+	struct http_req		 q;
+	struct http_resp	 r;
+	struct json_object	*caps, *want;
+	char			 url[128];
+	int			 port;
+
+	mesh = mesh_start(&port, "--name", "surface", NULL);
+	cr_assert_not_null(mesh);
+	url_of(port, url, sizeof(url));
+	memset(&q, 0, sizeof(q));
+	q.url = url;
+	q.body = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
+	    "\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":"
+	    "{},\"clientInfo\":{\"name\":\"surface\",\"version\":\"1\"}}}";
+	q.headers[0] = MCP_ACCEPT;
+	q.headers[1] = MCP_CTYPE;
+	http_do(&q, &r);
+	cr_assert_eq(r.status, 200);
+	caps = json_path(r.json, "result.capabilities");
+	cr_assert_not_null(caps, "%s", r.body);
+	/* Alone: its own tools and logging, nothing a peer would bring. */
+	want = json_tokener_parse("{\"tools\":{\"listChanged\":true},"
+	    "\"logging\":{}}");
+	cr_assert(json_object_equal(caps, want), "capabilities %s",
+	    json_object_to_json_string(caps));
+	json_object_put(want);
+	http_resp_free(&r);
+	proc_stop(mesh);
+}
+
+/* --- with nobody behind them: exact answers, never a vague one ------------ */
+
+MESH_TEST(surface, alone_lists_and_errors, .timeout = T_TIMEOUT)
+{
+	static const char *const unserved[][3] = {
+		{ "resources/list", NULL, "offers resources" },
+		{ "resources/templates/list", "{}", "offers resources" },
+		{ "resources/read", "{\"uri\":\"test://none\"}",
+		    "offers resources" },
+		{ "resources/subscribe", "{\"uri\":\"test://none\"}",
+		    "offers resources with subscribe" },
+		{ "resources/unsubscribe", "{\"uri\":\"test://none\"}",
+		    "offers resources with subscribe" },
+		{ "prompts/list", NULL, "offers prompts" },
+		{ "prompts/get", "{\"name\":\"nope\"}", "offers prompts" },
+		{ "completion/complete", "{\"ref\":{\"type\":\"ref/prompt\","
+		    "\"name\":\"nope\"}}", "offers completions" },
+	};
+	struct proc		*mesh;
+	struct mcp_client	 c;
+	char			 url[128], *msg;
+	size_t			 i;
+	int			 port;
+
+	mesh = mesh_start(&port, "--name", "surface", NULL);
+	cr_assert_not_null(mesh);
+	url_of(port, url, sizeof(url));
+	open_version(&c, url, "2025-11-25");
+
+	/* Nobody offers them: -32601, saying so. */
+	for (i = 0; i < sizeof(unserved) / sizeof(unserved[0]); i++) {
+		msg = expect_error(&c, unserved[i][0], unserved[i][1],
+		    JSONRPC_METHOD_NOT_FOUND);
+		cr_assert(strstr(msg, unserved[i][2]) != NULL, "%s: %s",
+		    unserved[i][0], msg);
+		free(msg);
+	}
+	msg = expect_error(&c, "logging/setLevel", "{\"level\":\"loud\"}",
+	    JSONRPC_INVALID_PARAMS);
+	cr_assert(strstr(msg, "debug, info, notice") != NULL, "%s", msg);
+	free(msg);
+	expect_result(&c, "logging/setLevel", "{\"level\":\"debug\"}", "{}");
+	mcp_close(&c);
+	proc_stop(mesh);
+}
+
+/* --- the GET stream: ids, priming, replay --------------------------------- */
+
+/* A tools/list_changed to every session: a peer added (and ready). */
+static void
+add_peer(struct mcp_client *c, struct proc *mesh, const char *gwurl)
+{
+	struct http_resp	 r;
+	char			 args[256];
+
+	snprintf(args, sizeof(args), "{\"spec\":\"%s\",\"name\":\"late\","
+	    "\"bridge\":true}", gwurl);
+	cr_assert_not_null(mcp_call_tool(c, "mesh_add_peer", args, &r),
+	    "mesh_add_peer: %s", r.body ? r.body : "");
+	cr_assert(strstr(r.body, "isError\":true") == NULL, "mesh_add_peer: %s",
+	    r.body);
+	http_resp_free(&r);
+	cr_assert_eq(mesh_wait_peer(mesh, "late"), 0);
+}
+
+MESH_TEST(surface, get_stream_resumes, .timeout = T_TIMEOUT)
+{
+	struct proc		*mesh, *gw;
+	struct mcp_client	 c, old;
+	char			 url[128], gwurl[128], *s;
+	int			 port, gport;
+
+	gw = gateway_start("late", &gport, "--tools-only", NULL);
+	cr_assert_not_null(gw);
+	url_of(gport, gwurl, sizeof(gwurl));
+	mesh = mesh_start(&port, "--name", "surface", "--allow-peer",
+	    "http://127.0.0.1:*", NULL);
+	cr_assert_not_null(mesh);
+	url_of(port, url, sizeof(url));
+	open_version(&c, url, "2025-11-25");
+	open_version(&old, url, "2025-06-18");
+
+	/* 2025-11-25: a priming event, an id and a retry and no data. */
+	s = read_stream(&c, NULL);
+	cr_assert_str_eq(s, "id: 0\nretry: 1000\ndata: \n\n");
+	free(s);
+	/* Older: no priming (an empty data field would be a bad message). */
+	s = read_stream(&old, NULL);
+	cr_assert_str_eq(s, "");
+	free(s);
+
+	/* Sent while no stream is open: kept, with ids. */
+	add_peer(&c, mesh, gwurl);
+	harness_msleep(TOOLS_CHANGED_COALESCE_MS * 5);
+	s = read_stream(&c, "0");
+	cr_assert_str_eq(s, "id: 1\nretry: 1000\ndata: \n\n"
+	    "id: 1\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/tools/list_changed\"}\n\n", "%s", s);
+	free(s);
+	/* The older session resumes the same way, without the priming. */
+	s = read_stream(&old, "0");
+	cr_assert_str_eq(s, "id: 1\nevent: message\ndata: {\"jsonrpc\":"
+	    "\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n",
+	    "%s", s);
+	free(s);
+	/* Nothing after the newest; an id never given replays nothing. */
+	s = read_stream(&c, "1");
+	cr_assert_str_eq(s, "id: 1\nretry: 1000\ndata: \n\n");
+	free(s);
+	s = read_stream(&c, "77");
+	cr_assert_str_eq(s, "id: 1\nretry: 1000\ndata: \n\n");
+	free(s);
+	cr_assert_not_null(proc_wait_log(mesh, "Last-Event-ID 77: the events "
+	    "after it are no longer kept (1 is the newest)", 2000));
+	s = read_stream(&c, "abc");
+	cr_assert_str_eq(s, "id: 1\nretry: 1000\ndata: \n\n");
+	free(s);
+	cr_assert_not_null(proc_wait_log(mesh, "Last-Event-ID abc is none of "
+	    "ours", 2000));
+	mcp_close(&c);
+	mcp_close(&old);
+	proc_stop(mesh);
+	proc_stop(gw);
+}
+
+/* Only the last HTTP_SSE_REPLAY_MAX events are kept. */
+MESH_TEST(surface, get_stream_replay_window, .timeout = T_TIMEOUT)
+{
+	struct proc		*mesh, *gw;
+	struct mcp_client	 c;
+	struct http_resp	 r;
+	char			 url[128], gwurl[128], id[32], *s, *p;
+	int			 port, gport, i, n;
+
+	gw = gateway_start("late", &gport, "--tools-only", NULL);
+	cr_assert_not_null(gw);
+	url_of(gport, gwurl, sizeof(gwurl));
+	mesh = mesh_start(&port, "--name", "surface", "--allow-peer",
+	    "http://127.0.0.1:*", NULL);
+	cr_assert_not_null(mesh);
+	url_of(port, url, sizeof(url));
+	open_version(&c, url, "2025-11-25");
+	/* Each add and each removal of a bridged peer: one list_changed. */
+	for (i = 0; i < HTTP_SSE_REPLAY_MAX / 2 + 4; i++) {
+		add_peer(&c, mesh, gwurl);
+		harness_msleep(TOOLS_CHANGED_COALESCE_MS * 3);
+		cr_assert_not_null(mcp_call_tool(&c, "mesh_remove_peer",
+		    "{\"peer\":\"late\"}", &r));
+		http_resp_free(&r);
+		harness_msleep(TOOLS_CHANGED_COALESCE_MS * 3);
+	}
+	s = read_stream(&c, "0");
+	/* The oldest are gone: nothing is replayed, and it is said. */
+	cr_assert(strstr(s, "event: message") == NULL, "%s", s);
+	free(s);
+	cr_assert_not_null(proc_wait_log(mesh, "the events after it are no "
+	    "longer kept", 2000));
+	/* From the oldest kept on, every one in order. */
+	s = read_stream(&c, NULL);
+	cr_assert(sscanf(s, "id: %d", &n) == 1, "%s", s);
+	free(s);
+	snprintf(id, sizeof(id), "%d", n - HTTP_SSE_REPLAY_MAX);
+	s = read_stream(&c, id);
+	for (i = n - HTTP_SSE_REPLAY_MAX + 1, p = s; i <= n; i++) {
+		char	want[32];
+
+		snprintf(want, sizeof(want), "id: %d\nevent: message", i);
+		p = strstr(p, want);
+		cr_assert_not_null(p, "event %d not replayed: %s", i, s);
+	}
+	free(s);
+	mcp_close(&c);
+	proc_stop(mesh);
+	proc_stop(gw);
+}
