@@ -125,52 +125,6 @@ bg_percentile(struct bg *b, int p)
 	return (b->lat[i]);
 }
 
-/* --- sessions ------------------------------------------------------------ */
-
-int
-abuse_open(struct mcp_client *c, const char *url, const char *version)
-{
-	struct http_req		 q;
-	struct http_resp	 r;
-	struct mcp_hdrbuf	 hb;
-	const char		*v;
-	char			 body[512];
-	int			 ok;
-
-	memset(c, 0, sizeof(*c));
-	snprintf(c->url, sizeof(c->url), "%s", url);
-	c->nextid = 1;
-	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
-	    "\"initialize\",\"params\":{\"protocolVersion\":\"%s\","
-	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"mesh-abuse\","
-	    "\"version\":\"1.0\"}}}", version);
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = body;
-	q.headers[0] = MCP_ACCEPT;
-	q.headers[1] = MCP_CTYPE;
-	http_do(&q, &r);
-	v = json_path_str(r.json, "result.protocolVersion");
-	ok = r.status == 200 && r.session != NULL && v != NULL;
-	if (ok) {
-		c->session = strdup(r.session);
-		snprintf(c->version, sizeof(c->version), "%s", v);
-	} else
-		fprintf(stderr, "abuse_open: initialize: curl %d, HTTP %ld, "
-		    "body %.300s\n", r.curlcode, r.status, r.body ? r.body : "");
-	http_resp_free(&r);
-	if (!ok)
-		return (-1);
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
-	mcp_headers(c, &q, &hb);
-	http_do(&q, &r);
-	ok = r.status == 202;
-	http_resp_free(&r);
-	return (ok ? 0 : -1);
-}
-
 /* The worker pid of a ready peer, else -1; its state copied out. */
 pid_t
 peer_pid_state(struct mcp_client *c, const char *peer, char *state,

@@ -46,10 +46,6 @@ void		 bg_stop(struct bg *);
 /* The p-th percentile (0..100) of its successes' latency, ms. */
 uint32_t	 bg_percentile(struct bg *, int p);
 
-/* initialize at a chosen protocolVersion, then notifications/initialized. */
-int		 abuse_open(struct mcp_client *, const char *url,
-		    const char *version);
-
 /* The worker pid of a ready peer, else -1; its state copied out. */
 pid_t		 peer_pid_state(struct mcp_client *, const char *peer,
 		    char *state, size_t len);

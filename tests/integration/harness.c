@@ -1338,34 +1338,41 @@ mcp_headers(struct mcp_client *c, struct http_req *q, struct mcp_hdrbuf *b)
 	q->headers[i] = NULL;
 }
 
-/* initialize, keep the session id, notifications/initialized. */
+/*
+ * initialize at protocol version (the version the mesh answers is kept
+ * in c->version), keep the session id, notifications/initialized.
+ */
 int
-mcp_open(struct mcp_client *c, const char *url)
+mcp_open_version(struct mcp_client *c, const char *url,
+    const char *version)
 {
 	struct http_req		 q;
 	struct http_resp	 r;
 	const char		*v;
 	struct mcp_hdrbuf	 hb;
+	char			 body[512];
 	int			 ok;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->url, sizeof(c->url), "%s", url);
 	c->nextid = 1;
+	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
+	    "\"initialize\",\"params\":{\"protocolVersion\":\"%s\","
+	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"mesh-it\","
+	    "\"version\":\"1.0\"}}}", version);
 	memset(&q, 0, sizeof(q));
 	q.url = c->url;
-	q.body = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
-	    "\"params\":{\"protocolVersion\":\"" MCP_VERSION "\","
-	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"mesh-it\","
-	    "\"version\":\"1.0\"}}}";
+	q.body = body;
 	q.headers[0] = MCP_ACCEPT;
 	q.headers[1] = MCP_CTYPE;
 	http_do(&q, &r);
 	v = json_path_str(r.json, "result.protocolVersion");
 	ok = r.status == 200 && r.session != NULL && v != NULL;
 	if (!ok)
-		fprintf(stderr, "mcp_open %s: initialize: curl %d, HTTP %ld, "
-		    "session %s, body %.500s\n", url, r.curlcode, r.status,
-		    r.session ? r.session : "(none)", r.body ? r.body : "");
+		fprintf(stderr, "mcp_open %s: initialize %s: curl %d, HTTP "
+		    "%ld, session %s, body %.500s\n", url, version,
+		    r.curlcode, r.status, r.session ? r.session : "(none)",
+		    r.body ? r.body : "");
 	else {
 		c->session = strdup(r.session);
 		snprintf(c->version, sizeof(c->version), "%s", v);
@@ -1385,6 +1392,13 @@ mcp_open(struct mcp_client *c, const char *url)
 		    r.body ? r.body : "");
 	http_resp_free(&r);
 	return (ok ? 0 : -1);
+}
+
+/* The same at MCP_VERSION. */
+int
+mcp_open(struct mcp_client *c, const char *url)
+{
+	return (mcp_open_version(c, url, MCP_VERSION));
 }
 
 /* DELETE the session; forget it. */

@@ -197,6 +197,8 @@ struct mcp_client {
 #define MCP_VERSION	"2025-06-18"
 
 int		 mcp_open(struct mcp_client *, const char *url);
+int		 mcp_open_version(struct mcp_client *, const char *url,
+		    const char *version);
 void		 mcp_close(struct mcp_client *);
 struct mcp_hdrbuf {
 	char		 sid[256];

@@ -76,6 +76,16 @@
 /* supervisor/http-session.c: a session evicted to make room. */
 #define LOG_SESSION_EVICTED	"least recently used"
 
+/*
+ * supervisor/http-stream.c: a GET stream's Last-Event-ID that is not an
+ * id the session gave (the header's value), or one whose events are gone
+ * (the value, the newest id).
+ */
+#define LOG_EVENT_ID_ALIEN	"Last-Event-ID %s is none of ours"
+#define LOG_EVENTS_GONE		"the events after it are no longer kept"
+#define LOG_EVENT_ID_GONE	"Last-Event-ID %s: " LOG_EVENTS_GONE \
+				" (%d is the newest)"
+
 /* supervisor/http.c: over HTTP_ANSWER_BUDGET, a connection closed. */
 #define LOG_SLOWEST_READER	"the slowest reader, holding "
 
@@ -154,6 +164,17 @@
  * worker.
  */
 #define ANSWER_BUSY		"peer %s is busy: "
+
+/*
+ * supervisor/mcp.c, mcp_dispatch(): a method whose capability no peer
+ * offers (-32601): the capability, or "CAP with SUB".
+ */
+#define ANSWER_NOT_OFFERED	"Method not found: no peer of this mesh " \
+				"offers %s"
+/* supervisor/mcp-logging.c: logging/setLevel with no such level. */
+#define ANSWER_BAD_LEVEL	"logging/setLevel: params.level must be " \
+				"one of debug, info, notice, warning, " \
+				"error, critical, alert, emergency"
 
 /* supervisor/http-post.c: a batch's answers over HTTP_ANSWER_MAX. */
 #define ANSWER_BATCH_TOO_LARGE	"the answer is too large: over %d bytes " \

@@ -285,7 +285,8 @@ MESH_TEST(abuse, batch_amplification, .timeout = T_TIMEOUT)
 	one_peer(&f, "many", "10000");
 	mesh = f.mesh;
 	for (i = 0; i < BATCH_AT_ONCE; i++) {
-		cr_assert_eq(abuse_open(&c[i], f.murl, "2025-03-26"), 0);
+		cr_assert_eq(mcp_open_version(&c[i], f.murl, "2025-03-26"),
+		    0);
 		cr_assert_str_eq(c[i].version, "2025-03-26");
 	}
 	body = batch_body(&len);

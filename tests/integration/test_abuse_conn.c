@@ -546,7 +546,7 @@ MESH_TEST(abuse, delete_session_mid_call, .timeout = T_TIMEOUT)
 	fixture_peer_gateway(&f, "h", "--mode", "hang", NULL);
 	harness_asan_small_quarantine();
 	fixture_start(&f, 0, "--timeout", "20000", NULL);
-	cr_assert_eq(abuse_open(&b, f.murl, "2025-03-26"), 0);
+	cr_assert_eq(mcp_open_version(&b, f.murl, "2025-03-26"), 0);
 	cr_assert_eq(mcp_open(&nc, f.murl), 0);
 	/* MIDCALL_N calls in c, a batch of two in b: all pending. */
 	m = calloc(1, sizeof(*m));

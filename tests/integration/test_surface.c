@@ -20,6 +20,7 @@
 #include "mesh-limits.h"
 #include "jsonrpc.h"
 #include "integration/harness.h"
+#include "integration/logtext.h"
 
 #define T_TIMEOUT	60	/* seconds, any one test */
 #define STREAM_CUT_MS	700	/* a GET stream is read this long */
@@ -28,39 +29,17 @@
 static void
 open_version(struct mcp_client *c, const char *url, const char *version)
 {
-	struct http_req		 q;
-	struct http_resp	 r;
-	struct mcp_hdrbuf	 hb;
-	char			 body[512];
+	cr_assert_eq(mcp_open_version(c, url, version), 0, "initialize %s "
+	    "failed", version);
+	cr_assert_str_eq(c->version, version);
+}
 
-	memset(c, 0, sizeof(*c));
-	snprintf(c->url, sizeof(c->url), "%s", url);
-	c->nextid = 1;
-	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
-	    "\"initialize\",\"params\":{\"protocolVersion\":\"%s\","
-	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"surface\","
-	    "\"version\":\"1\"}}}", version);
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = body;
-	q.headers[0] = MCP_ACCEPT;
-	q.headers[1] = MCP_CTYPE;
-	http_do(&q, &r);
-	cr_assert_eq(r.status, 200, "initialize %s: HTTP %ld %s", version,
-	    r.status, r.body ? r.body : "");
-	cr_assert_not_null(r.session);
-	cr_assert_str_eq(json_path_str(r.json, "result.protocolVersion"),
-	    version);
-	c->session = strdup(r.session);
-	snprintf(c->version, sizeof(c->version), "%s", version);
-	http_resp_free(&r);
-	memset(&q, 0, sizeof(q));
-	q.url = c->url;
-	q.body = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
-	mcp_headers(c, &q, &hb);
-	http_do(&q, &r);
-	cr_assert_eq(r.status, 202);
-	http_resp_free(&r);
+/* A mesh alone (no peer), named "surface". */
+static void
+surface_mesh(struct fixture *f)
+{
+	fixture_init(f);
+	fixture_start(f, 0, "--name", "surface", NULL);
 }
 
 /* A request whose answer must be a JSON-RPC error code; its message. */
@@ -142,18 +121,14 @@ read_stream(struct mcp_client *c, const char *last_event_id)
 
 MESH_TEST(surface, initialize_capabilities, .timeout = T_TIMEOUT)
 {
-	struct proc		*mesh;
+	struct fixture		 f;
 	struct http_req		 q;
 	struct http_resp	 r;
 	struct json_object	*caps, *want;
-	char			 url[128];
-	int			 port;
 
-	mesh = mesh_start(&port, "--name", "surface", NULL);
-	cr_assert_not_null(mesh);
-	url_of(port, url, sizeof(url));
+	surface_mesh(&f);
 	memset(&q, 0, sizeof(q));
-	q.url = url;
+	q.url = f.murl;
 	q.body = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
 	    "\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":"
 	    "{},\"clientInfo\":{\"name\":\"surface\",\"version\":\"1\"}}}";
@@ -170,7 +145,7 @@ MESH_TEST(surface, initialize_capabilities, .timeout = T_TIMEOUT)
 	    json_object_to_json_string(caps));
 	json_object_put(want);
 	http_resp_free(&r);
-	proc_stop(mesh);
+	fixture_stop(&f);
 }
 
 /* --- with nobody behind them: exact answers, never a vague one ------------ */
@@ -178,45 +153,44 @@ MESH_TEST(surface, initialize_capabilities, .timeout = T_TIMEOUT)
 MESH_TEST(surface, alone_lists_and_errors, .timeout = T_TIMEOUT)
 {
 	static const char *const unserved[][3] = {
-		{ "resources/list", NULL, "offers resources" },
-		{ "resources/templates/list", "{}", "offers resources" },
+		{ "resources/list", NULL, "resources" },
+		{ "resources/templates/list", "{}", "resources" },
 		{ "resources/read", "{\"uri\":\"test://none\"}",
-		    "offers resources" },
+		    "resources" },
 		{ "resources/subscribe", "{\"uri\":\"test://none\"}",
-		    "offers resources with subscribe" },
+		    "resources with subscribe" },
 		{ "resources/unsubscribe", "{\"uri\":\"test://none\"}",
-		    "offers resources with subscribe" },
-		{ "prompts/list", NULL, "offers prompts" },
-		{ "prompts/get", "{\"name\":\"nope\"}", "offers prompts" },
+		    "resources with subscribe" },
+		{ "prompts/list", NULL, "prompts" },
+		{ "prompts/get", "{\"name\":\"nope\"}", "prompts" },
 		{ "completion/complete", "{\"ref\":{\"type\":\"ref/prompt\","
-		    "\"name\":\"nope\"}}", "offers completions" },
+		    "\"name\":\"nope\"}}", "completions" },
 	};
-	struct proc		*mesh;
+	struct fixture		 f;
 	struct mcp_client	 c;
-	char			 url[128], *msg;
+	char			 want[128], *msg;
 	size_t			 i;
-	int			 port;
 
-	mesh = mesh_start(&port, "--name", "surface", NULL);
-	cr_assert_not_null(mesh);
-	url_of(port, url, sizeof(url));
-	open_version(&c, url, "2025-11-25");
+	surface_mesh(&f);
+	open_version(&c, f.murl, "2025-11-25");
 
 	/* Nobody offers them: -32601, saying so. */
 	for (i = 0; i < sizeof(unserved) / sizeof(unserved[0]); i++) {
 		msg = expect_error(&c, unserved[i][0], unserved[i][1],
 		    JSONRPC_METHOD_NOT_FOUND);
-		cr_assert(strstr(msg, unserved[i][2]) != NULL, "%s: %s",
-		    unserved[i][0], msg);
+		snprintf(want, sizeof(want), ANSWER_NOT_OFFERED,
+		    unserved[i][2]);
+		cr_assert_str_eq(msg, want, "%s: \"%s\", want \"%s\"",
+		    unserved[i][0], msg, want);
 		free(msg);
 	}
 	msg = expect_error(&c, "logging/setLevel", "{\"level\":\"loud\"}",
 	    JSONRPC_INVALID_PARAMS);
-	cr_assert(strstr(msg, "debug, info, notice") != NULL, "%s", msg);
+	cr_assert_str_eq(msg, ANSWER_BAD_LEVEL, "%s", msg);
 	free(msg);
 	expect_result(&c, "logging/setLevel", "{\"level\":\"debug\"}", "{}");
 	mcp_close(&c);
-	proc_stop(mesh);
+	fixture_stop(&f);
 }
 
 /* --- the GET stream: ids, priming, replay --------------------------------- */
@@ -240,20 +214,17 @@ add_peer(struct mcp_client *c, struct proc *mesh, const char *gwurl)
 
 MESH_TEST(surface, get_stream_resumes, .timeout = T_TIMEOUT)
 {
-	struct proc		*mesh, *gw;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
 	struct mcp_client	 c, old;
-	char			 url[128], gwurl[128], *s;
-	int			 port, gport;
+	char			 w[160], *s;
 
-	gw = gateway_start("late", &gport, "--tools-only", NULL);
-	cr_assert_not_null(gw);
-	url_of(gport, gwurl, sizeof(gwurl));
-	mesh = mesh_start(&port, "--name", "surface", "--allow-peer",
+	fixture_init(&f);
+	gw = fixture_gateway(&f, "late", "--tools-only", NULL);
+	fixture_start(&f, 0, "--name", "surface", "--allow-peer",
 	    "http://127.0.0.1:*", NULL);
-	cr_assert_not_null(mesh);
-	url_of(port, url, sizeof(url));
-	open_version(&c, url, "2025-11-25");
-	open_version(&old, url, "2025-06-18");
+	open_version(&c, f.murl, "2025-11-25");
+	open_version(&old, f.murl, "2025-06-18");
 
 	/* 2025-11-25: a priming event, an id and a retry and no data. */
 	s = read_stream(&c, NULL);
@@ -265,7 +236,8 @@ MESH_TEST(surface, get_stream_resumes, .timeout = T_TIMEOUT)
 	free(s);
 
 	/* Sent while no stream is open: kept, with ids. */
-	add_peer(&c, mesh, gwurl);
+	add_peer(&c, f.mesh, gw->url);
+	/* The list_changed, coalesced, has been sent by then. */
 	harness_msleep(TOOLS_CHANGED_COALESCE_MS * 5);
 	s = read_stream(&c, "0");
 	cr_assert_str_eq(s, "id: 1\nretry: 1000\ndata: \n\n"
@@ -285,39 +257,39 @@ MESH_TEST(surface, get_stream_resumes, .timeout = T_TIMEOUT)
 	s = read_stream(&c, "77");
 	cr_assert_str_eq(s, "id: 1\nretry: 1000\ndata: \n\n");
 	free(s);
-	cr_assert_not_null(proc_wait_log(mesh, "Last-Event-ID 77: the events "
-	    "after it are no longer kept (1 is the newest)", 2000));
+	snprintf(w, sizeof(w), LOG_EVENT_ID_GONE, "77", 1);
+	cr_assert_not_null(proc_wait_log(f.mesh, w, 2000));
 	s = read_stream(&c, "abc");
 	cr_assert_str_eq(s, "id: 1\nretry: 1000\ndata: \n\n");
 	free(s);
-	cr_assert_not_null(proc_wait_log(mesh, "Last-Event-ID abc is none of "
-	    "ours", 2000));
+	snprintf(w, sizeof(w), LOG_EVENT_ID_ALIEN, "abc");
+	cr_assert_not_null(proc_wait_log(f.mesh, w, 2000));
 	mcp_close(&c);
 	mcp_close(&old);
-	proc_stop(mesh);
-	proc_stop(gw);
+	fixture_stop(&f);
 }
 
 /* Only the last HTTP_SSE_REPLAY_MAX events are kept. */
 MESH_TEST(surface, get_stream_replay_window, .timeout = T_TIMEOUT)
 {
-	struct proc		*mesh, *gw;
+	struct fixture		 f;
+	struct fixture_gw	*gw;
 	struct mcp_client	 c;
 	struct http_resp	 r;
-	char			 url[128], gwurl[128], id[32], *s, *p;
-	int			 port, gport, i, n;
+	char			 id[32], *s, *p;
+	int			 i, n;
 
-	gw = gateway_start("late", &gport, "--tools-only", NULL);
-	cr_assert_not_null(gw);
-	url_of(gport, gwurl, sizeof(gwurl));
-	mesh = mesh_start(&port, "--name", "surface", "--allow-peer",
+	fixture_init(&f);
+	gw = fixture_gateway(&f, "late", "--tools-only", NULL);
+	fixture_start(&f, 0, "--name", "surface", "--allow-peer",
 	    "http://127.0.0.1:*", NULL);
-	cr_assert_not_null(mesh);
-	url_of(port, url, sizeof(url));
-	open_version(&c, url, "2025-11-25");
-	/* Each add and each removal of a bridged peer: one list_changed. */
+	open_version(&c, f.murl, "2025-11-25");
+	/*
+	 * Each add and each removal of a bridged peer: one list_changed,
+	 * each sent (coalesced) before the next change.
+	 */
 	for (i = 0; i < HTTP_SSE_REPLAY_MAX / 2 + 4; i++) {
-		add_peer(&c, mesh, gwurl);
+		add_peer(&c, f.mesh, gw->url);
 		harness_msleep(TOOLS_CHANGED_COALESCE_MS * 3);
 		cr_assert_not_null(mcp_call_tool(&c, "mesh_remove_peer",
 		    "{\"peer\":\"late\"}", &r));
@@ -328,8 +300,7 @@ MESH_TEST(surface, get_stream_replay_window, .timeout = T_TIMEOUT)
 	/* The oldest are gone: nothing is replayed, and it is said. */
 	cr_assert(strstr(s, "event: message") == NULL, "%s", s);
 	free(s);
-	cr_assert_not_null(proc_wait_log(mesh, "the events after it are no "
-	    "longer kept", 2000));
+	cr_assert_not_null(proc_wait_log(f.mesh, LOG_EVENTS_GONE, 2000));
 	/* From the oldest kept on, every one in order. */
 	s = read_stream(&c, NULL);
 	cr_assert(sscanf(s, "id: %d", &n) == 1, "%s", s);
@@ -345,6 +316,5 @@ MESH_TEST(surface, get_stream_replay_window, .timeout = T_TIMEOUT)
 	}
 	free(s);
 	mcp_close(&c);
-	proc_stop(mesh);
-	proc_stop(gw);
+	fixture_stop(&f);
 }
