@@ -363,8 +363,9 @@ MESH_TEST(abuse, stdio_not_reading, .timeout = T_TIMEOUT)
 	zygote = mesh_zygote(mesh->pid);
 	cr_assert_gt(n, 0, "no worker");
 	cr_assert_eq(proc_write(mesh, STDIO_INIT, sizeof(STDIO_INIT) - 1), 0);
-	/* Some 2.7 MB each; never read: STDIO_OUT_QUEUE_MAX is 64 MiB. */
-	for (i = 0; i < 200; i++) {
+	/* A page of 1,000 tools, some 270 KB each; never read:
+	 * STDIO_OUT_QUEUE_MAX is 64 MiB. */
+	for (i = 0; i < 400; i++) {
 		if (proc_write(mesh, list, sizeof(list) - 1) == -1)
 			break;
 		sent++;
