@@ -31,6 +31,9 @@
 #define UPSTREAM_PROMPTS_MAX	10000	/* prompts accepted from one peer */
 #define RESOURCE_URI_MAX	2048	/* a resource's URI or template */
 #define RESOURCES_PAGE_MAX	100	/* resources (or templates) a page */
+#define LIST_PAGE_DEFAULT	1000	/* tools (prompts) a page of the mesh's
+					   tools/list; --page-size, 0: one page */
+#define LIST_PAGE_MAX		100000	/* largest --page-size */
 #define UPSTREAM_PAGES_MAX	1000	/* tools/list pages followed */
 #define UPSTREAM_INFLIGHT_MAX	1024	/* concurrent requests to one peer */
 #define UPSTREAM_CONNECT_TIMEOUT_MS	5000

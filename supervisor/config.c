@@ -37,6 +37,7 @@ enum {
 	OPT_SANDBOX_DEBUG,
 	OPT_WORKER_EXEC,
 	OPT_FAILED_RETRY,
+	OPT_PAGE_SIZE,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -61,6 +62,7 @@ static const struct option longopts[] = {
 	{ "sandbox-debug", no_argument,		NULL, OPT_SANDBOX_DEBUG },
 	{ "worker-exec", no_argument,		NULL, OPT_WORKER_EXEC },
 	{ "failed-retry", required_argument,	NULL, OPT_FAILED_RETRY },
+	{ "page-size",	 required_argument,	NULL, OPT_PAGE_SIZE },
 	{ "help",	 no_argument,		NULL, OPT_HELP },
 	{ "version",	 no_argument,		NULL, OPT_VERSION },
 	{ NULL,		 0,			NULL, 0 }
@@ -79,6 +81,7 @@ config_usage(void)
 	    "                [--worker-memory MiB] [--worker-user user]\n"
 	    "                [--sandbox-debug] [--worker-exec]\n"
 	    "                [--failed-retry ms] [--worker-path path]\n"
+	    "                [--page-size n]\n"
 	    "  --stdio           serve MCP on stdin/stdout (HTTP only with --port)\n"
 	    "  --port N          Streamable HTTP port (default %d; 0: any free port)\n"
 	    "  --listen ADDR     HTTP address (default 127.0.0.1)\n"
@@ -110,11 +113,13 @@ config_usage(void)
 	    "  --failed-retry MS a failed peer is tried again after MS\n"
 	    "                    (default %d)\n"
 	    "  --worker-path P   worker program (default %s/mcp-mesh-worker)\n"
+	    "  --page-size N     tools and prompts a page of tools/list and\n"
+	    "                    prompts/list (default %d; 0: all in one)\n"
 	    "  -n                check the configuration and exit\n"
 	    "  -v                verbose (debug) logging\n",
 	    HTTP_PORT_DEFAULT, REQUEST_TIMEOUT_MS, UPSTREAM_RESPONSE_MAX,
 	    WORKER_MEMORY_MB, WORKER_USER_DEFAULT, WORKER_FAILED_RETRY_MS,
-	    LIBEXECDIR);
+	    LIBEXECDIR, LIST_PAGE_DEFAULT);
 }
 
 /* SPEC is name=URL or URL.  Returns 0, or -1 with a reason in err. */
@@ -287,6 +292,7 @@ config_defaults(struct mesh_config *c)
 	c->response_max = UPSTREAM_RESPONSE_MAX;
 	c->worker_memory_mb = WORKER_MEMORY_MB;
 	c->failed_retry_ms = WORKER_FAILED_RETRY_MS;
+	c->page_size = LIST_PAGE_DEFAULT;
 	strlcpy(c->worker_user, WORKER_USER_DEFAULT, sizeof(c->worker_user));
 	c->worker_uid = c->worker_gid = -1;
 	if ((w = getenv("MCP_MESH_WORKER")) != NULL && *w != '\0')
@@ -527,6 +533,14 @@ config_option(struct mesh_config *c, int ch, const char *arg)
 			log_warnx("--failed-retry %s: %s (%d-%d ms)", arg,
 			    errstr, WORKER_FAILED_RETRY_MIN_MS,
 			    REQUEST_TIMEOUT_MAX_MS);
+			return (-1);
+		}
+		break;
+	case OPT_PAGE_SIZE:
+		c->page_size = strtonum(arg, 0, LIST_PAGE_MAX, &errstr);
+		if (errstr != NULL) {
+			log_warnx("--page-size %s: %s (0-%d)", arg, errstr,
+			    LIST_PAGE_MAX);
 			return (-1);
 		}
 		break;

@@ -9,36 +9,11 @@
 #include "log.h"
 #include "mesh.h"
 
-#define PROMPTS_LIST_HEAD	"{\"prompts\":"
-#define PROMPTS_LIST_TAIL	"}"
-
-static void
-mcp_prompts_list_answer(struct call *c)
-{
-	struct iovec	iov[3];
-	size_t		len;
-
-	iov[0].iov_base = (void *)PROMPTS_LIST_HEAD;
-	iov[0].iov_len = sizeof(PROMPTS_LIST_HEAD) - 1;
-	iov[1].iov_base = (void *)namemap_json(namemap_prompts, &len);
-	iov[1].iov_len = len;
-	iov[2].iov_base = (void *)PROMPTS_LIST_TAIL;
-	iov[2].iov_len = sizeof(PROMPTS_LIST_TAIL) - 1;
-	call_result_iov(c, iov, 3);
-}
-
 void
 mcp_prompts_list(struct call *c, struct json_object *req)
 {
-	struct json_object	*params = jsonrpc_params(req), *v;
-
-	if (params != NULL && json_object_is_type(params, json_type_object) &&
-	    json_object_object_get_ex(params, "cursor", &v)) {
-		call_error(c, JSONRPC_INVALID_PARAMS, "prompts/list: invalid "
-		    "cursor (this server returns every prompt in one page)");
-		return;
-	}
-	mcp_prompts_list_answer(c);
+	mcp_list_page(c, req, namemap_prompts, "{\"prompts\":", 'P',
+	    "prompts/list");
 }
 
 /* The prompt an exposed name stands for, or NULL and c answered. */

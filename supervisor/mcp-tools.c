@@ -3,49 +3,107 @@
  * every bridged tool, and calls routed by exposed name through the index
  * (toolmap.c) to a peer, or to the mesh's own tools (meshtools.c).
  */
+#include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "log.h"
 #include "mesh.h"
 
-#define TOOLS_LIST_HEAD	"{\"tools\":"
 #define TOOLS_LIST_TAIL	"}"
+#define PAGE_NEXT_CURSOR	",\"nextCursor\":\""
 
-/* --- tools/list ---------------------------------------------------------- */
+/* --- tools/list, prompts/list -------------------------------------------- */
 
-/* The cached array between a head and a tail: one copy per answer. */
+/*
+ * The whole list, the cached array between a head and a tail: one copy
+ * per answer.  head is "{\"tools\":" or the like.
+ */
 static void
-mcp_tools_list_answer(struct call *c)
+mcp_list_whole(struct call *c, struct namemap *m, const char *head)
 {
 	struct iovec	iov[3];
 	size_t		len;
 
-	iov[0].iov_base = (void *)TOOLS_LIST_HEAD;
-	iov[0].iov_len = sizeof(TOOLS_LIST_HEAD) - 1;
-	iov[1].iov_base = (void *)toolmap_json(&len);
+	iov[0].iov_base = (void *)head;
+	iov[0].iov_len = strlen(head);
+	iov[1].iov_base = (void *)namemap_json(m, &len);
 	iov[1].iov_len = len;
 	iov[2].iov_base = (void *)TOOLS_LIST_TAIL;
 	iov[2].iov_len = sizeof(TOOLS_LIST_TAIL) - 1;
 	call_result_iov(c, iov, 3);
 }
 
+/* The page at off (of conf.page_size entries), with its nextCursor. */
+static void
+mcp_list_slice(struct call *c, struct namemap *m, const char *head,
+    char kind, unsigned off)
+{
+	struct buf	 b;
+	char		 next[CURSOR_LEN];
+	unsigned	 n;
+
+	memset(&b, 0, sizeof(b));
+	buf_append(&b, head, strlen(head));
+	n = namemap_slice(m, off, conf.page_size, &b);
+	if (off + n < namemap_count(m)) {
+		cursor_make(c->origin, kind, namemap_gen(m), off + n, next,
+		    sizeof(next));
+		buf_append(&b, PAGE_NEXT_CURSOR, sizeof(PAGE_NEXT_CURSOR) - 1);
+		buf_append(&b, next, strlen(next));
+		buf_append(&b, "\"", 1);
+	}
+	buf_append(&b, TOOLS_LIST_TAIL, sizeof(TOOLS_LIST_TAIL) - 1);
+	call_result_text(c, buf_data(&b), buf_used(&b));
+	buf_free(&b);
+}
+
+/*
+ * tools/list or prompts/list: in pages of --page-size, with the mesh's
+ * own cursors (cursor.c); one page when the list fits in one or the
+ * operator said 0.  what names the method in errors.
+ */
+void
+mcp_list_page(struct call *c, struct json_object *req, struct namemap *m,
+    const char *head, char kind, const char *what)
+{
+	struct json_object	*params = jsonrpc_params(req), *v;
+	const char		*cursor = NULL;
+	unsigned		 off = 0;
+
+	if (params != NULL && json_object_is_type(params, json_type_object) &&
+	    json_object_object_get_ex(params, "cursor", &v) &&
+	    ((cursor = jsonrpc_get_str(params, "cursor")) == NULL ||
+	    cursor_parse(c->origin, kind, namemap_gen(m), cursor, &off) == -1 ||
+	    off >= namemap_count(m))) {
+		call_error(c, JSONRPC_INVALID_PARAMS, "%s: invalid cursor: not "
+		    "one this mesh gave this session, or the list changed "
+		    "since; list again from the start", what);
+		return;
+	}
+	if (off == 0 && (conf.page_size == 0 ||
+	    namemap_count(m) <= conf.page_size))
+		mcp_list_whole(c, m, head);
+	else
+		mcp_list_slice(c, m, head, kind, off);
+}
+
+static void
+mcp_tools_list_answer(struct call *c)
+{
+	mcp_list_page(c, c->req, namemap_tools, "{\"tools\":", 'T',
+	    "tools/list");
+}
+
 void
 mcp_tools_list(struct call *c, struct json_object *req)
 {
-	struct json_object	*params = jsonrpc_params(req), *v;
-
-	/* We never hand out a cursor, so any cursor is not one of ours. */
-	if (params != NULL && json_object_is_type(params, json_type_object) &&
-	    json_object_object_get_ex(params, "cursor", &v)) {
-		call_error(c, JSONRPC_INVALID_PARAMS, "tools/list: invalid "
-		    "cursor (this server returns every tool in one page)");
-		return;
-	}
 	if (!peer_settled()) {
 		router_park(c, req, mcp_tools_list_answer);
 		return;
 	}
-	mcp_tools_list_answer(c);
+	mcp_list_page(c, req, namemap_tools, "{\"tools\":", 'T',
+	    "tools/list");
 }
 
 /* --- tools/call ---------------------------------------------------------- */

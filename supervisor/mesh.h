@@ -115,6 +115,7 @@ struct mesh_config {
 	uint64_t	 response_max;			/* --max-response */
 	uint64_t	 worker_memory_mb;		/* --worker-memory */
 	uint64_t	 failed_retry_ms;		/* --failed-retry */
+	unsigned	 page_size;			/* --page-size, 0: one */
 	char		 worker_user[64];		/* --worker-user */
 	long		 worker_uid, worker_gid;	/* -1: not root */
 	int		 sandbox_debug;			/* --sandbox-debug */
@@ -533,6 +534,10 @@ struct toolent	*namemap_lookup(struct namemap *, const char *, size_t);
 struct toolent	*namemap_first(struct namemap *);
 unsigned	 namemap_count(struct namemap *);
 const char	*namemap_json(struct namemap *, size_t *len);
+struct buf;
+unsigned	 namemap_gen(struct namemap *);
+unsigned	 namemap_slice(struct namemap *, unsigned off, unsigned n,
+		    struct buf *);
 char		*namemap_peer_json(struct namemap *, const struct peer *,
 		    size_t *len);
 
@@ -566,6 +571,13 @@ void		 toolmap_name(const char *prefix, const char *peer,
 		    const char *tool, int hashed, unsigned attempt, char *out,
 		    size_t outlen);
 int		 toolmap_valid_name(const char *);
+
+/* --- cursor.c: the mesh's own pagination cursors ------------------------- */
+#define CURSOR_LEN	48	/* "<kind><gen>.<offset>.<mac>" and a NUL */
+void		 cursor_make(const struct origin *, char kind, unsigned gen,
+		    unsigned off, char *out, size_t len);
+int		 cursor_parse(const struct origin *, char kind, unsigned gen,
+		    const char *cur, unsigned *off);
 
 /* --- resources.c: peers' resources and templates, routed by URI --------- */
 void		 resources_set_peer(struct peer *, struct json_object *resources,
@@ -645,6 +657,10 @@ void		 mcp_resources_peer_ready(struct peer *);
 void		 mcp_resources_peer_gone(struct peer *);
 void		 mcp_resources_updated(struct peer *, struct json_object *n,
 		    const char *json, size_t len);
+/* mcp-tools.c: a page of tools/list or prompts/list (head: {"tools":) */
+void		 mcp_list_page(struct call *, struct json_object *req,
+		    struct namemap *, const char *head, char kind,
+		    const char *what);
 /* mcp-prompts.c: prompts/list, prompts/get, completion/complete */
 void		 mcp_prompts_list(struct call *, struct json_object *);
 void		 mcp_prompts_get(struct call *, struct json_object *);

@@ -11,10 +11,8 @@
  * is hidden from the lists (and a warning says so).
  *
  * The merged lists are paged by the mesh (RESOURCES_PAGE_MAX a page) with
- * cursors of its own: a cursor names the table's generation and an
- * offset, with a MAC that binds it to the origin that was given it, so a
- * cursor from another session, or from before the table changed, is a
- * clear error instead of a wrong page.
+ * cursors of its own (cursor.c): from another session, or from before
+ * the table changed, a cursor is a clear error instead of a wrong page.
  */
 #include <sys/queue.h>
 #include <sys/tree.h>
@@ -29,6 +27,8 @@
 #include "log.h"
 #include "mesh.h"
 #include "xmalloc.h"
+
+#define RES_NEXT	"],\"nextCursor\":\""
 
 struct resent {
 	RB_ENTRY(resent)	 node;		/* in its index, when routed */
@@ -48,8 +48,6 @@ RB_GENERATE_STATIC(resent_tree, resent, node, resent_cmp)
 static struct resent_tree	 res_index = RB_INITIALIZER(&res_index);
 static struct resent_tree	 tpl_index = RB_INITIALIZER(&tpl_index);
 static unsigned			 res_gen;	/* bumped by every change */
-static uint8_t			 res_secret[16];	/* the cursors' MAC key */
-static int			 res_keyed;
 
 static int
 resent_cmp(struct resent *a, struct resent *b)
@@ -300,51 +298,6 @@ resources_offered(const char *cap, const char *sub)
 
 /* --- pages ---------------------------------------------------------------- */
 
-static uint64_t
-res_fnv(uint64_t h, const void *p, size_t len)
-{
-	const unsigned char	*c = p;
-	size_t			 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= c[i];
-		h *= 0x100000001b3ULL;
-	}
-	return (h);
-}
-
-/* The MAC of (generation, offset) for this origin. */
-static uint32_t
-res_mac(const struct origin *o, unsigned gen, unsigned off)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-	const char	*who = o->session != NULL ? o->session->id : o->name;
-
-	if (!res_keyed) {
-		arc4random_buf(res_secret, sizeof(res_secret));
-		res_keyed = 1;
-	}
-	h = res_fnv(h, res_secret, sizeof(res_secret));
-	h = res_fnv(h, &gen, sizeof(gen));
-	h = res_fnv(h, &off, sizeof(off));
-	h = res_fnv(h, who, strlen(who) + 1);
-	return ((uint32_t)(h >> 32));
-}
-
-/* A cursor of ours for o: 0 and *off, or -1. */
-static int
-res_cursor_parse(const struct origin *o, const char *cur, unsigned *off)
-{
-	unsigned	gen, mac;
-	char		tail;
-
-	if (sscanf(cur, "%u.%u.%8x%c", &gen, off, &mac, &tail) != 3)
-		return (-1);
-	if (gen != res_gen || mac != res_mac(o, gen, *off))
-		return (-1);
-	return (0);
-}
-
 /*
  * One page of the merged list (templates or resources) as the result of
  * call c: {"resources":[...],"nextCursor":...}.  cursor is the client's,
@@ -357,9 +310,10 @@ resources_page(struct call *c, int templates, const char *cursor)
 	struct peer	*p;
 	struct resent	*e;
 	unsigned	 off = 0, i = 0, n = 0;
-	char		 next[64];
+	char		 next[64], kind = templates ? 'r' : 'R';
 
-	if (cursor != NULL && res_cursor_parse(c->origin, cursor, &off) == -1) {
+	if (cursor != NULL &&
+	    cursor_parse(c->origin, kind, res_gen, cursor, &off) == -1) {
 		call_error(c, JSONRPC_INVALID_PARAMS, "invalid cursor: not one "
 		    "this mesh gave this session, or the list changed since; "
 		    "list again from the start");
@@ -386,9 +340,10 @@ resources_page(struct call *c, int templates, const char *cursor)
 	return;
 full:
 	/* More than a page: the client comes back with this. */
-	snprintf(next, sizeof(next), "],\"nextCursor\":\"%u.%u.%08x\"}",
-	    res_gen, off + n, res_mac(c->origin, res_gen, off + n));
+	buf_append(&b, RES_NEXT, sizeof(RES_NEXT) - 1);
+	cursor_make(c->origin, kind, res_gen, off + n, next, sizeof(next));
 	buf_append(&b, next, strlen(next));
+	buf_append(&b, "\"}", 2);
 	call_result_text(c, buf_data(&b), buf_used(&b));
 	buf_free(&b);
 }

@@ -23,6 +23,7 @@
 
 #include <json-c/json.h>
 
+#include "buf.h"
 #include "log.h"
 #include "xmalloc.h"
 #include "mesh.h"
@@ -83,16 +84,17 @@ struct namemap {
 	size_t			 cachelen;
 	size_t			 cachecap;
 	int			 dirty;
+	unsigned		 gen;		/* bumped by every change: cursors */
 };
 
 static struct namemap	tools_nm = { "tool", UPSTREAM_TOOLS_MAX, 0,
 			    RB_INITIALIZER(&tools_nm.tree),
 			    TAILQ_HEAD_INITIALIZER(tools_nm.list), 0, 0, NULL,
-			    0, 0, 1 };
+			    0, 0, 1, 0 };
 static struct namemap	prompts_nm = { "prompt", UPSTREAM_PROMPTS_MAX, 1,
 			    RB_INITIALIZER(&prompts_nm.tree),
 			    TAILQ_HEAD_INITIALIZER(prompts_nm.list), 0, 0, NULL,
-			    0, 0, 1 };
+			    0, 0, 1, 0 };
 struct namemap *const	namemap_tools = &tools_nm;
 struct namemap *const	namemap_prompts = &prompts_nm;
 static char		toolmap_node[UUID_LEN + 1];	/* our id */
@@ -391,6 +393,7 @@ namemap_init(struct namemap *m)
 	m->n = 0;
 	m->localord = 0;
 	m->dirty = 1;
+	m->gen++;
 }
 
 /* The mesh's own tools go; peers' are freed with their peers. */
@@ -438,6 +441,7 @@ namemap_add_local(struct namemap *m, struct json_object *def)
 		TAILQ_INSERT_TAIL(&m->list, ent, entry);
 	m->n++;
 	m->dirty = 1;
+	m->gen++;
 	nm_place(m, ent);
 }
 
@@ -638,6 +642,7 @@ nm_index_peer(struct namemap *m, struct peer *p, struct toolent **ents, unsigned
 	for (i = 0; i < n; i++)
 		nm_place(m, ents[i]);
 	m->dirty = 1;
+	m->gen++;
 }
 
 /* Out of the index (if in it) and off p's list onto old. */
@@ -654,6 +659,7 @@ nm_detach_peer(struct namemap *m, struct peer *p, struct toolent_list *old)
 			RB_REMOVE(toolmap_tree, &m->tree, ent);
 			m->n--;
 			m->dirty = 1;
+			m->gen++;
 		}
 		TAILQ_INSERT_TAIL(old, ent, pentry);
 	}
@@ -814,6 +820,37 @@ nm_rebuild(struct namemap *m)
 	m->cache[m->cachelen++] = ']';
 	m->cache[m->cachelen] = '\0';
 	m->dirty = 0;
+}
+
+unsigned
+namemap_gen(struct namemap *m)
+{
+	return (m->gen);
+}
+
+/* Entries [off, off + n) as a JSON array appended to b; how many. */
+unsigned
+namemap_slice(struct namemap *m, unsigned off, unsigned n, struct buf *b)
+{
+	struct toolent	*ent;
+	unsigned	 i = 0, k = 0;
+	char		*text;
+	size_t		 len;
+
+	buf_append(b, "[", 1);
+	TAILQ_FOREACH(ent, &m->list, entry) {
+		if (i++ < off)
+			continue;
+		if (k == n)
+			break;
+		if (k++ > 0)
+			buf_append(b, ",", 1);
+		text = buf_reserve(b, toolent_textlen(ent));
+		len = toolent_text(ent, text);
+		buf_added(b, len);
+	}
+	buf_append(b, "]", 1);
+	return (k);
 }
 
 const char *

@@ -429,7 +429,8 @@ one_peer(struct fixture *f, const char *name, const char *tools)
 	else
 		fixture_peer_gateway(f, name, NULL);
 	harness_asan_small_quarantine();
-	fixture_start(f, 0, NULL);
+	/* Whole lists in one answer (no pages): the worst case. */
+	fixture_start(f, 0, "--page-size", "0", NULL);
 	f->c.wait_ms = ABUSE_HTTP_WAIT_MS;
 }
 

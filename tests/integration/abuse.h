@@ -77,8 +77,8 @@ int		 proc_nofile(pid_t, long *soft, long *hard);
 
 /*
  * The fixture f: a gateway NAME (with --tools TOOLS unless NULL), a mesh
- * bridging it (the freed-memory quarantine small), the peer ready, f->c
- * waiting ABUSE_HTTP_WAIT_MS.
+ * bridging it (the freed-memory quarantine small, --page-size 0), the
+ * peer ready, f->c waiting ABUSE_HTTP_WAIT_MS.
  */
 void		 one_peer(struct fixture *f, const char *name,
 		    const char *tools);

@@ -365,8 +365,11 @@ MESH_TEST(abuse, stdio_not_reading, .timeout = T_TIMEOUT)
 	zygote = mesh_zygote(mesh->pid);
 	cr_assert_gt(n, 0, "no worker");
 	line_handshake(f.line);
-	/* Some 2.7 MB each; never read: STDIO_OUT_QUEUE_MAX is 64 MiB. */
-	for (i = 0; i < 200; i++) {
+	/*
+	 * A page of 1,000 tools, some 270 KB each; never read:
+	 * STDIO_OUT_QUEUE_MAX is 64 MiB.
+	 */
+	for (i = 0; i < 400; i++) {
 		if (line_write(f.line, list, sizeof(list) - 1) == -1)
 			break;
 		sent++;

@@ -318,3 +318,100 @@ MESH_TEST(surface, get_stream_replay_window, .timeout = T_TIMEOUT)
 	mcp_close(&c);
 	fixture_stop(&f);
 }
+
+/* --- pages of tools/list ------------------------------------------------- */
+
+/* tools/list with cursor (NULL: the first page); the response, owned. */
+static struct json_object *
+tools_page(struct mcp_client *c, const char *cursor, struct http_resp *r)
+{
+	char	params[128];
+
+	if (cursor == NULL)
+		return (mcp_request(c, "tools/list", NULL, r));
+	snprintf(params, sizeof(params), "{\"cursor\":\"%s\"}", cursor);
+	return (mcp_request(c, "tools/list", params, r));
+}
+
+MESH_TEST(surface, tools_list_pages, .timeout = T_TIMEOUT)
+{
+	struct proc		*mesh, *gw;
+	struct mcp_client	 c, other;
+	struct http_resp	 r;
+	struct json_object	*m, *seen;
+	char			 url[128], gwurl[128], bridge[192];
+	char			 cursor[64], first[64];
+	const char		*cur, *name;
+	size_t			 i, n;
+	int			 port, gport, pages = 0, total = 0;
+	char			*msg;
+
+	gw = gateway_start("big", &gport, "--tools", "120", "--tools-only",
+	    NULL);
+	cr_assert_not_null(gw);
+	url_of(gport, gwurl, sizeof(gwurl));
+	snprintf(bridge, sizeof(bridge), "big=%s", gwurl);
+	mesh = mesh_start(&port, "--name", "surface", "--page-size", "50",
+	    "--bridge", bridge, NULL);
+	cr_assert_not_null(mesh);
+	cr_assert_eq(mesh_wait_peer(mesh, "big"), 0);
+	url_of(port, url, sizeof(url));
+	open_version(&c, url, "2025-11-25");
+	open_version(&other, url, "2025-11-25");
+
+	/* Every tool once, 50 a page, the last page without a cursor. */
+	seen = json_object_new_object();
+	first[0] = cursor[0] = '\0';
+	do {
+		m = tools_page(&c, cursor[0] != '\0' ? cursor : NULL, &r);
+		cr_assert_not_null(json_path(m, "result.tools"), "%s", r.body);
+		n = json_object_array_length(json_path(m, "result.tools"));
+		cur = json_path_str(m, "result.nextCursor");
+		cr_assert(n == 50 || cur == NULL, "page %d: %zu tools", pages, n);
+		for (i = 0; i < n; i++) {
+			name = json_object_get_string(json_object_object_get(
+			    json_object_array_get_idx(json_path(m,
+			    "result.tools"), i), "name"));
+			cr_assert(!json_object_object_get_ex(seen, name, NULL),
+			    "%s twice", name);
+			json_object_object_add(seen, name, NULL);
+		}
+		total += (int)n;
+		snprintf(cursor, sizeof(cursor), "%s", cur != NULL ? cur : "");
+		if (pages++ == 0)
+			snprintf(first, sizeof(first), "%s", cursor);
+		http_resp_free(&r);
+	} while (cursor[0] != '\0' && pages < 10);
+	cr_assert_eq(pages, 3, "%d pages", pages);
+	cr_assert_gt(total, 120, "%d tools", total);
+	cr_assert(json_object_object_get_ex(seen, "big_echo", NULL));
+	json_object_put(seen);
+
+	/* Another session's cursor is not this one's. */
+	snprintf(url, sizeof(url), "{\"cursor\":\"%s\"}", first);
+	msg = expect_error(&other, "tools/list", url, JSONRPC_INVALID_PARAMS);
+	cr_assert(strstr(msg, "invalid cursor") != NULL, "%s", msg);
+	free(msg);
+	msg = expect_error(&c, "tools/list", "{\"cursor\":\"nonsense\"}",
+	    JSONRPC_INVALID_PARAMS);
+	free(msg);
+	msg = expect_error(&c, "tools/list", "{\"cursor\":7}",
+	    JSONRPC_INVALID_PARAMS);
+	free(msg);
+	/* The list changed since: the cursor is refused, not a wrong page. */
+	cr_assert_not_null(mcp_call_tool(&c, "mesh_remove_peer",
+	    "{\"peer\":\"big\"}", &r));
+	http_resp_free(&r);
+	harness_msleep(TOOLS_CHANGED_COALESCE_MS * 3);
+	msg = expect_error(&c, "tools/list", url, JSONRPC_INVALID_PARAMS);
+	cr_assert(strstr(msg, "the list changed since") != NULL, "%s", msg);
+	free(msg);
+	/* The mesh's own tools alone fit in one page. */
+	m = tools_page(&c, NULL, &r);
+	cr_assert_null(json_path(m, "result.nextCursor"), "%s", r.body);
+	http_resp_free(&r);
+	mcp_close(&c);
+	mcp_close(&other);
+	proc_stop(mesh);
+	proc_stop(gw);
+}
