@@ -171,6 +171,13 @@
  */
 #define ANSWER_NOT_OFFERED	"Method not found: no peer of this mesh " \
 				"offers %s"
+/*
+ * supervisor/mcp-tools.c: a cursor not given to this session, of a list
+ * that changed since, or not a string: the method.
+ */
+#define ANSWER_BAD_CURSOR	"%s: invalid cursor: not one this mesh gave " \
+				"this session, or the list changed since; " \
+				"list again from the start"
 /* supervisor/mcp-logging.c: logging/setLevel with no such level. */
 #define ANSWER_BAD_LEVEL	"logging/setLevel: params.level must be " \
 				"one of debug, info, notice, warning, " \

@@ -335,29 +335,24 @@ tools_page(struct mcp_client *c, const char *cursor, struct http_resp *r)
 
 MESH_TEST(surface, tools_list_pages, .timeout = T_TIMEOUT)
 {
-	struct proc		*mesh, *gw;
+	struct fixture		 f;
 	struct mcp_client	 c, other;
 	struct http_resp	 r;
 	struct json_object	*m, *seen;
-	char			 url[128], gwurl[128], bridge[192];
+	char			 params[128], want[256];
 	char			 cursor[64], first[64];
 	const char		*cur, *name;
 	size_t			 i, n;
-	int			 port, gport, pages = 0, total = 0;
+	int			 pages = 0, total = 0;
 	char			*msg;
 
-	gw = gateway_start("big", &gport, "--tools", "120", "--tools-only",
+	fixture_init(&f);
+	fixture_peer_gateway(&f, "big", "--tools", "120", "--tools-only",
 	    NULL);
-	cr_assert_not_null(gw);
-	url_of(gport, gwurl, sizeof(gwurl));
-	snprintf(bridge, sizeof(bridge), "big=%s", gwurl);
-	mesh = mesh_start(&port, "--name", "surface", "--page-size", "50",
-	    "--bridge", bridge, NULL);
-	cr_assert_not_null(mesh);
-	cr_assert_eq(mesh_wait_peer(mesh, "big"), 0);
-	url_of(port, url, sizeof(url));
-	open_version(&c, url, "2025-11-25");
-	open_version(&other, url, "2025-11-25");
+	fixture_start(&f, 0, "--name", "surface", "--page-size", "50", NULL);
+	open_version(&c, f.murl, "2025-11-25");
+	open_version(&other, f.murl, "2025-11-25");
+	snprintf(want, sizeof(want), ANSWER_BAD_CURSOR, "tools/list");
 
 	/* Every tool once, 50 a page, the last page without a cursor. */
 	seen = json_object_new_object();
@@ -388,23 +383,27 @@ MESH_TEST(surface, tools_list_pages, .timeout = T_TIMEOUT)
 	json_object_put(seen);
 
 	/* Another session's cursor is not this one's. */
-	snprintf(url, sizeof(url), "{\"cursor\":\"%s\"}", first);
-	msg = expect_error(&other, "tools/list", url, JSONRPC_INVALID_PARAMS);
-	cr_assert(strstr(msg, "invalid cursor") != NULL, "%s", msg);
+	snprintf(params, sizeof(params), "{\"cursor\":\"%s\"}", first);
+	msg = expect_error(&other, "tools/list", params,
+	    JSONRPC_INVALID_PARAMS);
+	cr_assert_str_eq(msg, want);
 	free(msg);
 	msg = expect_error(&c, "tools/list", "{\"cursor\":\"nonsense\"}",
 	    JSONRPC_INVALID_PARAMS);
+	cr_assert_str_eq(msg, want);
 	free(msg);
 	msg = expect_error(&c, "tools/list", "{\"cursor\":7}",
 	    JSONRPC_INVALID_PARAMS);
+	cr_assert_str_eq(msg, want);
 	free(msg);
 	/* The list changed since: the cursor is refused, not a wrong page. */
 	cr_assert_not_null(mcp_call_tool(&c, "mesh_remove_peer",
 	    "{\"peer\":\"big\"}", &r));
 	http_resp_free(&r);
+	/* Its list_changed (coalesced) is out by then. */
 	harness_msleep(TOOLS_CHANGED_COALESCE_MS * 3);
-	msg = expect_error(&c, "tools/list", url, JSONRPC_INVALID_PARAMS);
-	cr_assert(strstr(msg, "the list changed since") != NULL, "%s", msg);
+	msg = expect_error(&c, "tools/list", params, JSONRPC_INVALID_PARAMS);
+	cr_assert_str_eq(msg, want);
 	free(msg);
 	/* The mesh's own tools alone fit in one page. */
 	m = tools_page(&c, NULL, &r);
@@ -412,6 +411,5 @@ MESH_TEST(surface, tools_list_pages, .timeout = T_TIMEOUT)
 	http_resp_free(&r);
 	mcp_close(&c);
 	mcp_close(&other);
-	proc_stop(mesh);
-	proc_stop(gw);
+	fixture_stop(&f);
 }
